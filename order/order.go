@@ -1,0 +1,101 @@
+// Package order is the termination order domain: the order a customer places
+// to close an AWS account permanently, the stages of its life, the rules its
+// input must follow and the status messages the customer reads.
+//
+// It knows nothing of Temporal; workflows, activities and the starter build on it.
+package order
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// TerminationTypeCloseAccount is the only termination the product handles:
+// "Close account permanently" in the marketplace's Terminate wizard.
+const TerminationTypeCloseAccount = "CloseAccount"
+
+// DefaultReopenWindow is the post-closure period in which a closed account can
+// still be reopened.
+const DefaultReopenWindow = 90 * 24 * time.Hour
+
+// Bounds on a per-order reopen window. Short windows exist for demos and tests;
+// a year is far beyond any real policy and guards against unit mistakes.
+const (
+	MinReopenWindow = time.Second
+	MaxReopenWindow = 365 * 24 * time.Hour
+)
+
+// Order is a termination order as the marketplace submits it.
+type Order struct {
+	OrderID         string `json:"orderId"`
+	SubscriptionID  string `json:"subscriptionId"`
+	AccountID       string `json:"accountId"`
+	TerminationType string `json:"terminationType"`
+	Items           []Item `json:"items"`
+	RequestedBy     string `json:"requestedBy"`
+	// SubmittedAt is when the customer placed the order, RFC 3339. Optional.
+	SubmittedAt string `json:"submittedAt,omitempty"`
+	// ReopenWindowSeconds overrides DefaultReopenWindow for this order. Optional;
+	// it travels in the input so that the deadline is fixed in history and no
+	// worker configuration change can move it.
+	ReopenWindowSeconds int64 `json:"reopenWindowSeconds,omitempty"`
+
+	// decodeErr records a field whose JSON had the wrong type, so that
+	// Validate reports it by name instead of the order failing to decode.
+	decodeErr *FieldError
+}
+
+// Item is one subscription line of the order. A termination sets its new
+// quantity to 0.
+type Item struct {
+	ItemID   string `json:"itemId"`
+	Quantity int    `json:"quantity"`
+}
+
+// UnmarshalJSON decodes an order, keeping a field of the wrong JSON type as a
+// validation problem rather than an error, so that a malformed start from any
+// client still produces a Failed order with a status message naming the field.
+func (o *Order) UnmarshalJSON(b []byte) error {
+	type plain Order
+	var p plain
+	err := json.Unmarshal(b, &p)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+	case errors.As(err, &typeErr):
+		// encoding/json keeps decoding the other fields after a type error.
+		p.decodeErr = &FieldError{Field: typeErr.Field, Rule: "must be a JSON " + jsonKind(typeErr.Type.String())}
+	default:
+		return err
+	}
+	*o = Order(p)
+	return nil
+}
+
+// ReopenWindow is the post-closure period that applies to this order.
+func (o Order) ReopenWindow() time.Duration {
+	if o.ReopenWindowSeconds == 0 {
+		return DefaultReopenWindow
+	}
+	return time.Duration(o.ReopenWindowSeconds) * time.Second
+}
+
+// WorkflowID is the Temporal workflow ID of the order: termination-<orderId>.
+func WorkflowID(orderID string) string {
+	return "termination-" + orderID
+}
+
+func jsonKind(goType string) string {
+	switch goType {
+	case "string":
+		return "string"
+	case "int", "int64":
+		return "integer"
+	default:
+		if len(goType) > 2 && goType[:2] == "[]" {
+			return "array"
+		}
+		return "object"
+	}
+}

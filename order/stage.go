@@ -1,0 +1,67 @@
+package order
+
+// Stage is where an order is in its life. The values are part of the wire
+// contract (the status query and the TerminationStage search attribute).
+type Stage string
+
+// The stages of a termination order.
+const (
+	// StageAwaitingUnlink: submitted; Operations are to contact the customer and unlink the account.
+	StageAwaitingUnlink Stage = "AwaitingUnlink"
+	// StagePostClosure: the account is closed and can be reopened until the reopen deadline.
+	StagePostClosure Stage = "PostClosure"
+	// StageReopened: the customer reopened the account inside the post-closure period. Final.
+	StageReopened Stage = "Reopened"
+	// StagePermanentlyClosed: the post-closure period ended; the account can never be reopened. Final.
+	StagePermanentlyClosed Stage = "PermanentlyClosed"
+	// StageCancelled: the order was cancelled before the unlink; the account stays as it was. Final.
+	StageCancelled Stage = "Cancelled"
+	// StageFailed: the order could not be processed (its input was invalid). Final.
+	StageFailed Stage = "Failed"
+)
+
+// Stages lists every stage in the order of an order's life.
+var Stages = []Stage{StageAwaitingUnlink, StagePostClosure, StageReopened, StagePermanentlyClosed, StageCancelled, StageFailed}
+
+// OrderStatus is the marketplace's own order status shown beside the status message.
+type OrderStatus string
+
+// Marketplace order statuses.
+const (
+	OrderStatusProcessing OrderStatus = "Processing"
+	OrderStatusCompleted  OrderStatus = "Completed"
+	OrderStatusFailed     OrderStatus = "Failed"
+)
+
+// OrderStatus maps a stage to the marketplace order status: Processing until the
+// unlink, Completed from the unlink on, Failed for a failed or cancelled order.
+func (s Stage) OrderStatus() OrderStatus {
+	switch s {
+	case StageAwaitingUnlink:
+		return OrderStatusProcessing
+	case StagePostClosure, StageReopened, StagePermanentlyClosed:
+		return OrderStatusCompleted
+	default:
+		return OrderStatusFailed
+	}
+}
+
+// Final reports whether the order's life is over in this stage.
+func (s Stage) Final() bool {
+	switch s {
+	case StageReopened, StagePermanentlyClosed, StageCancelled, StageFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Valid reports whether s is one of the contract's stages.
+func (s Stage) Valid() bool {
+	for _, known := range Stages {
+		if s == known {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,161 @@
+// Package store keeps the customer-facing status messages of termination
+// orders where an order details page reads them: an embedded SQLite file by
+// default, PostgreSQL when the DSN says so.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cloudmarket/termination-orders/order"
+)
+
+// ErrNotFound means the store holds no message for the order.
+var ErrNotFound = errors.New("no status message for this order")
+
+// Message is one status message of an order, as the order page shows it.
+type Message struct {
+	OrderID string
+	// RunID is the workflow run that wrote the message. With Seq it makes the
+	// idempotency key, so a retried write stores the message once.
+	RunID       string
+	Seq         int
+	Stage       order.Stage
+	OrderStatus order.OrderStatus
+	Text        string
+	OccurredAt  time.Time
+}
+
+// Validate checks what the store needs of a message; a message that fails it
+// can never be stored, however often it is retried.
+func (m Message) Validate() error {
+	var missing []string
+	if m.OrderID == "" {
+		missing = append(missing, "OrderID is required")
+	}
+	if m.RunID == "" {
+		missing = append(missing, "RunID is required")
+	}
+	if m.Seq < 1 {
+		missing = append(missing, "Seq must be at least 1")
+	}
+	if !m.Stage.Valid() {
+		missing = append(missing, fmt.Sprintf("Stage %q is not a known stage", m.Stage))
+	}
+	if m.Text == "" {
+		missing = append(missing, "Text is required")
+	}
+	if m.OccurredAt.IsZero() {
+		missing = append(missing, "OccurredAt is required")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("invalid status message: %s", strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+// Store is a status message store. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect *dialect
+}
+
+// Open connects to the store the DSN names and brings its schema up to date.
+// A DSN is "sqlite:<path>" (the file is created if missing) or a PostgreSQL URL
+// "postgres://user@host:port/database?sslmode=disable".
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	d, source, err := dialectFor(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := d.open(source)
+	if err != nil {
+		return nil, fmt.Errorf("open %s status store: %w", d.name, err)
+	}
+	s := &Store{db: db, dialect: d}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the store's connections.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect names the database behind the store: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect.name }
+
+// Record stores a message once: recording the same order, run and sequence
+// number again changes nothing and reports inserted=false.
+func (s *Store) Record(ctx context.Context, m Message) (inserted bool, err error) {
+	if err := m.Validate(); err != nil {
+		return false, err
+	}
+	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`
+		INSERT INTO order_status_messages (order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id, run_id, seq) DO NOTHING`),
+		m.OrderID, m.RunID, m.Seq, string(m.Stage), string(m.OrderStatus), m.Text,
+		s.dialect.encodeTime(m.OccurredAt), s.dialect.encodeTime(time.Now()))
+	if err != nil {
+		return false, fmt.Errorf("record status message %d of order %s: %w", m.Seq, m.OrderID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record status message %d of order %s: %w", m.Seq, m.OrderID, err)
+	}
+	return n == 1, nil
+}
+
+const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at
+	FROM order_status_messages WHERE order_id = ?`
+
+// Latest is the message the order details page shows: the order's newest.
+func (s *Store) Latest(ctx context.Context, orderID string) (Message, error) {
+	msgs, err := s.query(ctx, selectMessages+` ORDER BY occurred_at DESC, seq DESC LIMIT 1`, orderID)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(msgs) == 0 {
+		return Message{}, fmt.Errorf("order %s: %w", orderID, ErrNotFound)
+	}
+	return msgs[0], nil
+}
+
+// Timeline is every message of the order, oldest first.
+func (s *Store) Timeline(ctx context.Context, orderID string) ([]Message, error) {
+	return s.query(ctx, selectMessages+` ORDER BY occurred_at, seq`, orderID)
+}
+
+func (s *Store) query(ctx context.Context, q string, orderID string) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(q), orderID)
+	if err != nil {
+		return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
+	}
+	defer rows.Close()
+	var msgs []Message
+	for rows.Next() {
+		var (
+			m           Message
+			stage, stat string
+			occurred    any
+		)
+		if err := rows.Scan(&m.OrderID, &m.RunID, &m.Seq, &stage, &stat, &m.Text, &occurred); err != nil {
+			return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
+		}
+		m.Stage, m.OrderStatus = order.Stage(stage), order.OrderStatus(stat)
+		if m.OccurredAt, err = s.dialect.decodeTime(occurred); err != nil {
+			return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
+	}
+	return msgs, nil
+}
