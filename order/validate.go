@@ -211,3 +211,10 @@ func (r CancelRequest) Validate() error {
 	c.text("reason", r.Reason)
 	return c.err("cancel request")
 }
+
+// CheckOrderID validates an order ID on its own, by the orderId field's rule.
+func CheckOrderID(id string) error {
+	var c checker
+	c.identifier("orderId", id)
+	return c.err("order ID")
+}

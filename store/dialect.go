@@ -103,3 +103,9 @@ func dialectFor(dsn string) (*dialect, string, error) {
 		return nil, "", fmt.Errorf("store DSN has unsupported scheme %q: use sqlite:<path> or postgres://user@host:port/database", scheme)
 	}
 }
+
+// CheckDSN reports whether dsn names a store Open can use, without connecting.
+func CheckDSN(dsn string) error {
+	_, _, err := dialectFor(dsn)
+	return err
+}

@@ -69,6 +69,9 @@ var (
 	AccountIDKey      = temporal.NewSearchAttributeKeyKeyword("AwsAccountId")
 	SubscriptionIDKey = temporal.NewSearchAttributeKeyKeyword("SubscriptionId")
 	ReopenDeadlineKey = temporal.NewSearchAttributeKeyTime("ReopenDeadline")
+
+	// SearchAttributes lists them all, for registering and checking a namespace.
+	SearchAttributes = []temporal.SearchAttributeKey{StageKey, AccountIDKey, SubscriptionIDKey, ReopenDeadlineKey}
 )
 
 // ErrTypeInvalidOrder is the failure type of a workflow started with input that

@@ -56,7 +56,6 @@ func TerminationOrder(ctx workflow.Context, o Order) (Status, error) {
 		status: order.NewStatus(o),
 		logger: log.With(workflow.GetLogger(ctx), "OrderID", o.OrderID),
 	}
-	w.setup(ctx)
 	return w.run(ctx)
 }
 
@@ -68,6 +67,37 @@ type terminationOrder struct {
 	// writes counts status writes in flight, so the workflow ends only after
 	// every message it produced is stored.
 	writes int
+}
+
+func (w *terminationOrder) run(ctx workflow.Context) (Status, error) {
+	// The first stage is set before any handler exists, so that a request
+	// arriving with the start already sees it.
+	invalid := w.order.Validate(workflow.Now(ctx))
+	if invalid != nil {
+		w.logger.Error("Termination order rejected: invalid input", "Error", invalid)
+		entry := w.transition(ctx, order.StageFailed, order.FailedMessage(invalid))
+		w.setup(ctx)
+		w.record(ctx, entry)
+		w.awaitQuiet(ctx)
+		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, invalid)
+	}
+	entry := w.transition(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order))
+	w.setup(ctx)
+	// An unlink signal that arrived before this point waits in its channel.
+	workflow.Go(ctx, w.listenForUnlink)
+	w.record(ctx, entry)
+
+	if err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink }); err != nil {
+		return w.status, err
+	}
+	if w.status.Stage == order.StagePostClosure {
+		if err := w.awaitReopenWindow(ctx); err != nil {
+			return w.status, err
+		}
+	}
+	w.awaitQuiet(ctx)
+	w.logger.Info("Termination order finished", "Stage", w.status.Stage)
+	return w.status, nil
 }
 
 // setup registers the handlers of the contract. The order's stage decides what
@@ -87,33 +117,6 @@ func (w *terminationOrder) setup(ctx workflow.Context) {
 		workflow.UpdateHandlerOptions{Validator: w.validateCancel}); err != nil {
 		panic(err)
 	}
-}
-
-func (w *terminationOrder) run(ctx workflow.Context) (Status, error) {
-	if err := w.order.Validate(workflow.Now(ctx)); err != nil {
-		w.logger.Error("Termination order rejected: invalid input", "Error", err)
-		w.enter(ctx, order.StageFailed, order.FailedMessage(err))
-		w.awaitQuiet(ctx)
-		return w.status, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidOrder, err)
-	}
-
-	// The unlink listener starts only now, once the order is awaiting the
-	// unlink; a signal that arrived earlier waits in its channel.
-	entry := w.transition(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order))
-	workflow.Go(ctx, w.listenForUnlink)
-	w.record(ctx, entry)
-
-	if err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink }); err != nil {
-		return w.status, err
-	}
-	if w.status.Stage == order.StagePostClosure {
-		if err := w.awaitReopenWindow(ctx); err != nil {
-			return w.status, err
-		}
-	}
-	w.awaitQuiet(ctx)
-	w.logger.Info("Termination order finished", "Stage", w.status.Stage)
-	return w.status, nil
 }
 
 // awaitReopenWindow waits until the reopen deadline or a reopen, whichever comes

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -469,4 +469,17 @@ func TestStoreOutageFallsBackToRegularActivity(t *testing.T) {
 	require.Positive(t, activityAttempts, "the write outlived the local activity and went to a regular activity")
 	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StagePermanentlyClosed},
 		stages(h.storedTimeline("ORD-4821-3307")))
+}
+
+func TestCancelSentWithTheStart(t *testing.T) {
+	h := newHarness(t, nil)
+	var cancel *updateOutcome
+	h.at(0, func() {
+		cancel = h.update(workflows.UpdateCancel, workflows.CancelRequest{RequestedBy: "backend", Reason: "Placed by mistake"})
+	})
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.True(t, cancel.accepted, "rejected: %v", cancel.rejected)
+	require.Equal(t, order.StageCancelled, final.Stage)
+	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StageCancelled}, stages(h.storedTimeline("ORD-4821-3307")))
 }

@@ -1,0 +1,286 @@
+// Package config loads the settings of every command: built-in defaults, then a
+// YAML file, then TERMINATION_* environment variables, then flags, each
+// overriding the one before. The Temporal connection also honours Temporal's
+// own environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and its TOML file), which
+// the project's own settings override when they are set.
+//
+// It is the only package that knows viper; the rest takes a Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/log"
+
+	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/store"
+	"github.com/cloudmarket/termination-orders/workflows"
+)
+
+// EnvPrefix prefixes the environment variable of every key:
+// store.dsn is TERMINATION_STORE_DSN.
+const EnvPrefix = "TERMINATION"
+
+// Config is every setting, typed and validated.
+type Config struct {
+	Temporal Temporal
+	// ReopenWindow is the post-closure period given to orders this process starts.
+	ReopenWindow time.Duration
+	// StoreDSN names the status store: sqlite:<path> or postgres://...
+	StoreDSN string
+	Log      Log
+	// StopTimeout is how long a stopping worker waits for running activities.
+	StopTimeout time.Duration
+}
+
+// Temporal is the connection to the Temporal service.
+type Temporal struct {
+	Address   string
+	Namespace string
+	TaskQueue string
+	// profile carries what Temporal's environment configuration adds: TLS,
+	// API key, gRPC metadata. It holds secrets and is never logged.
+	profile envconfig.ClientConfigProfile
+}
+
+// Log is the logger's settings.
+type Log struct {
+	Level  string // debug, info, warn or error
+	Format string // json or console
+}
+
+// A key is one setting: its name in the YAML file, its flag and its default.
+type key struct {
+	name  string
+	flag  string
+	def   string
+	usage string
+}
+
+var keys = []key{
+	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)"},
+	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)"},
+	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows"},
+	{"order.reopen_window", "reopen-window", "90d", "post-closure period of new orders, e.g. 90d, 2160h, 2m"},
+	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db"},
+	{"log.level", "log-level", "info", "log level: debug, info, warn or error"},
+	{"log.format", "log-format", "json", "log format: json or console"},
+	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish"},
+}
+
+const (
+	defaultAddress   = "localhost:7233"
+	defaultNamespace = "default"
+)
+
+// RegisterFlags adds a flag for every setting, and --config for the YAML file.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML config file (env "+EnvPrefix+"_CONFIG)")
+	for _, k := range keys {
+		fs.String(k.flag, k.def, k.usage)
+	}
+}
+
+// Load reads the settings from every source and validates them. fs must have
+// been through RegisterFlags and be parsed. A bad value fails with an error
+// naming the key, its flag and its environment variable.
+func Load(fs *pflag.FlagSet) (Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, k := range keys {
+		if k.def != "" {
+			v.SetDefault(k.name, k.def)
+		}
+		if f := fs.Lookup(k.flag); f != nil {
+			if err := v.BindPFlag(k.name, f); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+
+	file, _ := fs.GetString("config")
+	if file == "" {
+		file = os.Getenv(EnvPrefix + "_CONFIG")
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", file, err)
+		}
+		if err := checkKnownKeys(v, file); err != nil {
+			return Config{}, err
+		}
+	}
+
+	var errs []error
+	bad := func(name, rule string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", describe(name), fmt.Sprintf(rule, args...)))
+	}
+
+	cfg := Config{
+		StoreDSN: v.GetString("store.dsn"),
+		Log:      Log{Level: v.GetString("log.level"), Format: v.GetString("log.format")},
+	}
+	cfg.Temporal.TaskQueue = v.GetString("temporal.task_queue")
+
+	profile, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("temporal environment configuration (TEMPORAL_* variables, TOML profile): %w", err))
+	}
+	if v.IsSet("temporal.address") {
+		profile.Address = v.GetString("temporal.address")
+	}
+	if profile.Address == "" {
+		profile.Address = defaultAddress
+	}
+	if v.IsSet("temporal.namespace") {
+		profile.Namespace = v.GetString("temporal.namespace")
+	}
+	if profile.Namespace == "" {
+		profile.Namespace = defaultNamespace
+	}
+	cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.Temporal.profile = profile.Address, profile.Namespace, profile
+
+	if err := checkHostPort(cfg.Temporal.Address); err != nil {
+		bad("temporal.address", "%v", err)
+	}
+	if strings.TrimSpace(cfg.Temporal.Namespace) == "" {
+		bad("temporal.namespace", "must not be empty")
+	}
+	if strings.TrimSpace(cfg.Temporal.TaskQueue) == "" {
+		bad("temporal.task_queue", "must not be empty")
+	}
+	window, err := ParseWindow(v.GetString("order.reopen_window"))
+	if err != nil {
+		bad("order.reopen_window", "%v", err)
+	}
+	cfg.ReopenWindow = window
+	if err := store.CheckDSN(cfg.StoreDSN); err != nil {
+		bad("store.dsn", "%v", err)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.Log.Level) {
+		bad("log.level", "must be debug, info, warn or error, got %q", cfg.Log.Level)
+	}
+	if !slices.Contains([]string{"json", "console"}, cfg.Log.Format) {
+		bad("log.format", "must be json or console, got %q", cfg.Log.Format)
+	}
+	stop, err := time.ParseDuration(v.GetString("worker.stop_timeout"))
+	if err != nil || stop <= 0 {
+		bad("worker.stop_timeout", "must be a positive duration such as 30s, got %q", v.GetString("worker.stop_timeout"))
+	}
+	cfg.StopTimeout = stop
+
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+// ParseWindow reads a reopen window: a Go duration (2160h, 90m, 30s) or whole
+// days (90d). It must be whole seconds between order.MinReopenWindow and order.MaxReopenWindow.
+func ParseWindow(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("must be a duration such as 90d, 2160h or 2m, got %q", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("must be a duration such as 90d, 2160h or 2m, got %q", s)
+		}
+	}
+	if d < order.MinReopenWindow || d > order.MaxReopenWindow || d%time.Second != 0 {
+		return 0, fmt.Errorf("must be whole seconds between %s and %s, got %q", order.MinReopenWindow, order.MaxReopenWindow, s)
+	}
+	return d, nil
+}
+
+// ClientOptions are the options for dialing Temporal, logging through logger.
+// This is the one place that turns config into a connection.
+func (t Temporal) ClientOptions(logger log.Logger) (client.Options, error) {
+	opts, err := t.profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return client.Options{}, fmt.Errorf("temporal connection: %w", err)
+	}
+	opts.Logger = logger
+	return opts, nil
+}
+
+// TLS reports whether the connection uses TLS (set by TLS settings or an API key).
+func (t Temporal) TLS() bool {
+	if t.profile.TLS != nil {
+		return !t.profile.TLS.Disabled
+	}
+	return t.profile.APIKey != ""
+}
+
+// APIKeySet reports whether an API key is configured, without revealing it.
+func (t Temporal) APIKeySet() bool { return t.profile.APIKey != "" }
+
+// checkKnownKeys rejects keys in the file that no setting reads, so that a
+// misspelt key fails at start instead of being silently ignored.
+func checkKnownKeys(v *viper.Viper, file string) error {
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if !slices.ContainsFunc(keys, func(known key) bool { return known.name == k }) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return fmt.Errorf("config file %s: unknown keys %s; known keys are %s", file, strings.Join(unknown, ", "), strings.Join(KeyNames(), ", "))
+	}
+	return nil
+}
+
+// KeyNames lists every setting's key, as in the YAML file.
+func KeyNames() []string {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.name
+	}
+	return names
+}
+
+// EnvVar is the environment variable of a key: store.dsn is TERMINATION_STORE_DSN.
+func EnvVar(name string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(name, ".", "_"))
+}
+
+func describe(name string) string {
+	for _, k := range keys {
+		if k.name == name {
+			return fmt.Sprintf("%s (flag --%s, env %s)", name, k.flag, EnvVar(name))
+		}
+	}
+	return name
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("must be host:port such as localhost:7233, got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port must be a number from 1 to 65535, got %q", port)
+	}
+	return nil
+}

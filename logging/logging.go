@@ -1,0 +1,39 @@
+// Package logging builds the zap logger every command uses, and the bridge
+// that makes the Temporal SDK log through it.
+package logging
+
+import (
+	"log/slog"
+
+	"go.temporal.io/sdk/log"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cloudmarket/termination-orders/config"
+)
+
+// New builds a zap logger from the log settings (validated by config.Load).
+func New(cfg config.Log) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Encoding = cfg.Format
+	zc.EncoderConfig.TimeKey = "time"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+// ForTemporal adapts a zap logger into the SDK's logger through zap's own slog
+// handler, so the SDK's lines (with WorkflowID, RunID, ActivityType and the
+// workflow's OrderID) come out as structured zap fields.
+func ForTemporal(z *zap.Logger) log.Logger {
+	return log.NewStructuredLogger(slog.New(zapslog.NewHandler(z.Core())))
+}

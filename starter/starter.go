@@ -1,0 +1,237 @@
+// Package starter is the Go client of termination orders, for backend services
+// and for the terminationctl command: start an order, report the unlink, reopen,
+// cancel, read status and list orders by stage. Every input is validated before
+// anything is sent, so bad input starts or changes nothing.
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/workflows"
+)
+
+var (
+	// ErrOrderExists: an order with this ID was already started. The error
+	// names the existing workflow run; the order was not started again.
+	ErrOrderExists = errors.New("order already exists")
+	// ErrOrderNotFound: no order with this ID.
+	ErrOrderNotFound = errors.New("order not found")
+	// ErrRejected: the order is in a stage that does not allow the request;
+	// the error says why. Nothing was changed.
+	ErrRejected = errors.New("request rejected")
+	// ErrClosedForGood: the account's post-closure period is over; it can
+	// never be reopened. Wraps ErrRejected.
+	ErrClosedForGood = fmt.Errorf("%w: account closed for good", ErrRejected)
+)
+
+// Client starts and drives termination orders. Its zero value is not usable: use New.
+type Client struct {
+	temporal     client.Client
+	taskQueue    string
+	reopenWindow time.Duration
+	now          func() time.Time
+}
+
+// New returns a client that starts orders on taskQueue with the given reopen
+// window (order.DefaultReopenWindow in production).
+func New(c client.Client, taskQueue string, reopenWindow time.Duration) *Client {
+	return &Client{temporal: c, taskQueue: taskQueue, reopenWindow: reopenWindow, now: time.Now}
+}
+
+// Run identifies a started order's workflow run.
+type Run struct {
+	OrderID    string
+	WorkflowID string
+	RunID      string
+}
+
+// Start starts the workflow of a termination order. Starting an order whose ID
+// was already used returns an error wrapping ErrOrderExists that names the
+// existing run; only an order whose earlier run failed may be started again.
+func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
+	if o.ReopenWindowSeconds == 0 && c.reopenWindow != order.DefaultReopenWindow {
+		o.ReopenWindowSeconds = int64(c.reopenWindow / time.Second)
+	}
+	if err := o.Validate(c.now()); err != nil {
+		return Run{}, err
+	}
+	id := order.WorkflowID(o.OrderID)
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: c.taskQueue,
+		// One order, one workflow: a second start is refused, except after a
+		// failed run (invalid input) so the corrected order can go through.
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// No execution or run timeout: nothing may cut the reopen window short.
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.StageKey.ValueSet(string(order.StageAwaitingUnlink)),
+			workflows.AccountIDKey.ValueSet(o.AccountID),
+			workflows.SubscriptionIDKey.ValueSet(o.SubscriptionID),
+		),
+		StaticSummary: fmt.Sprintf("Close AWS account %s permanently (order %s, subscription %s)", o.AccountID, o.OrderID, o.SubscriptionID),
+		StaticDetails: staticDetails(o),
+	}
+	run, err := c.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowType, o)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return Run{OrderID: o.OrderID, WorkflowID: id, RunID: started.RunId},
+				fmt.Errorf("%w: order %s was already started as workflow %s (run %s); it was not started again", ErrOrderExists, o.OrderID, id, started.RunId)
+		}
+		return Run{}, fmt.Errorf("start order %s: %w", o.OrderID, err)
+	}
+	return Run{OrderID: o.OrderID, WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
+}
+
+func staticDetails(o order.Order) string {
+	d := fmt.Sprintf("Termination order **%s**: close AWS account **%s** permanently.\n\nSubscription %s · requested by %s · %d item(s) set to quantity 0",
+		o.OrderID, o.AccountID, o.SubscriptionID, o.RequestedBy, len(o.Items))
+	if o.SubmittedAt != "" {
+		d += " · submitted " + o.SubmittedAt
+	}
+	return d
+}
+
+// ConfirmUnlink reports that Operations unlinked and closed the account. A
+// repeat changes nothing. It fails with ErrOrderNotFound for an unknown order
+// and ErrRejected for an order whose life is over.
+func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.UnlinkCompleted) error {
+	if err := order.CheckOrderID(orderID); err != nil {
+		return err
+	}
+	if err := u.Validate(c.now()); err != nil {
+		return err
+	}
+	err := c.temporal.SignalWorkflow(ctx, order.WorkflowID(orderID), "", workflows.SignalUnlinkCompleted, u)
+	if err == nil {
+		return nil
+	}
+	if isNotFound(err) {
+		// Either no such order, or its workflow has ended: say which.
+		s, qerr := c.Status(ctx, orderID)
+		if qerr != nil {
+			return qerr
+		}
+		return fmt.Errorf("%w: order %s has already ended (%s since %s); the unlink report changes nothing",
+			ErrRejected, orderID, s.Stage, order.FormatTime(s.EnteredAt()))
+	}
+	return fmt.Errorf("report unlink of order %s: %w", orderID, err)
+}
+
+// Reopen reopens the account during its post-closure period and returns the
+// order's status. Outside that period it fails with ErrRejected and the
+// reason; after it, with ErrClosedForGood and the date the account was closed for good.
+func (c *Client) Reopen(ctx context.Context, orderID string, r order.ReopenRequest) (order.Status, error) {
+	if err := order.CheckOrderID(orderID); err != nil {
+		return order.Status{}, err
+	}
+	if err := r.Validate(); err != nil {
+		return order.Status{}, err
+	}
+	s, err := c.update(ctx, orderID, workflows.UpdateReopen, r)
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, ErrRejected) && !isNotFound(err) {
+		return order.Status{}, err
+	}
+	// Rejected, or the workflow has ended: the current status says why.
+	current, qerr := c.Status(ctx, orderID)
+	if qerr != nil {
+		return order.Status{}, qerr
+	}
+	reason := current.CheckReopen(c.now())
+	if reason == nil { // the order changed between the two calls
+		return order.Status{}, err
+	}
+	if current.Stage == order.StagePermanentlyClosed ||
+		(current.Stage == order.StagePostClosure && !c.now().Before(current.ReopenDeadline)) {
+		return current, fmt.Errorf("%w: order %s: %v", ErrClosedForGood, orderID, reason)
+	}
+	return current, fmt.Errorf("%w: order %s: %v", ErrRejected, orderID, reason)
+}
+
+// Cancel cancels the order before the unlink and returns its status. From the
+// unlink on it fails with ErrRejected and the reason.
+func (c *Client) Cancel(ctx context.Context, orderID string, r order.CancelRequest) (order.Status, error) {
+	if err := order.CheckOrderID(orderID); err != nil {
+		return order.Status{}, err
+	}
+	if err := r.Validate(); err != nil {
+		return order.Status{}, err
+	}
+	s, err := c.update(ctx, orderID, workflows.UpdateCancel, r)
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, ErrRejected) && !isNotFound(err) {
+		return order.Status{}, err
+	}
+	current, qerr := c.Status(ctx, orderID)
+	if qerr != nil {
+		return order.Status{}, qerr
+	}
+	if reason := current.CheckCancel(); reason != nil {
+		return current, fmt.Errorf("%w: order %s: %v", ErrRejected, orderID, reason)
+	}
+	return order.Status{}, err
+}
+
+func (c *Client) update(ctx context.Context, orderID, name string, arg any) (order.Status, error) {
+	handle, err := c.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   order.WorkflowID(orderID),
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var s order.Status
+		if err = handle.Get(ctx, &s); err == nil {
+			return s, nil
+		}
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		// The validator's rejection: its message says why.
+		return order.Status{}, fmt.Errorf("%w: order %s: %s", ErrRejected, orderID, appErr.Message())
+	}
+	if isNotFound(err) {
+		return order.Status{}, err
+	}
+	return order.Status{}, fmt.Errorf("%s order %s: %w", name, orderID, err)
+}
+
+// Status reads the order's status, also after its workflow has ended.
+func (c *Client) Status(ctx context.Context, orderID string) (order.Status, error) {
+	if err := order.CheckOrderID(orderID); err != nil {
+		return order.Status{}, err
+	}
+	v, err := c.temporal.QueryWorkflow(ctx, order.WorkflowID(orderID), "", workflows.QueryStatus)
+	if err != nil {
+		if isNotFound(err) {
+			return order.Status{}, fmt.Errorf("%w: no termination order %s (workflow %s)", ErrOrderNotFound, orderID, order.WorkflowID(orderID))
+		}
+		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+	}
+	var s order.Status
+	if err := v.Get(&s); err != nil {
+		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+	}
+	return s, nil
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

@@ -1,0 +1,274 @@
+package starter_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/starter"
+	"github.com/cloudmarket/termination-orders/store"
+	"github.com/cloudmarket/termination-orders/worker"
+)
+
+// env is a real in-process Temporal server with the real worker and a real
+// SQLite status store behind it.
+type env struct {
+	temporal client.Client
+	store    *store.Store
+	orders   *starter.Client
+}
+
+const taskQueue = "termination-orders-test"
+
+func newEnv(t *testing.T, window time.Duration) *env {
+	t.Helper()
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	ctx := context.Background()
+	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
+	require.NoError(t, worker.CheckSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	w := worker.New(c, taskQueue, &activities.Activities{Store: st}, 5*time.Second)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return &env{temporal: c, store: st, orders: starter.New(c, taskQueue, window)}
+}
+
+func newOrder(id string) order.Order {
+	return order.Order{
+		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: "210987654321",
+		TerminationType: order.TerminationTypeCloseAccount,
+		Items:           []order.Item{{ItemID: "ITM-1"}, {ItemID: "ITM-2"}},
+		RequestedBy:     "jane.doe@example.com",
+	}
+}
+
+func ops() order.UnlinkCompleted {
+	return order.UnlinkCompleted{CompletedBy: "ops.sam@example.com", Reference: "OPS-7781"}
+}
+
+func (e *env) waitForStage(t *testing.T, orderID string, stage order.Stage) order.Status {
+	t.Helper()
+	var s order.Status
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		s, err = e.orders.Status(context.Background(), orderID)
+		require.NoError(c, err)
+		require.Equal(c, stage, s.Stage)
+	}, 30*time.Second, 100*time.Millisecond)
+	return s
+}
+
+func TestFullLifeAndClosedForGood(t *testing.T) {
+	e := newEnv(t, 2*time.Second)
+	ctx := context.Background()
+	run, err := e.orders.Start(ctx, newOrder("ORD-LIFE"))
+	require.NoError(t, err)
+	require.Equal(t, "termination-ORD-LIFE", run.WorkflowID)
+	require.Equal(t, order.StageAwaitingUnlink, e.waitForStage(t, "ORD-LIFE", order.StageAwaitingUnlink).Stage)
+
+	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-LIFE", ops()))
+	post := e.waitForStage(t, "ORD-LIFE", order.StagePostClosure)
+	require.Equal(t, post.ClosedAt.Add(2*time.Second), post.ReopenDeadline)
+	final := e.waitForStage(t, "ORD-LIFE", order.StagePermanentlyClosed)
+
+	// The workflow's own result is the final status.
+	var result order.Status
+	require.NoError(t, e.temporal.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, &result))
+	require.Equal(t, order.StagePermanentlyClosed, result.Stage)
+
+	// Every message in the store, in order, once.
+	msgs, err := e.store.Timeline(ctx, "ORD-LIFE")
+	require.NoError(t, err)
+	require.Len(t, msgs, 3)
+	for i, m := range msgs {
+		require.Equal(t, final.Timeline[i].Stage, m.Stage)
+		require.Equal(t, final.Timeline[i].Message, m.Text)
+	}
+
+	// Reopening now: closed for good, and since when.
+	_, err = e.orders.Reopen(ctx, "ORD-LIFE", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Need it back"})
+	require.ErrorIs(t, err, starter.ErrClosedForGood)
+	require.ErrorIs(t, err, starter.ErrRejected)
+	require.ErrorContains(t, err, "closed for good since "+order.FormatTime(final.EnteredAt()))
+
+	// A late unlink report changes nothing and says why.
+	err = e.orders.ConfirmUnlink(ctx, "ORD-LIFE", ops())
+	require.ErrorIs(t, err, starter.ErrRejected)
+	require.ErrorContains(t, err, "has already ended (PermanentlyClosed")
+}
+
+func TestReopenInsideTheWindow(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	_, err := e.orders.Start(ctx, newOrder("ORD-REOPEN"))
+	require.NoError(t, err)
+
+	// Before the unlink there is nothing to reopen.
+	_, err = e.orders.Reopen(ctx, "ORD-REOPEN", order.ReopenRequest{RequestedBy: "jane", Reason: "early"})
+	require.ErrorIs(t, err, starter.ErrRejected)
+	require.NotErrorIs(t, err, starter.ErrClosedForGood)
+	require.ErrorContains(t, err, "has not been closed yet")
+
+	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-REOPEN", ops()))
+	e.waitForStage(t, "ORD-REOPEN", order.StagePostClosure)
+	s, err := e.orders.Reopen(ctx, "ORD-REOPEN", order.ReopenRequest{RequestedBy: "jane", Reason: "Still need it"})
+	require.NoError(t, err)
+	require.Equal(t, order.StageReopened, s.Stage)
+	latest, err := e.store.Latest(ctx, "ORD-REOPEN")
+	require.NoError(t, err)
+	require.Equal(t, s.StatusMessage, latest.Text, "the reopen returns after its message is stored")
+
+	// The rejected reopen left no trace in history; the accepted one did.
+	accepted, rejected := updateEvents(t, e.temporal, "termination-ORD-REOPEN")
+	require.Equal(t, 1, accepted)
+	require.Equal(t, 0, rejected)
+}
+
+func updateEvents(t *testing.T, c client.Client, workflowID string) (accepted, rejected int) {
+	t.Helper()
+	it := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+			accepted++
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED:
+			rejected++
+		}
+	}
+	return accepted, rejected
+}
+
+func TestStartTwiceGivesOneWorkflow(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	first, err := e.orders.Start(ctx, newOrder("ORD-TWICE"))
+	require.NoError(t, err)
+	again, err := e.orders.Start(ctx, newOrder("ORD-TWICE"))
+	require.ErrorIs(t, err, starter.ErrOrderExists)
+	require.ErrorContains(t, err, first.RunID)
+	require.Equal(t, first.RunID, again.RunID, "the answer names the existing run")
+
+	// Duplicate unlink: accepted, changes nothing.
+	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-TWICE", ops()))
+	s := e.waitForStage(t, "ORD-TWICE", order.StagePostClosure)
+	later := ops()
+	later.CompletedBy = "someone.else@example.com"
+	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-TWICE", later))
+	after, err := e.orders.Status(ctx, "ORD-TWICE")
+	require.NoError(t, err)
+	require.Equal(t, s.ClosedAt, after.ClosedAt)
+	require.Len(t, after.Timeline, 2)
+
+	// Cancel after the unlink is refused, with the way out.
+	_, err = e.orders.Cancel(ctx, "ORD-TWICE", order.CancelRequest{RequestedBy: "jane", Reason: "oops"})
+	require.ErrorIs(t, err, starter.ErrRejected)
+	require.ErrorContains(t, err, "reopen the account before")
+}
+
+func TestCancelBeforeUnlink(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	_, err := e.orders.Start(ctx, newOrder("ORD-CANCEL"))
+	require.NoError(t, err)
+	s, err := e.orders.Cancel(ctx, "ORD-CANCEL", order.CancelRequest{RequestedBy: "jane", Reason: "Keeping it"})
+	require.NoError(t, err)
+	require.Equal(t, order.StageCancelled, s.Stage)
+	require.Equal(t, order.OrderStatusFailed, s.OrderStatus)
+	// Once cancelled, the order is over: a second cancel says so.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, err := e.orders.Cancel(ctx, "ORD-CANCEL", order.CancelRequest{RequestedBy: "jane", Reason: "again"})
+		require.ErrorIs(c, err, starter.ErrRejected)
+		require.ErrorContains(c, err, "already cancelled")
+	}, 10*time.Second, 100*time.Millisecond)
+}
+
+func TestBadInputStartsNothing(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	bad := newOrder("ORD-BAD")
+	bad.AccountID = "1234"
+	bad.Items[1].Quantity = 3
+	_, err := e.orders.Start(ctx, bad)
+	var verr *order.ValidationError
+	require.ErrorAs(t, err, &verr)
+	require.ErrorContains(t, err, "accountId: must be a 12-digit AWS account ID")
+	require.ErrorContains(t, err, "items[1].quantity: must be 0")
+	_, err = e.temporal.DescribeWorkflowExecution(ctx, "termination-ORD-BAD", "")
+	var nf *serviceerror.NotFound
+	require.True(t, errors.As(err, &nf), "nothing was started: %v", err)
+
+	// Bad requests on an existing order change nothing either.
+	_, err = e.orders.Start(ctx, newOrder("ORD-OK"))
+	require.NoError(t, err)
+	require.ErrorContains(t, e.orders.ConfirmUnlink(ctx, "ORD-OK", order.UnlinkCompleted{CompletedBy: "ops"}), "reference: is required")
+	_, err = e.orders.Reopen(ctx, "ORD-OK", order.ReopenRequest{})
+	require.ErrorContains(t, err, "requestedBy: is required")
+	_, err = e.orders.Status(ctx, "ORD OK")
+	require.ErrorContains(t, err, "orderId: may contain only letters")
+	s, err := e.orders.Status(ctx, "ORD-OK")
+	require.NoError(t, err)
+	require.Equal(t, order.StageAwaitingUnlink, s.Stage)
+	require.Len(t, s.Timeline, 1)
+
+	_, err = e.orders.List(ctx, "Closed")
+	require.ErrorContains(t, err, `stage: must be one of AwaitingUnlink, PostClosure`)
+}
+
+func TestUnknownOrder(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	_, err := e.orders.Status(context.Background(), "ORD-NOPE")
+	require.ErrorIs(t, err, starter.ErrOrderNotFound)
+	err = e.orders.ConfirmUnlink(context.Background(), "ORD-NOPE", ops())
+	require.ErrorIs(t, err, starter.ErrOrderNotFound)
+}
+
+func TestListByStage(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	for _, id := range []string{"ORD-L1", "ORD-L2", "ORD-L3"} {
+		_, err := e.orders.Start(ctx, newOrder(id))
+		require.NoError(t, err)
+	}
+	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-L2", ops()))
+	post := e.waitForStage(t, "ORD-L2", order.StagePostClosure)
+
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		list, err := e.orders.List(ctx, order.StagePostClosure)
+		require.NoError(c, err)
+		require.Len(c, list, 1)
+		require.Equal(c, "ORD-L2", list[0].OrderID)
+		require.Equal(c, "210987654321", list[0].AccountID)
+		require.Equal(c, "SUB-ORD-L2", list[0].SubscriptionID)
+		require.True(c, post.ReopenDeadline.Equal(list[0].ReopenDeadline), "deadline %v vs %v", post.ReopenDeadline, list[0].ReopenDeadline)
+
+		awaiting, err := e.orders.List(ctx, order.StageAwaitingUnlink)
+		require.NoError(c, err)
+		var ids []string
+		for _, s := range awaiting {
+			ids = append(ids, s.OrderID)
+		}
+		require.ElementsMatch(c, []string{"ORD-L1", "ORD-L3"}, ids)
+
+		all, err := e.orders.List(ctx, "")
+		require.NoError(c, err)
+		require.Len(c, all, 3)
+	}, 30*time.Second, 200*time.Millisecond)
+	require.True(t, strings.Contains(starter.ListQuery(order.StagePostClosure), "TerminationStage = 'PostClosure'"))
+}
