@@ -8,6 +8,10 @@ package order
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -99,3 +103,29 @@ func jsonKind(goType string) string {
 		return "object"
 	}
 }
+
+// ParseJSON decodes an order typed by a person (a file for the CLI) strictly:
+// a key that is not exactly one of the contract's field names is reported by
+// name, where plain decoding would match it case-insensitively or drop it.
+func ParseJSON(b []byte) (Order, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Order{}, fmt.Errorf("order is not a JSON object: %w", err)
+	}
+	var c checker
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		if !slices.Contains(orderFields, k) {
+			c.fail(k, "is not a field of the order; the fields are %s", strings.Join(orderFields, ", "))
+		}
+	}
+	if err := c.err("termination order"); err != nil {
+		return Order{}, err
+	}
+	var o Order
+	if err := json.Unmarshal(b, &o); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+var orderFields = []string{"orderId", "subscriptionId", "accountId", "terminationType", "items", "requestedBy", "submittedAt", "reopenWindowSeconds"}

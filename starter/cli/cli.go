@@ -1,0 +1,345 @@
+// Package cli is terminationctl, the command line over package starter: what
+// Operations and developers use to start, confirm, reopen, cancel and inspect
+// termination orders.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/logging"
+	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/starter"
+)
+
+// Exit codes, so that scripts can tell outcomes apart.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1 // connection or server trouble
+	ExitInvalid  = 2 // bad input or configuration: nothing was sent
+	ExitRejected = 3 // the order exists already, or its stage does not allow the request
+	ExitNotFound = 4 // no such order
+)
+
+// Run executes terminationctl with args and returns its exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := &app{stdin: stdin}
+	root := app.commands()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if app.temporal != nil {
+		app.temporal.Close()
+	}
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "terminationctl:", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var verr *order.ValidationError
+	var usage usageError
+	switch {
+	case errors.As(err, &verr), errors.As(err, &usage):
+		return ExitInvalid
+	case errors.Is(err, starter.ErrOrderNotFound):
+		return ExitNotFound
+	case errors.Is(err, starter.ErrOrderExists), errors.Is(err, starter.ErrRejected):
+		return ExitRejected
+	default:
+		return ExitFailure
+	}
+}
+
+// usageError is bad input found by the command itself (not by the domain).
+type usageError struct{ error }
+
+type app struct {
+	stdin    io.Reader
+	cfg      config.Config
+	logger   *zap.Logger
+	temporal client.Client
+}
+
+func (a *app) commands() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "terminationctl",
+		Short: "Start and follow AWS account termination orders",
+		Long: "terminationctl starts termination orders and drives them through their life:\n" +
+			"Operations' unlink report, reopening during the post-closure period, cancelling before the unlink.\n" +
+			"Settings come from flags, TERMINATION_* variables, a --config YAML file and TEMPORAL_* variables.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags())
+			if err != nil {
+				return usageError{err}
+			}
+			a.cfg = cfg
+			a.logger, err = logging.New(cfg.Log)
+			return err
+		},
+	}
+	config.RegisterFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(a.startCommand(), a.unlinkCommand(), a.reopenCommand(), a.cancelCommand(),
+		a.statusCommand(), a.listCommand(), a.messagesCommand())
+	return root
+}
+
+// orders returns the starter client. The connection is lazy: it is made by the
+// first call that reaches Temporal, so input rejected before that makes none.
+func (a *app) orders() (*starter.Client, error) {
+	if a.temporal == nil {
+		opts, err := a.cfg.Temporal.ClientOptions(logging.ForTemporal(a.logger))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		c, err := client.NewLazyClient(opts)
+		if err != nil {
+			return nil, fmt.Errorf("connect to Temporal at %s: %w", a.cfg.Temporal.Address, err)
+		}
+		a.temporal = c
+	}
+	return starter.New(a.temporal, a.cfg.Temporal.TaskQueue, a.cfg.ReopenWindow), nil
+}
+
+func (a *app) startCommand() *cobra.Command {
+	var (
+		o     order.Order
+		items []string
+		file  string
+	)
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Place a termination order (close the AWS account permanently)",
+		Example: "  terminationctl start --order-id ORD-4821-3307 --subscription-id SUB-1190-2291 \\\n" +
+			"    --account-id 123456789012 --item ITM-1 --requested-by jane.doe@example.com\n" +
+			"  terminationctl start --file order.json   # the start input as JSON; - reads stdin",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file != "" {
+				if n := countSet(cmd, orderFlags...); n > 0 {
+					return usageError{errors.New("--file takes the whole order: do not combine it with --order-id, --account-id and the other order flags")}
+				}
+				read, err := a.readOrder(file)
+				if err != nil {
+					return err
+				}
+				o = read
+			} else {
+				o.TerminationType = order.TerminationTypeCloseAccount
+				for _, id := range items {
+					o.Items = append(o.Items, order.Item{ItemID: id, Quantity: 0})
+				}
+			}
+			orders, err := a.orders()
+			if err != nil {
+				return err
+			}
+			run, err := orders.Start(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Started termination order %s: workflow %s, run %s\n", run.OrderID, run.WorkflowID, run.RunID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.OrderID, "order-id", "", "marketplace order ID")
+	f.StringVar(&o.SubscriptionID, "subscription-id", "", "subscription being terminated")
+	f.StringVar(&o.AccountID, "account-id", "", "12-digit AWS account ID")
+	f.StringArrayVar(&items, "item", nil, "subscription item ID; repeat for each item (new quantity 0)")
+	f.StringVar(&o.RequestedBy, "requested-by", "", "who placed the order")
+	f.StringVar(&o.SubmittedAt, "submitted-at", "", "when the order was placed, RFC 3339 (optional)")
+	f.StringVar(&file, "file", "", "read the whole start input as JSON from this file (- for stdin) instead of flags")
+	return cmd
+}
+
+var orderFlags = []string{"order-id", "subscription-id", "account-id", "item", "requested-by", "submitted-at"}
+
+func countSet(cmd *cobra.Command, names ...string) int {
+	n := 0
+	for _, name := range names {
+		if cmd.Flags().Changed(name) {
+			n++
+		}
+	}
+	return n
+}
+
+func (a *app) readOrder(file string) (order.Order, error) {
+	var r io.Reader = a.stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return order.Order{}, usageError{err}
+		}
+		defer f.Close()
+		r = f
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return order.Order{}, usageError{fmt.Errorf("read order from %s: %w", file, err)}
+	}
+	o, err := order.ParseJSON(body)
+	var verr *order.ValidationError
+	if err != nil && !errors.As(err, &verr) {
+		return order.Order{}, usageError{fmt.Errorf("read order from %s: %w", file, err)}
+	}
+	return o, err
+}
+
+func (a *app) unlinkCommand() *cobra.Command {
+	var u order.UnlinkCompleted
+	cmd := &cobra.Command{
+		Use:     "unlink ORDER_ID",
+		Short:   "Report that Operations unlinked and closed the account (signal unlink-completed)",
+		Example: "  terminationctl unlink ORD-4821-3307 --completed-by ops.sam@example.com --reference OPS-7781",
+		Args:    exactlyOneOrderID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			orders, err := a.orders()
+			if err != nil {
+				return err
+			}
+			if err := orders.ConfirmUnlink(cmd.Context(), args[0], u); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Unlink of order %s reported; the account enters its post-closure period.\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&u.CompletedBy, "completed-by", "", "who unlinked the account")
+	cmd.Flags().StringVar(&u.Reference, "reference", "", "ticket or note documenting the unlink")
+	cmd.Flags().StringVar(&u.CompletedAt, "completed-at", "", "when the account was closed, RFC 3339 (default: now)")
+	return cmd
+}
+
+func (a *app) reopenCommand() *cobra.Command {
+	var r order.ReopenRequest
+	cmd := &cobra.Command{
+		Use:     "reopen ORDER_ID",
+		Short:   "Reopen the account during its post-closure period (update reopen)",
+		Example: "  terminationctl reopen ORD-4821-3307 --requested-by jane.doe@example.com --reason 'Still need the account'",
+		Args:    exactlyOneOrderID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			orders, err := a.orders()
+			if err != nil {
+				return err
+			}
+			s, err := orders.Reopen(cmd.Context(), args[0], r)
+			if err != nil {
+				return err
+			}
+			return printStatus(cmd.OutOrStdout(), s)
+		},
+	}
+	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the reopen")
+	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
+	return cmd
+}
+
+func (a *app) cancelCommand() *cobra.Command {
+	var r order.CancelRequest
+	cmd := &cobra.Command{
+		Use:     "cancel ORDER_ID",
+		Short:   "Cancel the order before the account is unlinked (update cancel)",
+		Example: "  terminationctl cancel ORD-4821-3307 --requested-by jane.doe@example.com --reason 'Placed by mistake'",
+		Args:    exactlyOneOrderID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			orders, err := a.orders()
+			if err != nil {
+				return err
+			}
+			s, err := orders.Cancel(cmd.Context(), args[0], r)
+			if err != nil {
+				return err
+			}
+			return printStatus(cmd.OutOrStdout(), s)
+		},
+	}
+	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the cancellation")
+	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
+	return cmd
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status ORDER_ID",
+		Short: "Show an order's stage, status message, deadline and timeline (query status)",
+		Args:  exactlyOneOrderID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			orders, err := a.orders()
+			if err != nil {
+				return err
+			}
+			s, err := orders.Status(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), s)
+			}
+			return printStatus(cmd.OutOrStdout(), s)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as the query returns it")
+	return cmd
+}
+
+func (a *app) listCommand() *cobra.Command {
+	var (
+		stage  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List orders, optionally in one stage (search attribute TerminationStage)",
+		Example: "  terminationctl list --stage PostClosure\n" +
+			"  # the same in the Web UI or the Temporal CLI: " + starter.ListQuery(order.StagePostClosure),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			orders, err := a.orders()
+			if err != nil {
+				return err
+			}
+			list, err := orders.List(cmd.Context(), order.Stage(stage))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), list)
+			}
+			return printList(cmd.OutOrStdout(), list)
+		},
+	}
+	cmd.Flags().StringVar(&stage, "stage", "", "only orders in this stage: AwaitingUnlink, PostClosure, Reopened, PermanentlyClosed, Cancelled or Failed")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func exactlyOneOrderID(_ *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return usageError{fmt.Errorf("expected one ORDER_ID argument, got %d", len(args))}
+	}
+	return order.CheckOrderID(args[0])
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
