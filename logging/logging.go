@@ -32,8 +32,8 @@ func New(cfg config.Log) (*zap.Logger, error) {
 }
 
 // ForTemporal adapts a zap logger into the SDK's logger through zap's own slog
-// handler, so the SDK's lines (with WorkflowID, RunID, ActivityType and the
-// workflow's OrderID) come out as structured zap fields.
+// handler, so the SDK's lines (with WorkflowID, RunID, ActivityType) come out
+// as structured zap fields, each line about an order with its OrderID.
 func ForTemporal(z *zap.Logger) log.Logger {
-	return log.NewStructuredLogger(slog.New(zapslog.NewHandler(z.Core())))
+	return log.NewStructuredLogger(slog.New(zapslog.NewHandler(withOrderIDs(z.Core()))))
 }

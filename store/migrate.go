@@ -53,7 +53,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	)`); err != nil {
 		return fmt.Errorf("migrate %s status store: %w", s.dialect.name, err)
 	}
+	applied, err := schemaVersion(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("migrate %s status store: %w", s.dialect.name, err)
+	}
 	for _, m := range migrations {
+		if m.version <= applied {
+			continue // already there: no write lock needed to start
+		}
 		if err := s.apply(ctx, conn, m); err != nil {
 			return fmt.Errorf("migrate %s status store: %s: %w", s.dialect.name, m.name, err)
 		}
@@ -67,6 +74,7 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Another process may have applied it since we looked.
 	var applied int
 	if err := tx.QueryRowContext(ctx, s.dialect.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&applied); err != nil {
 		return err
@@ -86,8 +94,17 @@ func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration) error {
 
 // SchemaVersion is the newest migration applied to the store.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	return schemaVersion(ctx, conn)
+}
+
+func schemaVersion(ctx context.Context, conn *sql.Conn) (int, error) {
 	var v sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return int(v.Int64), nil
