@@ -19,7 +19,7 @@ import (
 func TestReplayCommittedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/replay/*.json")
 	require.NoError(t, err)
-	require.Len(t, files, 3, "histories of the closed, reopened and cancelled paths")
+	require.GreaterOrEqual(t, len(files), 3, "histories of at least the closed, reopened and cancelled paths")
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
