@@ -36,7 +36,8 @@ const EnvPrefix = "TERMINATION"
 // Config is every setting, typed and validated.
 type Config struct {
 	Temporal Temporal
-	// ReopenWindow is the post-closure period given to orders this process starts.
+	// ReopenWindow is the post-closure period of the orders a worker accepts
+	// (an order may set its own).
 	ReopenWindow time.Duration
 	// StoreDSN names the status store: sqlite:<path> or postgres://...
 	StoreDSN string
@@ -73,7 +74,7 @@ var keys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)"},
 	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)"},
 	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows"},
-	{"order.reopen_window", "reopen-window", "90d", "post-closure period of new orders, e.g. 90d, 2160h, 2m"},
+	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m"},
 	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db"},
 	{"log.level", "log-level", "info", "log level: debug, info, warn or error"},
 	{"log.format", "log-format", "json", "log format: json or console"},

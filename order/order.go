@@ -40,9 +40,8 @@ type Order struct {
 	RequestedBy     string `json:"requestedBy"`
 	// SubmittedAt is when the customer placed the order, RFC 3339. Optional.
 	SubmittedAt string `json:"submittedAt,omitempty"`
-	// ReopenWindowSeconds overrides DefaultReopenWindow for this order. Optional;
-	// it travels in the input so that the deadline is fixed in history and no
-	// worker configuration change can move it.
+	// ReopenWindowSeconds overrides, for this order only, the reopen window the
+	// worker is configured with. Optional.
 	ReopenWindowSeconds int64 `json:"reopenWindowSeconds,omitempty"`
 
 	// decodeErr records a field whose JSON had the wrong type, so that
@@ -77,12 +76,17 @@ func (o *Order) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ReopenWindow is the post-closure period that applies to this order.
-func (o Order) ReopenWindow() time.Duration {
-	if o.ReopenWindowSeconds == 0 {
+// ReopenWindow is the post-closure period of this order: its own override if
+// it has one, else the window of the policy it was accepted under, else DefaultReopenWindow.
+func (o Order) ReopenWindow(policy time.Duration) time.Duration {
+	switch {
+	case o.ReopenWindowSeconds > 0:
+		return time.Duration(o.ReopenWindowSeconds) * time.Second
+	case policy > 0:
+		return policy
+	default:
 		return DefaultReopenWindow
 	}
-	return time.Duration(o.ReopenWindowSeconds) * time.Second
 }
 
 // WorkflowID is the Temporal workflow ID of the order: termination-<orderId>.

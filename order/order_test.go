@@ -123,12 +123,15 @@ func TestParseJSONIsStrictAboutKeys(t *testing.T) {
 
 func TestReopenWindowAndWorkflowID(t *testing.T) {
 	o := valid()
-	if o.ReopenWindow() != 90*24*time.Hour {
-		t.Errorf("default window = %v", o.ReopenWindow())
+	if o.ReopenWindow(0) != 90*24*time.Hour {
+		t.Errorf("default window = %v", o.ReopenWindow(0))
+	}
+	if o.ReopenWindow(time.Hour) != time.Hour {
+		t.Errorf("the worker's policy should apply: %v", o.ReopenWindow(time.Hour))
 	}
 	o.ReopenWindowSeconds = 120
-	if o.ReopenWindow() != 2*time.Minute {
-		t.Errorf("window = %v", o.ReopenWindow())
+	if o.ReopenWindow(time.Hour) != 2*time.Minute {
+		t.Errorf("the order's own window should win: %v", o.ReopenWindow(time.Hour))
 	}
 	if order.WorkflowID("ORD-1") != "termination-ORD-1" {
 		t.Error("workflow ID must be termination-<orderId>")

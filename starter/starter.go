@@ -35,16 +35,15 @@ var (
 
 // Client starts and drives termination orders. Its zero value is not usable: use New.
 type Client struct {
-	temporal     client.Client
-	taskQueue    string
-	reopenWindow time.Duration
-	now          func() time.Time
+	temporal  client.Client
+	taskQueue string
+	now       func() time.Time
 }
 
-// New returns a client that starts orders on taskQueue with the given reopen
-// window (order.DefaultReopenWindow in production).
-func New(c client.Client, taskQueue string, reopenWindow time.Duration) *Client {
-	return &Client{temporal: c, taskQueue: taskQueue, reopenWindow: reopenWindow, now: time.Now}
+// New returns a client that starts orders on taskQueue. The reopen window is
+// the workers' policy (config order.reopen_window), unless an order sets its own.
+func New(c client.Client, taskQueue string) *Client {
+	return &Client{temporal: c, taskQueue: taskQueue, now: time.Now}
 }
 
 // Run identifies a started order's workflow run.
@@ -58,9 +57,6 @@ type Run struct {
 // was already used returns an error wrapping ErrOrderExists that names the
 // existing run; only an order whose earlier run failed may be started again.
 func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
-	if o.ReopenWindowSeconds == 0 && c.reopenWindow != order.DefaultReopenWindow {
-		o.ReopenWindowSeconds = int64(c.reopenWindow / time.Second)
-	}
 	if err := o.Validate(c.now()); err != nil {
 		return Run{}, err
 	}

@@ -42,10 +42,10 @@ func newEnv(t *testing.T, window time.Duration) *env {
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w := worker.New(c, taskQueue, &activities.Activities{Store: st}, 5*time.Second)
+	w := worker.New(c, taskQueue, &activities.Activities{Store: st, ReopenWindow: window}, 5*time.Second)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-	return &env{temporal: c, store: st, orders: starter.New(c, taskQueue, window)}
+	return &env{temporal: c, store: st, orders: starter.New(c, taskQueue)}
 }
 
 func newOrder(id string) order.Order {

@@ -51,7 +51,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		return err
 	}
 
-	w := New(c, cfg.Temporal.TaskQueue, &activities.Activities{Store: st}, cfg.StopTimeout)
+	w := New(c, cfg.Temporal.TaskQueue, &activities.Activities{Store: st, ReopenWindow: cfg.ReopenWindow}, cfg.StopTimeout)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -59,6 +59,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		zap.String("temporalAddress", cfg.Temporal.Address),
 		zap.String("namespace", cfg.Temporal.Namespace),
 		zap.String("taskQueue", cfg.Temporal.TaskQueue),
+		zap.Duration("reopenWindow", cfg.ReopenWindow),
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("store", st.Dialect()))

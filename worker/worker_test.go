@@ -71,7 +71,7 @@ func TestStopLetsRunningWritesFinish(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- worker.Run(runCtx, cfg, zap.New(core)) }()
 
-	orders := starter.New(c, "stop-test", time.Hour)
+	orders := starter.New(c, "stop-test")
 	_, err = orders.Start(ctx, order.Order{OrderID: "ORD-STOP", SubscriptionID: "SUB-1", AccountID: "123456789012",
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
 	require.NoError(t, err)
@@ -108,14 +108,14 @@ func TestOrderLinesNameOrderAndWorkflow(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
-		"--task-queue", "log-test", "--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
+		"--task-queue", "log-test", "--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "1s")
 	core, logs := observer.New(zapcore.DebugLevel)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- worker.Run(runCtx, cfg, zap.New(core)) }()
 	defer func() { stop(); <-done }()
 
-	orders := starter.New(c, "log-test", time.Second)
+	orders := starter.New(c, "log-test")
 	run, err := orders.Start(ctx, order.Order{OrderID: "ORD-LOGS", SubscriptionID: "SUB-1", AccountID: "123456789012",
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
 	require.NoError(t, err)

@@ -64,6 +64,10 @@ type terminationOrder struct {
 	status order.Status
 	unlink order.UnlinkCompleted
 	logger log.Logger
+	// policy is the worker's reopen window the order was accepted under;
+	// accepted turns true once it is known (recorded in history).
+	policy   time.Duration
+	accepted bool
 	// writes counts status writes in flight, so the workflow ends only after
 	// every message it produced is stored.
 	writes int
@@ -85,7 +89,7 @@ func (w *terminationOrder) run(ctx workflow.Context) (Status, error) {
 	w.setup(ctx)
 	// An unlink signal that arrived before this point waits in its channel.
 	workflow.Go(ctx, w.listenForUnlink)
-	w.record(ctx, entry)
+	w.accept(ctx, entry)
 
 	if err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink }); err != nil {
 		return w.status, err
@@ -157,6 +161,11 @@ func (w *terminationOrder) unlinkCompleted(ctx workflow.Context, u UnlinkComplet
 		w.logger.Warn("Unlink-completed signal ignored: invalid", "Error", err)
 		return
 	}
+	// The deadline needs the policy the order was accepted under; an unlink
+	// reported before that is known waits for it.
+	if err := workflow.Await(ctx, func() bool { return w.accepted }); err != nil {
+		return
+	}
 	if w.status.Stage != order.StageAwaitingUnlink {
 		w.logger.Info("Unlink-completed signal ignored: the order is past that step",
 			"Stage", w.status.Stage, "CompletedBy", u.CompletedBy, "Reference", u.Reference)
@@ -164,7 +173,7 @@ func (w *terminationOrder) unlinkCompleted(ctx workflow.Context, u UnlinkComplet
 	}
 	w.unlink = u
 	w.status.ClosedAt = u.ClosedAt(now)
-	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.order.ReopenWindow())
+	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.order.ReopenWindow(w.policy))
 	w.logger.Info("Account unlinked and closed", "CompletedBy", u.CompletedBy, "Reference", u.Reference,
 		"ClosedAt", w.status.ClosedAt, "ReopenDeadline", w.status.ReopenDeadline)
 	w.enter(ctx, order.StagePostClosure, order.PostClosureMessage(w.status))
@@ -224,8 +233,21 @@ func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, m
 	return entry
 }
 
+// accept stores the order's first status message and learns the policy it
+// runs under. Should the write fail for good, the order keeps the default policy.
+func (w *terminationOrder) accept(ctx workflow.Context, entry order.TimelineEntry) {
+	var policy activities.Policy
+	w.write(ctx, activities.AcceptOrderName, entry, &policy)
+	w.policy = time.Duration(policy.ReopenWindowSeconds) * time.Second
+	w.accepted = true
+}
+
 // record stores a timeline entry where the order details page reads it.
 func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry) {
+	w.write(ctx, activities.RecordStatusName, entry, nil)
+}
+
+func (w *terminationOrder) write(ctx workflow.Context, activityType string, entry order.TimelineEntry, result any) {
 	if w.order.OrderID == "" {
 		return // an order without an ID has no page to show the message on
 	}
@@ -233,11 +255,11 @@ func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntr
 	defer func() { w.writes-- }()
 	change := activities.StatusChange{OrderID: w.order.OrderID, Entry: entry}
 	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, statusWriteLocalOptions),
-		activities.RecordStatusName, change).Get(ctx, nil)
+		activityType, change).Get(ctx, result)
 	if err != nil && !isPermanent(err) {
 		w.logger.Warn("Status write failing; handing it to a regular activity", "Seq", entry.Seq, "Error", err)
 		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, statusWriteFallbackOptions),
-			activities.RecordStatusName, change).Get(ctx, nil)
+			activityType, change).Get(ctx, result)
 	}
 	if err != nil {
 		// Only a message the store can never accept gets here; the order's life

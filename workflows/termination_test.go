@@ -56,6 +56,11 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, statusStore activities.StatusStore) *harness {
+	return newHarnessWithPolicy(t, statusStore, 0)
+}
+
+// newHarnessWithPolicy runs a worker whose configured reopen window is policy.
+func newHarnessWithPolicy(t *testing.T, statusStore activities.StatusStore, policy time.Duration) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
@@ -68,7 +73,7 @@ func newHarness(t *testing.T, statusStore activities.StatusStore) *harness {
 	}
 	h.env.SetStartTime(startTime)
 	workflows.Register(h.env)
-	activities.Register(h.env, &activities.Activities{Store: statusStore})
+	activities.Register(h.env, &activities.Activities{Store: statusStore, ReopenWindow: policy})
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -482,4 +487,24 @@ func TestCancelSentWithTheStart(t *testing.T) {
 	require.True(t, cancel.accepted, "rejected: %v", cancel.rejected)
 	require.Equal(t, order.StageCancelled, final.Stage)
 	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StageCancelled}, stages(h.storedTimeline("ORD-4821-3307")))
+}
+
+func TestWorkerPolicyDecidesTheWindow(t *testing.T) {
+	h := newHarnessWithPolicy(t, nil, 10*day)
+	// Reported with the start, before the order is accepted: it waits for the policy.
+	h.at(0, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, startTime, final.ClosedAt.UTC())
+	require.Equal(t, startTime.Add(10*day), final.ReopenDeadline.UTC())
+	require.Equal(t, startTime.Add(10*day), h.env.Now().UTC())
+
+	// An order's own window wins over the worker's.
+	h = newHarnessWithPolicy(t, nil, 10*day)
+	o := validOrder()
+	o.ReopenWindowSeconds = 3600
+	h.at(time.Minute, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	final, err = h.run(o)
+	require.NoError(t, err)
+	require.Equal(t, startTime.Add(time.Minute+time.Hour), final.ReopenDeadline.UTC())
 }

@@ -113,7 +113,7 @@ func (a *app) orders() (*starter.Client, error) {
 		}
 		a.temporal = c
 	}
-	return starter.New(a.temporal, a.cfg.Temporal.TaskQueue, a.cfg.ReopenWindow), nil
+	return starter.New(a.temporal, a.cfg.Temporal.TaskQueue), nil
 }
 
 func (a *app) startCommand() *cobra.Command {

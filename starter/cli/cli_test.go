@@ -46,12 +46,12 @@ func newCtl(t *testing.T) ctl {
 	st, err := store.Open(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w := worker.New(c, "cli-test", &activities.Activities{Store: st}, 5*time.Second)
+	w := worker.New(c, "cli-test", &activities.Activities{Store: st, ReopenWindow: time.Hour}, 5*time.Second)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return ctl{t: t, flags: []string{
 		"--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
-		"--task-queue", "cli-test", "--store-dsn", dsn, "--reopen-window", "1h", "--log-level", "warn",
+		"--task-queue", "cli-test", "--store-dsn", dsn, "--log-level", "warn",
 	}}
 }
 
