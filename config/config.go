@@ -44,6 +44,16 @@ type Config struct {
 	Log      Log
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
+	// Dev is the embedded server of the dev command; other commands ignore it.
+	Dev Dev
+}
+
+// Dev is where the dev command's embedded Temporal server keeps its state and listens.
+type Dev struct {
+	DataDir string
+	IP      string
+	Port    int // Temporal gRPC frontend
+	UIPort  int // Temporal Web UI
 }
 
 // Temporal is the connection to the Temporal service.
@@ -68,17 +78,22 @@ type key struct {
 	flag  string
 	def   string
 	usage string
+	dev   bool // only the dev command has the flag
 }
 
 var keys = []key{
-	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)"},
-	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)"},
-	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows"},
-	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m"},
-	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db"},
-	{"log.level", "log-level", "info", "log level: debug, info, warn or error"},
-	{"log.format", "log-format", "json", "log format: json or console"},
-	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish"},
+	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", false},
+	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", false},
+	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", false},
+	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", false},
+	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db", false},
+	{"log.level", "log-level", "info", "log level: debug, info, warn or error", false},
+	{"log.format", "log-format", "json", "log format: json or console", false},
+	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", false},
+	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", true},
+	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", true},
+	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", true},
+	{"dev.ui_port", "ui-port", "8233", "port of the dev server's Temporal Web UI", true},
 }
 
 const (
@@ -90,7 +105,18 @@ const (
 func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML config file (env "+EnvPrefix+"_CONFIG)")
 	for _, k := range keys {
-		fs.String(k.flag, k.def, k.usage)
+		if !k.dev {
+			fs.String(k.flag, k.def, k.usage)
+		}
+	}
+}
+
+// RegisterDevFlags adds the flags of the dev command's embedded server.
+func RegisterDevFlags(fs *pflag.FlagSet) {
+	for _, k := range keys {
+		if k.dev {
+			fs.String(k.flag, k.def, k.usage)
+		}
 	}
 }
 
@@ -185,6 +211,30 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		bad("worker.stop_timeout", "must be a positive duration such as 30s, got %q", v.GetString("worker.stop_timeout"))
 	}
 	cfg.StopTimeout = stop
+
+	cfg.Dev.DataDir = v.GetString("dev.data_dir")
+	cfg.Dev.IP = v.GetString("dev.ip")
+	if strings.TrimSpace(cfg.Dev.DataDir) == "" {
+		bad("dev.data_dir", "must not be empty")
+	}
+	if net.ParseIP(cfg.Dev.IP) == nil {
+		bad("dev.ip", "must be an IP address such as 127.0.0.1, got %q", cfg.Dev.IP)
+	}
+	var portErr bool
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"dev.port", &cfg.Dev.Port}, {"dev.ui_port", &cfg.Dev.UIPort}} {
+		n, err := strconv.Atoi(v.GetString(p.name))
+		if err != nil || n < 1 || n > 65535 {
+			bad(p.name, "must be a port number from 1 to 65535, got %q", v.GetString(p.name))
+			portErr = true
+		}
+		*p.dst = n
+	}
+	if !portErr && cfg.Dev.Port == cfg.Dev.UIPort {
+		bad("dev.ui_port", "must differ from dev.port (%d)", cfg.Dev.Port)
+	}
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
@@ -284,4 +334,14 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("port must be a number from 1 to 65535, got %q", port)
 	}
 	return nil
+}
+
+// LocalTemporal is the connection to a Temporal server on this machine, such as
+// the dev command's embedded one: plain gRPC, no API key, whatever the
+// environment says about other servers.
+func LocalTemporal(address, namespace, taskQueue string) Temporal {
+	return Temporal{
+		Address: address, Namespace: namespace, TaskQueue: taskQueue,
+		profile: envconfig.ClientConfigProfile{Address: address, Namespace: namespace},
+	}
 }

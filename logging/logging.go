@@ -19,10 +19,10 @@ func New(cfg config.Log) (*zap.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Production settings in both formats: sampling, stack traces only on errors.
 	zc := zap.NewProductionConfig()
 	if cfg.Format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
 	zc.Encoding = cfg.Format

@@ -68,7 +68,7 @@ func (s Status) CheckReopen(now time.Time) error {
 		return fmt.Errorf("AWS account %s was already reopened on %s", s.AccountID, FormatTime(s.EnteredAt()))
 	case StagePermanentlyClosed:
 		return fmt.Errorf("AWS account %s has been closed for good since %s, when its post-closure period ended; it can no longer be reopened",
-			s.AccountID, FormatTime(s.EnteredAt()))
+			s.AccountID, FormatTime(s.ReopenDeadline))
 	case StageCancelled:
 		return fmt.Errorf("the order was cancelled on %s and AWS account %s was never closed, so there is nothing to reopen", FormatTime(s.EnteredAt()), s.AccountID)
 	default:

@@ -26,12 +26,31 @@ var (
 	// ErrOrderNotFound: no order with this ID.
 	ErrOrderNotFound = errors.New("order not found")
 	// ErrRejected: the order is in a stage that does not allow the request;
-	// the error says why. Nothing was changed.
+	// the error (a *RejectedError) says why. Nothing was changed.
 	ErrRejected = errors.New("request rejected")
 	// ErrClosedForGood: the account's post-closure period is over; it can
-	// never be reopened. Wraps ErrRejected.
-	ErrClosedForGood = fmt.Errorf("%w: account closed for good", ErrRejected)
+	// never be reopened. An error that is ErrClosedForGood is ErrRejected too.
+	ErrClosedForGood = errors.New("account closed for good")
 )
+
+// RejectedError is a request the order's stage does not allow.
+type RejectedError struct {
+	OrderID string
+	// Reason says why, for the person who asked.
+	Reason        string
+	closedForGood bool
+}
+
+func (e *RejectedError) Error() string { return "order " + e.OrderID + ": " + e.Reason }
+
+// Is makes errors.Is match ErrRejected, and ErrClosedForGood when the account is closed for good.
+func (e *RejectedError) Is(target error) bool {
+	return target == ErrRejected || (target == ErrClosedForGood && e.closedForGood)
+}
+
+func rejected(orderID string, reason error) *RejectedError {
+	return &RejectedError{OrderID: orderID, Reason: reason.Error()}
+}
 
 // Client starts and drives termination orders. Its zero value is not usable: use New.
 type Client struct {
@@ -119,8 +138,8 @@ func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.Unli
 		if qerr != nil {
 			return qerr
 		}
-		return fmt.Errorf("%w: order %s has already ended (%s since %s); the unlink report changes nothing",
-			ErrRejected, orderID, s.Stage, order.FormatTime(s.EnteredAt()))
+		return rejected(orderID, fmt.Errorf("the order has already ended (%s since %s); the unlink report changes nothing",
+			s.Stage, order.FormatTime(s.EnteredAt())))
 	}
 	return fmt.Errorf("report unlink of order %s: %w", orderID, err)
 }
@@ -151,11 +170,10 @@ func (c *Client) Reopen(ctx context.Context, orderID string, r order.ReopenReque
 	if reason == nil { // the order changed between the two calls
 		return order.Status{}, err
 	}
-	if current.Stage == order.StagePermanentlyClosed ||
-		(current.Stage == order.StagePostClosure && !c.now().Before(current.ReopenDeadline)) {
-		return current, fmt.Errorf("%w: order %s: %v", ErrClosedForGood, orderID, reason)
-	}
-	return current, fmt.Errorf("%w: order %s: %v", ErrRejected, orderID, reason)
+	rej := rejected(orderID, reason)
+	rej.closedForGood = current.Stage == order.StagePermanentlyClosed ||
+		(current.Stage == order.StagePostClosure && !c.now().Before(current.ReopenDeadline))
+	return current, rej
 }
 
 // Cancel cancels the order before the unlink and returns its status. From the
@@ -179,7 +197,7 @@ func (c *Client) Cancel(ctx context.Context, orderID string, r order.CancelReque
 		return order.Status{}, qerr
 	}
 	if reason := current.CheckCancel(); reason != nil {
-		return current, fmt.Errorf("%w: order %s: %v", ErrRejected, orderID, reason)
+		return current, rejected(orderID, reason)
 	}
 	return order.Status{}, err
 }
@@ -200,7 +218,7 @@ func (c *Client) update(ctx context.Context, orderID, name string, arg any) (ord
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		// The validator's rejection: its message says why.
-		return order.Status{}, fmt.Errorf("%w: order %s: %s", ErrRejected, orderID, appErr.Message())
+		return order.Status{}, &RejectedError{OrderID: orderID, Reason: appErr.Message()}
 	}
 	if isNotFound(err) {
 		return order.Status{}, err

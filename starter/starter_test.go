@@ -104,7 +104,7 @@ func TestFullLifeAndClosedForGood(t *testing.T) {
 	_, err = e.orders.Reopen(ctx, "ORD-LIFE", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Need it back"})
 	require.ErrorIs(t, err, starter.ErrClosedForGood)
 	require.ErrorIs(t, err, starter.ErrRejected)
-	require.ErrorContains(t, err, "closed for good since "+order.FormatTime(final.EnteredAt()))
+	require.ErrorContains(t, err, "closed for good since "+order.FormatTime(final.ReopenDeadline))
 
 	// A late unlink report changes nothing and says why.
 	err = e.orders.ConfirmUnlink(ctx, "ORD-LIFE", ops())

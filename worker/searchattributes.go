@@ -42,15 +42,24 @@ func CheckSearchAttributes(ctx context.Context, c client.Client, namespace strin
 	return nil
 }
 
-// RegisterSearchAttributes creates the contract's search attributes in the
-// namespace, leaving those already there.
+// RegisterSearchAttributes creates the contract's search attributes that the
+// namespace lacks.
 func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	attrs := make(map[string]enumspb.IndexedValueType, len(workflows.SearchAttributes))
-	for _, key := range workflows.SearchAttributes {
-		attrs[key.GetName()] = key.GetValueType()
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes of namespace %s: %w", namespace, err)
 	}
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: attrs,
+	missing := make(map[string]enumspb.IndexedValueType, len(workflows.SearchAttributes))
+	for _, key := range workflows.SearchAttributes {
+		if _, ok := resp.GetCustomAttributes()[key.GetName()]; !ok {
+			missing[key.GetName()] = key.GetValueType()
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
 	})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {

@@ -27,10 +27,17 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, stopTim
 	return w
 }
 
+// RunOption changes how Run prepares the namespace.
+type RunOption int
+
+// EnsureSearchAttributes makes Run create missing search attributes instead of
+// refusing to start; for servers the process owns, such as the dev server.
+const EnsureSearchAttributes RunOption = 1
+
 // Run is the worker process: it opens the status store, connects to Temporal,
 // checks the namespace, and polls until ctx is cancelled (SIGINT or SIGTERM in
 // the command); then it stops taking work and lets running activities finish.
-func Run(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
+func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, runOpts ...RunOption) error {
 	st, err := store.Open(ctx, cfg.StoreDSN)
 	if err != nil {
 		return err
@@ -47,6 +54,13 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 	}
 	defer c.Close()
 
+	for _, o := range runOpts {
+		if o == EnsureSearchAttributes {
+			if err := RegisterSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+				return err
+			}
+		}
+	}
 	if err := CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
 		return err
 	}
@@ -59,7 +73,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
 		zap.String("temporalAddress", cfg.Temporal.Address),
 		zap.String("namespace", cfg.Temporal.Namespace),
 		zap.String("taskQueue", cfg.Temporal.TaskQueue),
-		zap.Duration("reopenWindow", cfg.ReopenWindow),
+		zap.Stringer("reopenWindow", cfg.ReopenWindow),
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("store", st.Dialect()))

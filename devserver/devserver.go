@@ -1,0 +1,312 @@
+// Package devserver runs a complete Temporal service inside the dev command:
+// the server on an SQLite file (so orders and their timers survive a restart)
+// and the Temporal Web UI pointed at it. It is for one machine; production
+// runs against a real Temporal cluster or Temporal Cloud (the worker binary
+// never links this package).
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	serverlog "go.temporal.io/server/common/log"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	"github.com/temporalio/ui-server/v2/server/server_options"
+	"go.uber.org/zap"
+
+	"github.com/cloudmarket/termination-orders/workflows"
+)
+
+// DatabaseFile is the name of Temporal's SQLite database in the data directory.
+const DatabaseFile = "temporal.db"
+
+// Options say where the server keeps its state and listens.
+type Options struct {
+	DataDir   string
+	IP        string
+	Port      int // gRPC frontend
+	UIPort    int // Web UI; 0 runs no UI
+	Namespace string
+	Logger    *zap.Logger
+}
+
+// Server is a running Temporal server, and its Web UI.
+type Server struct {
+	temporal temporal.Server
+	ui       *uiserver.Server
+	address  string
+	uiURL    string
+}
+
+// Start starts the server and the UI, creating the database, the namespace and
+// the contract's search attributes on first use, and returns once the frontend
+// answers.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("dev server data directory: %w", err)
+	}
+	address := net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
+	if err := checkFree(address, "Temporal gRPC", "--port"); err != nil {
+		return nil, err
+	}
+	var uiAddress string
+	if opts.UIPort != 0 {
+		uiAddress = net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort))
+		if err := checkFree(uiAddress, "Web UI", "--ui-port"); err != nil {
+			return nil, err
+		}
+	}
+
+	cfg, sqlConfig, err := serverConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(opts.DataDir, DatabaseFile)
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		if err := sqlite.SetupSchema(sqlConfig); err != nil {
+			return nil, fmt.Errorf("create Temporal database %s: %w", dbPath, err)
+		}
+	}
+	searchAttributes := make(map[string]enumspb.IndexedValueType, len(workflows.SearchAttributes))
+	for _, key := range workflows.SearchAttributes {
+		searchAttributes[key.GetName()] = key.GetValueType()
+	}
+	ns, err := sqlite.NewNamespaceConfig(cfg.ClusterMetadata.CurrentClusterName, opts.Namespace, false, searchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", opts.Namespace, err)
+	}
+	if err := sqlite.CreateNamespaces(sqlConfig, ns); err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", opts.Namespace, err)
+	}
+
+	// The server logs its own errors with stack traces of its internals; the
+	// message and fields are what a person running the dev system can act on.
+	logger := serverlog.NewZapLogger(opts.Logger.Named("temporal-server").WithOptions(zap.AddStacktrace(zap.DPanicLevel)))
+	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// Search attributes registered at run time are usable at once.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create Temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start Temporal server: %w", err)
+	}
+	s := &Server{temporal: srv, address: address}
+	if err := s.waitUntilServing(ctx, opts.Namespace); err != nil {
+		s.Stop()
+		return nil, err
+	}
+
+	if uiAddress != "" {
+		s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
+			TemporalGRPCAddress: address,
+			Host:                opts.IP,
+			Port:                opts.UIPort,
+			EnableUI:            true,
+			DefaultNamespace:    opts.Namespace,
+			HideLogs:            true,
+			DisableNewsFetch:    true, // no network beyond this machine
+			CORS:                uiconfig.CORS{CookieInsecure: true},
+		}))
+		go func() { _ = s.ui.Start() }()
+		s.uiURL = "http://" + uiAddress
+		if err := waitForHTTP(ctx, s.uiURL+"/healthz"); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("start Web UI: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Address is the host:port of the gRPC frontend.
+func (s *Server) Address() string { return s.address }
+
+// UIURL is the Web UI's address, empty when it does not run.
+func (s *Server) UIURL() string { return s.uiURL }
+
+// Stop stops the UI and the server. Running timers stay in the database and
+// fire when the server runs again.
+func (s *Server) Stop() {
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	_ = s.temporal.Stop()
+}
+
+// frontendService gives the frontend its HTTP API port as well.
+func frontendService(s config.Service, httpPort int) config.Service {
+	s.RPC.HTTPPort = httpPort
+	return s
+}
+
+func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
+	sqlConfig := &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: filepath.Join(opts.DataDir, DatabaseFile),
+		ConnectAttributes: map[string]string{
+			"mode":          "rwc",
+			"_journal_mode": "wal",
+			"_synchronous":  "2", // FULL: an acknowledged order survives a crash
+		},
+	}
+	ports := make([]int, 8) // every port but the frontend's gRPC
+	for i := range ports {
+		p, err := freePort(opts.IP)
+		if err != nil {
+			return nil, nil, err
+		}
+		ports[i] = p
+	}
+	service := func(grpcPort, membershipPort int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: opts.IP}}
+	}
+	frontend := net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
+	cfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: opts.IP},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        "active",
+			CurrentClusterName:       "active",
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services: map[string]config.Service{
+			"frontend": frontendService(service(opts.Port, ports[0]), ports[7]),
+			"history":  service(ports[1], ports[2]),
+			"matching": service(ports[3], ports[4]),
+			"worker":   service(ports[5], ports[6]),
+		},
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		// The server's own internal client (its worker service) dials this.
+		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+	return cfg, sqlConfig, nil
+}
+
+// waitUntilServing waits until the server can serve workers in the namespace.
+func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	c, err := client.NewLazyClient(client.Options{HostPort: s.address, Namespace: namespace, Logger: quietLogger{}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// A task queue call goes through frontend and matching, so its success
+	// means the services have found each other and workers can poll.
+	for {
+		_, err := c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+			Namespace: namespace,
+			TaskQueue: &taskqueuepb.TaskQueue{Name: "termination-dev-readiness", Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Temporal server at %s did not become ready: %w", s.address, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func waitForHTTP(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func checkFree(address, what, flag string) error {
+	l, err := net.Listen("tcp", address)
+	if err != nil {
+		return fmt.Errorf("%s address %s is not available (is another Temporal server or dev command running?); choose another with %s: %w", what, address, flag, err)
+	}
+	return l.Close()
+}
+
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s: %w", ip, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// quietLogger drops the SDK client's lines while polling for readiness.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

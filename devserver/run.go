@@ -1,0 +1,60 @@
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/worker"
+)
+
+// Run is the dev command: the Temporal server with its Web UI, and the worker
+// with its status store, in this one process until ctx is cancelled (Ctrl-C).
+// It tells out where everything is.
+func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writer) error {
+	srv, err := Start(ctx, Options{
+		DataDir:   cfg.Dev.DataDir,
+		IP:        cfg.Dev.IP,
+		Port:      cfg.Dev.Port,
+		UIPort:    cfg.Dev.UIPort,
+		Namespace: cfg.Temporal.Namespace,
+		// The server's own lines only when something is wrong.
+		Logger: logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+
+	cfg.Temporal = config.LocalTemporal(srv.Address(), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	fmt.Fprintf(out, `
+Termination orders dev system is up.
+
+  Temporal gRPC   %s   (namespace %s; state in %s)
+  Web UI          %s
+  Worker          task queue %s, reopen window %s
+  Status store    %s
+
+Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
+
+`, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv), cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.StoreDSN)
+
+	// The namespace got the search attributes when it was created; a data
+	// directory from an older version may lack some, so make sure.
+	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Stopped. Orders and their timers are kept in", cfg.Dev.DataDir)
+	return nil
+}
+
+func uiLine(srv *Server) string {
+	if srv.UIURL() == "" {
+		return "(not running)"
+	}
+	return srv.UIURL()
+}
