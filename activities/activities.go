@@ -4,7 +4,7 @@ package activities
 
 import (
 	"context"
-	"time"
+	"errors"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
@@ -15,11 +15,8 @@ import (
 	"github.com/cloudmarket/termination-orders/store"
 )
 
-// Activity types, as they appear in history.
-const (
-	AcceptOrderName  = "AcceptOrder"
-	RecordStatusName = "RecordStatus"
-)
+// RecordStatusName is the activity type of RecordStatus, as it appears in history.
+const RecordStatusName = "RecordStatus"
 
 // ErrTypeInvalidStatusMessage is the failure type of a status message the store
 // can never accept; retrying it is pointless, so it is non-retryable.
@@ -39,34 +36,11 @@ type StatusStore interface {
 // Activities holds what the activities need. Register it with Register.
 type Activities struct {
 	Store StatusStore
-	// ReopenWindow is the post-closure period of the orders this worker
-	// accepts; zero means order.DefaultReopenWindow.
-	ReopenWindow time.Duration
-}
-
-// Policy is what an order is accepted under. AcceptOrder returns it, so it is
-// recorded in the order's history and no later configuration change moves it.
-type Policy struct {
-	ReopenWindowSeconds int64 `json:"reopenWindowSeconds"`
 }
 
 // Register registers the activities under their contract names.
 func Register(r worker.ActivityRegistry, a *Activities) {
-	r.RegisterActivityWithOptions(a.AcceptOrder, activity.RegisterOptions{Name: AcceptOrderName})
 	r.RegisterActivityWithOptions(a.RecordStatus, activity.RegisterOptions{Name: RecordStatusName})
-}
-
-// AcceptOrder stores an order's first status message and returns the policy
-// the order runs under: the worker's configured reopen window.
-func (a *Activities) AcceptOrder(ctx context.Context, in StatusChange) (Policy, error) {
-	if err := a.RecordStatus(ctx, in); err != nil {
-		return Policy{}, err
-	}
-	window := a.ReopenWindow
-	if window == 0 {
-		window = order.DefaultReopenWindow
-	}
-	return Policy{ReopenWindowSeconds: int64(window / time.Second)}, nil
 }
 
 // RecordStatus writes a status message where the order details page reads it.
@@ -84,17 +58,17 @@ func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) error {
 		Text:        in.Entry.Message,
 		OccurredAt:  in.Entry.Time,
 	}
-	if err := m.Validate(); err != nil {
+	inserted, err := a.Store.Record(ctx, m)
+	if errors.Is(err, store.ErrInvalidMessage) {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidStatusMessage, err)
 	}
-	inserted, err := a.Store.Record(ctx, m)
 	if err != nil {
 		return err
 	}
 	if !inserted {
-		logger.Info("Status message already stored; retry changed nothing", "Attempt", info.Attempt)
+		logger.Info("Status message already stored; retry changed nothing")
 		return nil
 	}
-	logger.Info("Status message stored", "Attempt", info.Attempt)
+	logger.Info("Status message stored")
 	return nil
 }

@@ -73,6 +73,7 @@ func TestInvalidMessageIsNotRetried(t *testing.T) {
 	require.True(t, errors.As(err, &appErr), "got %v", err)
 	require.Equal(t, activities.ErrTypeInvalidStatusMessage, appErr.Type())
 	require.True(t, appErr.NonRetryable())
+	require.Contains(t, appErr.Error(), "invalid status message")
 	require.Contains(t, appErr.Error(), "Seq must be at least 1")
 	require.Contains(t, appErr.Error(), `Stage "Closed" is not a known stage`)
 }

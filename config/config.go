@@ -45,11 +45,11 @@ type Config struct {
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
 	// Dev is the embedded server of the dev command; other commands ignore it.
-	Dev Dev
+	Dev DevServer
 }
 
-// Dev is where the dev command's embedded Temporal server keeps its state and listens.
-type Dev struct {
+// DevServer is where the dev command's embedded Temporal server keeps its state and listens.
+type DevServer struct {
 	DataDir string
 	IP      string
 	Port    int // Temporal gRPC frontend
@@ -72,28 +72,42 @@ type Log struct {
 	Format string // json or console
 }
 
-// A key is one setting: its name in the YAML file, its flag and its default.
+// Command is a command whose settings are loaded; each has the flags of the
+// settings it uses, and only those are validated.
+type Command int
+
+// The commands.
+const (
+	CLI    Command = 1 << iota // terminationctl
+	Worker                     // termination-worker
+	Dev                        // termination-dev: a worker and an embedded Temporal server
+)
+
+const allCommands = CLI | Worker | Dev
+
+// A key is one setting: its name in the YAML file, its flag, its default and
+// the commands that use it.
 type key struct {
 	name  string
 	flag  string
 	def   string
 	usage string
-	dev   bool // only the dev command has the flag
+	cmds  Command
 }
 
 var keys = []key{
-	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", false},
-	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", false},
-	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", false},
-	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", false},
-	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db", false},
-	{"log.level", "log-level", "info", "log level: debug, info, warn or error", false},
-	{"log.format", "log-format", "json", "log format: json or console", false},
-	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", false},
-	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", true},
-	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", true},
-	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", true},
-	{"dev.ui_port", "ui-port", "8233", "port of the dev server's Temporal Web UI", true},
+	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
+	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", allCommands},
+	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", allCommands},
+	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", Worker | Dev},
+	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db", allCommands},
+	{"log.level", "log-level", "info", "log level: debug, info, warn or error", allCommands},
+	{"log.format", "log-format", "json", "log format: json or console", allCommands},
+	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", Worker | Dev},
+	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", Dev},
+	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", Dev},
+	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", Dev},
+	{"dev.ui_port", "ui-port", "8233", "port of the dev server's Temporal Web UI", Dev},
 }
 
 const (
@@ -101,29 +115,22 @@ const (
 	defaultNamespace = "default"
 )
 
-// RegisterFlags adds a flag for every setting, and --config for the YAML file.
-func RegisterFlags(fs *pflag.FlagSet) {
+// RegisterFlags adds a flag for every setting the command uses, and --config
+// for the YAML file.
+func RegisterFlags(fs *pflag.FlagSet, cmd Command) {
 	fs.String("config", "", "YAML config file (env "+EnvPrefix+"_CONFIG)")
 	for _, k := range keys {
-		if !k.dev {
+		if k.cmds&cmd != 0 {
 			fs.String(k.flag, k.def, k.usage)
 		}
 	}
 }
 
-// RegisterDevFlags adds the flags of the dev command's embedded server.
-func RegisterDevFlags(fs *pflag.FlagSet) {
-	for _, k := range keys {
-		if k.dev {
-			fs.String(k.flag, k.def, k.usage)
-		}
-	}
-}
-
-// Load reads the settings from every source and validates them. fs must have
-// been through RegisterFlags and be parsed. A bad value fails with an error
-// naming the key, its flag and its environment variable.
-func Load(fs *pflag.FlagSet) (Config, error) {
+// Load reads the settings of the command from every source and validates
+// them. fs must have been through RegisterFlags for the same command and be
+// parsed. A bad value fails with an error naming the key, its flag and its
+// environment variable; settings other commands use are neither read nor checked.
+func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 	v := viper.New()
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
@@ -158,6 +165,14 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	bad := func(name, rule string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", describe(name), fmt.Sprintf(rule, args...)))
 	}
+	uses := func(name string) bool {
+		for _, k := range keys {
+			if k.name == name {
+				return k.cmds&cmd != 0
+			}
+		}
+		return false
+	}
 
 	cfg := Config{
 		StoreDSN: v.GetString("store.dsn"),
@@ -183,8 +198,10 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	}
 	cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.Temporal.profile = profile.Address, profile.Namespace, profile
 
-	if err := checkHostPort(cfg.Temporal.Address); err != nil {
-		bad("temporal.address", "%v", err)
+	if uses("temporal.address") {
+		if err := checkHostPort(cfg.Temporal.Address); err != nil {
+			bad("temporal.address", "%v", err)
+		}
 	}
 	if strings.TrimSpace(cfg.Temporal.Namespace) == "" {
 		bad("temporal.namespace", "must not be empty")
@@ -192,11 +209,13 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	if strings.TrimSpace(cfg.Temporal.TaskQueue) == "" {
 		bad("temporal.task_queue", "must not be empty")
 	}
-	window, err := ParseWindow(v.GetString("order.reopen_window"))
-	if err != nil {
-		bad("order.reopen_window", "%v", err)
+	if uses("order.reopen_window") {
+		window, err := ParseWindow(v.GetString("order.reopen_window"))
+		if err != nil {
+			bad("order.reopen_window", "%v", err)
+		}
+		cfg.ReopenWindow = window
 	}
-	cfg.ReopenWindow = window
 	if err := store.CheckDSN(cfg.StoreDSN); err != nil {
 		bad("store.dsn", "%v", err)
 	}
@@ -206,25 +225,38 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	if !slices.Contains([]string{"json", "console"}, cfg.Log.Format) {
 		bad("log.format", "must be json or console, got %q", cfg.Log.Format)
 	}
-	stop, err := time.ParseDuration(v.GetString("worker.stop_timeout"))
-	if err != nil || stop <= 0 {
-		bad("worker.stop_timeout", "must be a positive duration such as 30s, got %q", v.GetString("worker.stop_timeout"))
+	if uses("worker.stop_timeout") {
+		stop, err := time.ParseDuration(v.GetString("worker.stop_timeout"))
+		if err != nil || stop <= 0 {
+			bad("worker.stop_timeout", "must be a positive duration such as 30s, got %q", v.GetString("worker.stop_timeout"))
+		}
+		cfg.StopTimeout = stop
 	}
-	cfg.StopTimeout = stop
+	if uses("dev.data_dir") {
+		cfg.Dev = loadDev(v, bad)
+	}
 
-	cfg.Dev.DataDir = v.GetString("dev.data_dir")
-	cfg.Dev.IP = v.GetString("dev.ip")
-	if strings.TrimSpace(cfg.Dev.DataDir) == "" {
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+func loadDev(v *viper.Viper, bad func(name, rule string, args ...any)) DevServer {
+	var dev DevServer
+	dev.DataDir = v.GetString("dev.data_dir")
+	dev.IP = v.GetString("dev.ip")
+	if strings.TrimSpace(dev.DataDir) == "" {
 		bad("dev.data_dir", "must not be empty")
 	}
-	if net.ParseIP(cfg.Dev.IP) == nil {
-		bad("dev.ip", "must be an IP address such as 127.0.0.1, got %q", cfg.Dev.IP)
+	if net.ParseIP(dev.IP) == nil {
+		bad("dev.ip", "must be an IP address such as 127.0.0.1, got %q", dev.IP)
 	}
 	var portErr bool
 	for _, p := range []struct {
 		name string
 		dst  *int
-	}{{"dev.port", &cfg.Dev.Port}, {"dev.ui_port", &cfg.Dev.UIPort}} {
+	}{{"dev.port", &dev.Port}, {"dev.ui_port", &dev.UIPort}} {
 		n, err := strconv.Atoi(v.GetString(p.name))
 		if err != nil || n < 1 || n > 65535 {
 			bad(p.name, "must be a port number from 1 to 65535, got %q", v.GetString(p.name))
@@ -232,14 +264,10 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		}
 		*p.dst = n
 	}
-	if !portErr && cfg.Dev.Port == cfg.Dev.UIPort {
-		bad("dev.ui_port", "must differ from dev.port (%d)", cfg.Dev.Port)
+	if !portErr && dev.Port == dev.UIPort {
+		bad("dev.ui_port", "must differ from dev.port (%d)", dev.Port)
 	}
-
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
-	}
-	return cfg, nil
+	return dev
 }
 
 // ParseWindow reads a reopen window: a Go duration (2160h, 90m, 30s) or whole

@@ -15,12 +15,17 @@ import (
 // load runs config.Load as a command would: flags parsed from args.
 func load(t *testing.T, args ...string) (config.Config, error) {
 	t.Helper()
+	return loadFor(t, config.Worker, args...)
+}
+
+func loadFor(t *testing.T, cmd config.Command, args ...string) (config.Config, error) {
+	t.Helper()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	config.RegisterFlags(fs)
+	config.RegisterFlags(fs, cmd)
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return config.Load(fs)
+	return config.Load(fs, cmd)
 }
 
 // isolate keeps the developer's own Temporal and project settings out of a test.
@@ -253,5 +258,45 @@ func TestParseWindow(t *testing.T) {
 		if _, err := config.ParseWindow(in); err == nil {
 			t.Errorf("ParseWindow(%q) succeeded", in)
 		}
+	}
+}
+
+func TestEachCommandHasItsOwnSettings(t *testing.T) {
+	isolate(t)
+	// A worker setting means nothing to terminationctl: no flag, no check.
+	cliFlags := pflag.NewFlagSet("cli", pflag.ContinueOnError)
+	config.RegisterFlags(cliFlags, config.CLI)
+	for _, worker := range []string{"reopen-window", "stop-timeout", "port", "data-dir"} {
+		if cliFlags.Lookup(worker) != nil {
+			t.Errorf("terminationctl has --%s", worker)
+		}
+	}
+	t.Setenv("TERMINATION_ORDER_REOPEN_WINDOW", "forever")
+	t.Setenv("TERMINATION_DEV_PORT", "70000")
+	if _, err := loadFor(t, config.CLI); err != nil {
+		t.Errorf("terminationctl failed on settings it does not use: %v", err)
+	}
+	_, err := loadFor(t, config.Worker)
+	if err == nil || !strings.Contains(err.Error(), "order.reopen_window") || strings.Contains(err.Error(), "dev.port") {
+		t.Errorf("worker: %v; want only order.reopen_window named", err)
+	}
+	_, err = loadFor(t, config.Dev)
+	if err == nil || !strings.Contains(err.Error(), "dev.port (flag --port, env TERMINATION_DEV_PORT): must be a port number") {
+		t.Errorf("dev: %v; want dev.port named", err)
+	}
+}
+
+func TestDevSettings(t *testing.T) {
+	isolate(t)
+	cfg, err := loadFor(t, config.Dev, "--port", "7300", "--ui-port", "8300", "--data-dir", "/tmp/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Dev.Port != 7300 || cfg.Dev.UIPort != 8300 || cfg.Dev.DataDir != "/tmp/x" || cfg.Dev.IP != "127.0.0.1" {
+		t.Errorf("dev = %+v", cfg.Dev)
+	}
+	_, err = loadFor(t, config.Dev, "--port", "7300", "--ui-port", "7300", "--ip", "localhost")
+	if err == nil || !strings.Contains(err.Error(), "dev.ui_port") || !strings.Contains(err.Error(), "dev.ip") {
+		t.Errorf("Load = %v; want dev.ui_port and dev.ip named", err)
 	}
 }

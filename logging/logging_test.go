@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -41,10 +42,11 @@ func TestWorkflowLinesCarryOrderAndWorkflowIDs(t *testing.T) {
 	suite.SetLogger(logging.ForTemporal(zap.New(core)))
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)) // see workflows tests: local activity deadlines
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "termination-ORD-LOG"})
 	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	workflows.Register(env)
+	workflows.Register(env, workflows.Policy{})
 	activities.Register(env, &activities.Activities{Store: st})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalUnlinkCompleted, order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"})

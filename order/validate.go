@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ClockSkew is how far in the future a client-supplied timestamp may be before
@@ -78,6 +80,10 @@ func (c *checker) text(field, v string) {
 		c.fail(field, "is required")
 	case len(v) > maxTextLength:
 		c.fail(field, "must be at most %d characters", maxTextLength)
+	case !utf8.ValidString(v):
+		c.fail(field, "must be valid UTF-8 text")
+	case strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
+		c.fail(field, "must not contain control characters")
 	}
 }
 
@@ -88,7 +94,7 @@ func (c *checker) timestamp(field, v string, now time.Time) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		c.fail(field, "must be an RFC 3339 time such as 2026-11-26T14:03:00Z, got %q", v)
+		c.fail(field, "must be an RFC 3339 time such as 2026-11-26T14:03:00Z, got %s", quote(v))
 		return time.Time{}, false
 	}
 	if t.After(now.Add(ClockSkew)) {
@@ -96,6 +102,16 @@ func (c *checker) timestamp(field, v string, now time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// quote shows a rejected value, shortened: an error message must stay readable
+// (and small enough for a status message) whatever the input was.
+func quote(v string) string {
+	const max = 40
+	if len(v) > max {
+		return fmt.Sprintf("%q… (%d bytes)", v[:max], len(v))
+	}
+	return fmt.Sprintf("%q", v)
 }
 
 func isIDRune(r rune) bool {
@@ -112,10 +128,10 @@ func (o Order) Validate(now time.Time) error {
 	c.identifier("orderId", o.OrderID)
 	c.identifier("subscriptionId", o.SubscriptionID)
 	if !isAccountID(o.AccountID) {
-		c.fail("accountId", "must be a 12-digit AWS account ID as a string, got %q", o.AccountID)
+		c.fail("accountId", "must be a 12-digit AWS account ID as a string, got %s", quote(o.AccountID))
 	}
 	if o.TerminationType != TerminationTypeCloseAccount {
-		c.fail("terminationType", "must be %q, got %q", TerminationTypeCloseAccount, o.TerminationType)
+		c.fail("terminationType", "must be %q, got %s", TerminationTypeCloseAccount, quote(o.TerminationType))
 	}
 	if len(o.Items) == 0 {
 		c.fail("items", "must list at least one item")
@@ -125,7 +141,7 @@ func (o Order) Validate(now time.Time) error {
 		field := fmt.Sprintf("items[%d]", i)
 		c.identifier(field+".itemId", it.ItemID)
 		if seen[it.ItemID] && it.ItemID != "" {
-			c.fail(field+".itemId", "duplicates item %q", it.ItemID)
+			c.fail(field+".itemId", "duplicates item %s", quote(it.ItemID))
 		}
 		seen[it.ItemID] = true
 		if it.Quantity != 0 {
@@ -175,6 +191,25 @@ func (u UnlinkCompleted) Validate(now time.Time) error {
 	return c.err("unlink-completed report")
 }
 
+// ValidateFor checks the report against the order it is for: besides Validate,
+// the stated close time cannot come before the order was accepted (allowing for
+// clock skew), since Operations close the account in answer to the order.
+func (u UnlinkCompleted) ValidateFor(s Status, now time.Time) error {
+	if err := u.Validate(now); err != nil {
+		return err
+	}
+	if len(s.Timeline) == 0 || u.CompletedAt == "" {
+		return nil
+	}
+	accepted := s.Timeline[0].Time
+	if u.ClosedAt(now).Before(accepted.Add(-ClockSkew)) {
+		var c checker
+		c.fail("completedAt", "must not be before the order was placed (%s), got %s", FormatTime(accepted), u.CompletedAt)
+		return c.err("unlink-completed report")
+	}
+	return nil
+}
+
 // ClosedAt is the close time the report states, or handledAt when it states none.
 // Call it only on a report that passed Validate.
 func (u UnlinkCompleted) ClosedAt(handledAt time.Time) time.Time {
@@ -217,4 +252,15 @@ func CheckOrderID(id string) error {
 	var c checker
 	c.identifier("orderId", id)
 	return c.err("order ID")
+}
+
+// CheckWorkflowID checks that an order runs under its contract workflow ID,
+// termination-<orderId>, so one order can never have two workflows.
+func CheckWorkflowID(o Order, workflowID string) error {
+	if o.OrderID == "" || workflowID == WorkflowID(o.OrderID) {
+		return nil
+	}
+	var c checker
+	c.fail("orderId", "must match the workflow ID: order %q runs as %q, not %q", o.OrderID, WorkflowID(o.OrderID), workflowID)
+	return c.err("termination order")
 }

@@ -31,6 +31,9 @@ var (
 	// ErrClosedForGood: the account's post-closure period is over; it can
 	// never be reopened. An error that is ErrClosedForGood is ErrRejected too.
 	ErrClosedForGood = errors.New("account closed for good")
+	// ErrAlreadyUnlinked: the unlink was reported before; the repeat changed
+	// nothing. The error says when the account was closed.
+	ErrAlreadyUnlinked = errors.New("unlink already reported")
 )
 
 // RejectedError is a request the order's stage does not allow.
@@ -119,8 +122,10 @@ func staticDetails(o order.Order) string {
 }
 
 // ConfirmUnlink reports that Operations unlinked and closed the account. A
-// repeat changes nothing. It fails with ErrOrderNotFound for an unknown order
-// and ErrRejected for an order whose life is over.
+// repeat changes nothing and fails with ErrAlreadyUnlinked, saying when the
+// account was closed. It fails with ErrOrderNotFound for an unknown order,
+// ErrRejected for a cancelled or failed one, and a validation error for a
+// close time before the order was placed.
 func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.UnlinkCompleted) error {
 	if err := order.CheckOrderID(orderID); err != nil {
 		return err
@@ -128,20 +133,29 @@ func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.Unli
 	if err := u.Validate(c.now()); err != nil {
 		return err
 	}
-	err := c.temporal.SignalWorkflow(ctx, order.WorkflowID(orderID), "", workflows.SignalUnlinkCompleted, u)
-	if err == nil {
-		return nil
+	s, err := c.Status(ctx, orderID)
+	if err != nil {
+		return err
 	}
+	switch s.Stage {
+	case order.StageAwaitingUnlink:
+	case order.StagePostClosure, order.StageReopened, order.StagePermanentlyClosed:
+		return fmt.Errorf("%w: order %s: AWS account %s was reported unlinked and closed on %s (now %s); nothing changed",
+			ErrAlreadyUnlinked, orderID, s.AccountID, order.FormatTime(s.ClosedAt), s.Stage)
+	default:
+		return rejected(orderID, fmt.Errorf("the order is %s since %s; there is no unlink to report", s.Stage, order.FormatTime(s.EnteredAt())))
+	}
+	if err := u.ValidateFor(s, c.now()); err != nil {
+		return err
+	}
+	err = c.temporal.SignalWorkflow(ctx, order.WorkflowID(orderID), "", workflows.SignalUnlinkCompleted, u)
 	if isNotFound(err) {
-		// Either no such order, or its workflow has ended: say which.
-		s, qerr := c.Status(ctx, orderID)
-		if qerr != nil {
-			return qerr
-		}
-		return rejected(orderID, fmt.Errorf("the order has already ended (%s since %s); the unlink report changes nothing",
-			s.Stage, order.FormatTime(s.EnteredAt())))
+		return rejected(orderID, errors.New("the order ended while the unlink was being reported; see its status"))
 	}
-	return fmt.Errorf("report unlink of order %s: %w", orderID, err)
+	if err != nil {
+		return fmt.Errorf("report unlink of order %s: %w", orderID, err)
+	}
+	return nil
 }
 
 // Reopen reopens the account during its post-closure period and returns the

@@ -15,11 +15,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
 
-	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
+	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // env is a real in-process Temporal server with the real worker and a real
@@ -42,7 +42,7 @@ func newEnv(t *testing.T, window time.Duration) *env {
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w := worker.New(c, taskQueue, &activities.Activities{Store: st, ReopenWindow: window}, 5*time.Second)
+	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return &env{temporal: c, store: st, orders: starter.New(c, taskQueue)}
@@ -106,10 +106,10 @@ func TestFullLifeAndClosedForGood(t *testing.T) {
 	require.ErrorIs(t, err, starter.ErrRejected)
 	require.ErrorContains(t, err, "closed for good since "+order.FormatTime(final.ReopenDeadline))
 
-	// A late unlink report changes nothing and says why.
+	// A late unlink report changes nothing and says so.
 	err = e.orders.ConfirmUnlink(ctx, "ORD-LIFE", ops())
-	require.ErrorIs(t, err, starter.ErrRejected)
-	require.ErrorContains(t, err, "has already ended (PermanentlyClosed")
+	require.ErrorIs(t, err, starter.ErrAlreadyUnlinked)
+	require.ErrorContains(t, err, "was reported unlinked and closed on "+order.FormatTime(final.ClosedAt)+" (now PermanentlyClosed); nothing changed")
 }
 
 func TestReopenInsideTheWindow(t *testing.T) {
@@ -170,7 +170,7 @@ func TestStartTwiceGivesOneWorkflow(t *testing.T) {
 	s := e.waitForStage(t, "ORD-TWICE", order.StagePostClosure)
 	later := ops()
 	later.CompletedBy = "someone.else@example.com"
-	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-TWICE", later))
+	require.ErrorIs(t, e.orders.ConfirmUnlink(ctx, "ORD-TWICE", later), starter.ErrAlreadyUnlinked)
 	after, err := e.orders.Status(ctx, "ORD-TWICE")
 	require.NoError(t, err)
 	require.Equal(t, s.ClosedAt, after.ClosedAt)
@@ -218,6 +218,11 @@ func TestBadInputStartsNothing(t *testing.T) {
 	_, err = e.orders.Start(ctx, newOrder("ORD-OK"))
 	require.NoError(t, err)
 	require.ErrorContains(t, e.orders.ConfirmUnlink(ctx, "ORD-OK", order.UnlinkCompleted{CompletedBy: "ops"}), "reference: is required")
+	typo := ops()
+	typo.CompletedAt = "2020-01-01T00:00:00Z"
+	require.ErrorContains(t, e.orders.ConfirmUnlink(ctx, "ORD-OK", typo), "completedAt: must not be before the order was placed")
+	_, err = e.orders.Cancel(ctx, "ORD-OK", order.CancelRequest{RequestedBy: "jane", Reason: "bad\x00byte"})
+	require.ErrorContains(t, err, "reason: must not contain control characters")
 	_, err = e.orders.Reopen(ctx, "ORD-OK", order.ReopenRequest{})
 	require.ErrorContains(t, err, "requestedBy: is required")
 	_, err = e.orders.Status(ctx, "ORD OK")

@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver (pure Go, no cgo)
 )
@@ -21,6 +23,9 @@ type dialect struct {
 	rebind     func(q string) string
 	encodeTime func(t time.Time) any
 	decodeTime func(v any) (time.Time, error)
+	// isDataError tells a refusal of the data itself (retrying cannot help)
+	// from trouble with the database (retrying may).
+	isDataError func(err error) bool
 }
 
 // sqliteTimeLayout is fixed-width so that times stored as text sort in time order.
@@ -55,6 +60,8 @@ var sqliteDialect = &dialect{
 		}
 		return time.Parse(sqliteTimeLayout, s)
 	},
+	// SQLite stores any text; what it refuses is about the database, not the data.
+	isDataError: func(error) bool { return false },
 }
 
 var postgresDialect = &dialect{
@@ -80,6 +87,12 @@ var postgresDialect = &dialect{
 			return time.Time{}, fmt.Errorf("occurred_at: want timestamptz, got %T", v)
 		}
 		return t.UTC(), nil
+	},
+	// Classes 22 (data exception, e.g. a NUL byte in text) and 23 (integrity
+	// constraint violation) are about the row itself.
+	isDataError: func(err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 	},
 }
 

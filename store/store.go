@@ -14,8 +14,13 @@ import (
 	"github.com/cloudmarket/termination-orders/order"
 )
 
-// ErrNotFound means the store holds no message for the order.
-var ErrNotFound = errors.New("no status message for this order")
+var (
+	// ErrNotFound means the store holds no message for the order.
+	ErrNotFound = errors.New("no status message for this order")
+	// ErrInvalidMessage means the message can never be stored as it is: it
+	// breaks Message.Validate or the database refuses its data. Retrying is pointless.
+	ErrInvalidMessage = errors.New("invalid status message")
+)
 
 // Message is one status message of an order, as the order page shows it.
 type Message struct {
@@ -53,7 +58,7 @@ func (m Message) Validate() error {
 		missing = append(missing, "OccurredAt is required")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("invalid status message: %s", strings.Join(missing, "; "))
+		return fmt.Errorf("%w: %s", ErrInvalidMessage, strings.Join(missing, "; "))
 	}
 	return nil
 }
@@ -103,6 +108,9 @@ func (s *Store) Record(ctx context.Context, m Message) (inserted bool, err error
 		m.OrderID, m.RunID, m.Seq, string(m.Stage), string(m.OrderStatus), m.Text,
 		s.dialect.encodeTime(m.OccurredAt), s.dialect.encodeTime(time.Now()))
 	if err != nil {
+		if s.dialect.isDataError(err) {
+			err = fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+		}
 		return false, fmt.Errorf("record status message %d of order %s: %w", m.Seq, m.OrderID, err)
 	}
 	n, err := res.RowsAffected()

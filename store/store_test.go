@@ -238,3 +238,21 @@ func TestOpenRejectsUnknownDSN(t *testing.T) {
 		}
 	}
 }
+
+// Data the database refuses is a permanent error, never retried for ever.
+func TestRefusedDataIsInvalidMessage(t *testing.T) {
+	forEachStore(t, func(t *testing.T, _ string, s *store.Store) {
+		m := message("ORD-1", 1, time.Now())
+		m.Text = "bad\x00byte"
+		_, err := s.Record(context.Background(), m)
+		if s.Dialect() == "sqlite" {
+			if err != nil {
+				t.Fatalf("SQLite stores any text: %v", err)
+			}
+			return
+		}
+		if !errors.Is(err, store.ErrInvalidMessage) {
+			t.Fatalf("Record(NUL) = %v; want ErrInvalidMessage", err)
+		}
+	})
+}

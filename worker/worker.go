@@ -18,12 +18,21 @@ import (
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
-// New builds a worker on the task queue with the workflow and activities
-// registered. A stopping worker waits up to stopTimeout for running activities.
-func New(c client.Client, taskQueue string, acts *activities.Activities, stopTimeout time.Duration) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{WorkerStopTimeout: stopTimeout})
-	workflows.Register(w)
-	activities.Register(w, acts)
+// Options shape a worker.
+type Options struct {
+	TaskQueue string
+	// Policy is what the orders this worker runs follow (their reopen window).
+	Policy workflows.Policy
+	// StopTimeout is how long a stopping worker waits for running activities.
+	StopTimeout time.Duration
+}
+
+// New builds a worker with the workflow and activities registered, writing
+// status messages to st.
+func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Worker {
+	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{WorkerStopTimeout: opts.StopTimeout})
+	workflows.Register(w, opts.Policy)
+	activities.Register(w, &activities.Activities{Store: st})
 	return w
 }
 
@@ -65,7 +74,11 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, runOpts ...
 		return err
 	}
 
-	w := New(c, cfg.Temporal.TaskQueue, &activities.Activities{Store: st, ReopenWindow: cfg.ReopenWindow}, cfg.StopTimeout)
+	w := New(c, st, Options{
+		TaskQueue:   cfg.Temporal.TaskQueue,
+		Policy:      workflows.Policy{ReopenWindow: cfg.ReopenWindow},
+		StopTimeout: cfg.StopTimeout,
+	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

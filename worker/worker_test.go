@@ -26,9 +26,9 @@ func loadConfig(t *testing.T, args ...string) config.Config {
 	t.Helper()
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	config.RegisterFlags(fs)
+	config.RegisterFlags(fs, config.Worker)
 	require.NoError(t, fs.Parse(args))
-	cfg, err := config.Load(fs)
+	cfg, err := config.Load(fs, config.Worker)
 	require.NoError(t, err)
 	return cfg
 }

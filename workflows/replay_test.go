@@ -1,14 +1,19 @@
 package workflows_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -23,8 +28,9 @@ func TestReplayCommittedHistories(t *testing.T) {
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
-			workflows.Register(replayer)
-			require.NoError(t, replayer.ReplayWorkflowHistoryFromJSONFile(nil, file))
+			// The policy in force when an order was accepted comes from its history.
+			workflows.Register(replayer, workflows.Policy{ReopenWindow: time.Hour})
+			require.NoError(t, replay(t, replayer, file))
 		})
 	}
 }
@@ -37,11 +43,33 @@ func TestReplayCatchesAnUnversionedChange(t *testing.T) {
 		if err := workflow.Sleep(ctx, time.Minute); err != nil {
 			return workflows.Status{}, err
 		}
-		return workflows.TerminationOrder(ctx, o)
+		return workflows.TerminationOrder(workflows.Policy{})(ctx, o)
 	}
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: workflows.WorkflowType})
-	err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/replay/permanently_closed.json")
+	err := replay(t, replayer, "testdata/replay/permanently_closed.json")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "nondeterministic")
+}
+
+// replay replays a history under its order's real workflow ID, as a worker
+// would (the replayer's default ID is not an order's).
+func replay(t *testing.T, replayer worker.WorkflowReplayer, file string) error {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	return replayer.ReplayWorkflowHistoryWithOptions(nil, history, worker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: order.WorkflowID(startedOrder(t, history).OrderID), RunID: "replay"},
+	})
+}
+
+func startedOrder(t *testing.T, h *historypb.History) workflows.Order {
+	t.Helper()
+	input := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
+	var o workflows.Order
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(input, &o))
+	return o
 }

@@ -14,9 +14,16 @@ import (
 	"github.com/cloudmarket/termination-orders/order"
 )
 
+// Policy is the worker's configuration that the orders it runs follow.
+type Policy struct {
+	// ReopenWindow is the post-closure period of an order that does not set
+	// its own; zero means order.DefaultReopenWindow.
+	ReopenWindow time.Duration
+}
+
 // Register registers the workflow under its contract name.
-func Register(r worker.WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(TerminationOrder, workflow.RegisterOptions{Name: WorkflowType})
+func Register(r worker.WorkflowRegistry, p Policy) {
+	r.RegisterWorkflowWithOptions(TerminationOrder(p), workflow.RegisterOptions{Name: WorkflowType})
 }
 
 // A status write is a short database insert, so it first runs as a local
@@ -47,49 +54,59 @@ var (
 	}
 )
 
-// TerminationOrder is the life of one termination order: submitted, awaiting
-// Operations' unlink; then the post-closure period during which the account can
-// be reopened; then closed for good. It can be cancelled before the unlink.
-func TerminationOrder(ctx workflow.Context, o Order) (Status, error) {
-	w := &terminationOrder{
-		order:  o,
-		status: order.NewStatus(o),
-		logger: log.With(workflow.GetLogger(ctx), "OrderID", o.OrderID),
+// TerminationOrder is the life of one termination order, run under the
+// worker's policy: submitted and awaiting Operations' unlink; then the
+// post-closure period during which the account can be reopened; then closed
+// for good. It can be cancelled before the unlink.
+func TerminationOrder(p Policy) func(workflow.Context, Order) (Status, error) {
+	return func(ctx workflow.Context, o Order) (Status, error) {
+		w := &terminationOrder{
+			order:  o,
+			status: order.NewStatus(o),
+			logger: log.With(workflow.GetLogger(ctx), "OrderID", o.OrderID),
+		}
+		return w.run(ctx, p)
 	}
-	return w.run(ctx)
 }
 
 type terminationOrder struct {
 	order  order.Order
 	status order.Status
 	unlink order.UnlinkCompleted
+	// window is the order's post-closure period, fixed when it is accepted.
+	window time.Duration
 	logger log.Logger
-	// policy is the worker's reopen window the order was accepted under;
-	// accepted turns true once it is known (recorded in history).
-	policy   time.Duration
-	accepted bool
 	// writes counts status writes in flight, so the workflow ends only after
 	// every message it produced is stored.
 	writes int
 }
 
-func (w *terminationOrder) run(ctx workflow.Context) (Status, error) {
+func (w *terminationOrder) run(ctx workflow.Context, p Policy) (Status, error) {
 	// The first stage is set before any handler exists, so that a request
 	// arriving with the start already sees it.
-	invalid := w.order.Validate(workflow.Now(ctx))
+	invalid := w.validate(ctx)
 	if invalid != nil {
 		w.logger.Error("Termination order rejected: invalid input", "Error", invalid)
 		entry := w.transition(ctx, order.StageFailed, order.FailedMessage(invalid))
 		w.setup(ctx)
 		w.record(ctx, entry)
 		w.awaitQuiet(ctx)
-		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, invalid)
+		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, nil)
 	}
+
+	// The worker's policy is recorded in history now, so a later change of
+	// configuration never moves this order's deadline.
+	var policyWindow time.Duration
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return p.ReopenWindow }).Get(&policyWindow); err != nil {
+		return w.status, err
+	}
+	w.window = w.order.ReopenWindow(policyWindow)
+
 	entry := w.transition(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order))
 	w.setup(ctx)
 	// An unlink signal that arrived before this point waits in its channel.
 	workflow.Go(ctx, w.listenForUnlink)
-	w.accept(ctx, entry)
+	w.record(ctx, entry)
 
 	if err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink }); err != nil {
 		return w.status, err
@@ -102,6 +119,26 @@ func (w *terminationOrder) run(ctx workflow.Context) (Status, error) {
 	w.awaitQuiet(ctx)
 	w.logger.Info("Termination order finished", "Stage", w.status.Stage)
 	return w.status, nil
+}
+
+// validate checks the input against the contract, including that the order
+// runs under its own workflow ID.
+func (w *terminationOrder) validate(ctx workflow.Context) error {
+	info := workflow.GetInfo(ctx)
+	var fields []*order.FieldError
+	for _, err := range []error{
+		w.order.Validate(workflow.Now(ctx)),
+		order.CheckWorkflowID(w.order, info.WorkflowExecution.ID),
+	} {
+		var verr *order.ValidationError
+		if errors.As(err, &verr) {
+			fields = append(fields, verr.Fields...)
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &order.ValidationError{Subject: "termination order", Fields: fields}
 }
 
 // setup registers the handlers of the contract. The order's stage decides what
@@ -155,25 +192,20 @@ func (w *terminationOrder) listenForUnlink(ctx workflow.Context) {
 
 func (w *terminationOrder) unlinkCompleted(ctx workflow.Context, u UnlinkCompleted) {
 	now := workflow.Now(ctx)
-	if err := u.Validate(now); err != nil {
-		// A signal cannot be refused; the starter validates before sending, so
-		// this is a hand-made signal. Operations can send a correct one.
-		w.logger.Warn("Unlink-completed signal ignored: invalid", "Error", err)
-		return
-	}
-	// The deadline needs the policy the order was accepted under; an unlink
-	// reported before that is known waits for it.
-	if err := workflow.Await(ctx, func() bool { return w.accepted }); err != nil {
-		return
-	}
 	if w.status.Stage != order.StageAwaitingUnlink {
 		w.logger.Info("Unlink-completed signal ignored: the order is past that step",
 			"Stage", w.status.Stage, "CompletedBy", u.CompletedBy, "Reference", u.Reference)
 		return
 	}
+	if err := u.ValidateFor(w.status, now); err != nil {
+		// A signal cannot be refused; the starter validates before sending, so
+		// this is a hand-made signal. Operations can send a correct one.
+		w.logger.Warn("Unlink-completed signal ignored: invalid", "Error", err)
+		return
+	}
 	w.unlink = u
 	w.status.ClosedAt = u.ClosedAt(now)
-	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.order.ReopenWindow(w.policy))
+	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.window)
 	w.logger.Info("Account unlinked and closed", "CompletedBy", u.CompletedBy, "Reference", u.Reference,
 		"ClosedAt", w.status.ClosedAt, "ReopenDeadline", w.status.ReopenDeadline)
 	w.enter(ctx, order.StagePostClosure, order.PostClosureMessage(w.status))
@@ -216,50 +248,55 @@ func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, messag
 // once, without blocking, and returns the timeline entry still to be stored.
 func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, message string) order.TimelineEntry {
 	entry := w.status.Enter(stage, workflow.Now(ctx), message)
-	updates := []temporal.SearchAttributeUpdate{StageKey.ValueSet(string(stage))}
-	if w.order.AccountID != "" {
-		updates = append(updates, AccountIDKey.ValueSet(w.order.AccountID))
-	}
-	if w.order.SubscriptionID != "" {
-		updates = append(updates, SubscriptionIDKey.ValueSet(w.order.SubscriptionID))
-	}
-	if !w.status.ReopenDeadline.IsZero() {
-		updates = append(updates, ReopenDeadlineKey.ValueSet(w.status.ReopenDeadline))
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		w.logger.Error("Search attributes not updated", "Stage", stage, "Error", err)
-	}
+	w.upsertSearchAttributes(ctx)
 	workflow.SetCurrentDetails(ctx, w.details())
 	return entry
 }
 
-// accept stores the order's first status message and learns the policy it
-// runs under. Should the write fail for good, the order keeps the default policy.
-func (w *terminationOrder) accept(ctx workflow.Context, entry order.TimelineEntry) {
-	var policy activities.Policy
-	w.write(ctx, activities.AcceptOrderName, entry, &policy)
-	w.policy = time.Duration(policy.ReopenWindowSeconds) * time.Second
-	w.accepted = true
+// upsertSearchAttributes brings the search attributes up to date, sending only
+// what changed: an order the starter started with its attributes set needs no
+// upsert for its first stage, which saves an event.
+func (w *terminationOrder) upsertSearchAttributes(ctx workflow.Context) {
+	current := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	setKeyword := func(key temporal.SearchAttributeKeyKeyword, value string) {
+		if got, ok := current.GetKeyword(key); !ok || got != value {
+			updates = append(updates, key.ValueSet(value))
+		}
+	}
+	setKeyword(StageKey, string(w.status.Stage))
+	// Input that failed validation is not indexed: it may be anything.
+	if w.status.Stage != order.StageFailed {
+		setKeyword(AccountIDKey, w.order.AccountID)
+		setKeyword(SubscriptionIDKey, w.order.SubscriptionID)
+	}
+	if !w.status.ReopenDeadline.IsZero() {
+		if got, ok := current.GetTime(ReopenDeadlineKey); !ok || !got.Equal(w.status.ReopenDeadline) {
+			updates = append(updates, ReopenDeadlineKey.ValueSet(w.status.ReopenDeadline))
+		}
+	}
+	if len(updates) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		w.logger.Error("Search attributes not updated", "Stage", w.status.Stage, "Error", err)
+	}
 }
 
 // record stores a timeline entry where the order details page reads it.
 func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry) {
-	w.write(ctx, activities.RecordStatusName, entry, nil)
-}
-
-func (w *terminationOrder) write(ctx workflow.Context, activityType string, entry order.TimelineEntry, result any) {
-	if w.order.OrderID == "" {
-		return // an order without an ID has no page to show the message on
+	if order.CheckOrderID(w.order.OrderID) != nil {
+		return // no valid order ID, no order page to show the message on
 	}
 	w.writes++
 	defer func() { w.writes-- }()
 	change := activities.StatusChange{OrderID: w.order.OrderID, Entry: entry}
 	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, statusWriteLocalOptions),
-		activityType, change).Get(ctx, result)
+		activities.RecordStatusName, change).Get(ctx, nil)
 	if err != nil && !isPermanent(err) {
 		w.logger.Warn("Status write failing; handing it to a regular activity", "Seq", entry.Seq, "Error", err)
 		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, statusWriteFallbackOptions),
-			activityType, change).Get(ctx, result)
+			activities.RecordStatusName, change).Get(ctx, nil)
 	}
 	if err != nil {
 		// Only a message the store can never accept gets here; the order's life
@@ -282,6 +319,9 @@ func (w *terminationOrder) awaitQuiet(ctx workflow.Context) {
 // details is the Web UI's "current details" of the order, in Markdown.
 func (w *terminationOrder) details() string {
 	s := w.status
+	if s.Stage == order.StageFailed {
+		return "**Failed**: the order's input breaks the contract. " + s.StatusMessage
+	}
 	d := fmt.Sprintf("**%s** (order %s) · AWS account %s · subscription %s\n\n%s",
 		s.Stage, s.OrderID, s.AccountID, s.SubscriptionID, s.StatusMessage)
 	if !s.ClosedAt.IsZero() {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -72,8 +73,9 @@ func newHarnessWithPolicy(t *testing.T, statusStore activities.StatusStore, poli
 		statusStore = s
 	}
 	h.env.SetStartTime(startTime)
-	workflows.Register(h.env)
-	activities.Register(h.env, &activities.Activities{Store: statusStore, ReopenWindow: policy})
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: order.WorkflowID(validOrder().OrderID)})
+	workflows.Register(h.env, workflows.Policy{ReopenWindow: policy})
+	activities.Register(h.env, &activities.Activities{Store: statusStore})
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -196,21 +198,43 @@ func TestSearchAttributesAtEveryStage(t *testing.T) {
 	deadline := startTime.Add(91 * day)
 	require.Len(t, h.upserts, 3, "one upsert per stage change")
 	want := []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StagePermanentlyClosed}
+	// Each upsert sends what changed; the Web UI sees them merged.
+	merged := map[string]any{}
 	for i, sa := range h.upserts {
-		stage, _ := sa.GetKeyword(workflows.StageKey)
-		require.Equal(t, string(want[i]), stage)
-		account, _ := sa.GetKeyword(workflows.AccountIDKey)
-		require.Equal(t, "123456789012", account)
-		sub, _ := sa.GetKeyword(workflows.SubscriptionIDKey)
-		require.Equal(t, "SUB-1190-2291", sub)
-		got, ok := sa.GetTime(workflows.ReopenDeadlineKey)
+		for _, key := range []temporal.SearchAttributeKeyKeyword{workflows.StageKey, workflows.AccountIDKey, workflows.SubscriptionIDKey} {
+			if v, ok := sa.GetKeyword(key); ok {
+				merged[key.GetName()] = v
+			}
+		}
+		if v, ok := sa.GetTime(workflows.ReopenDeadlineKey); ok {
+			merged[workflows.ReopenDeadlineKey.GetName()] = v
+		}
+		require.Equal(t, string(want[i]), merged["TerminationStage"])
+		require.Equal(t, "123456789012", merged["AwsAccountId"])
+		require.Equal(t, "SUB-1190-2291", merged["SubscriptionId"])
 		if want[i] == order.StageAwaitingUnlink {
-			require.False(t, ok, "no deadline before the unlink")
+			require.NotContains(t, merged, "ReopenDeadline", "no deadline before the unlink")
 		} else {
-			require.True(t, ok)
-			require.Equal(t, deadline, got.UTC())
+			require.Equal(t, deadline, merged["ReopenDeadline"].(time.Time).UTC())
 		}
 	}
+}
+
+func TestNoUpsertForAttributesSetAtStart(t *testing.T) {
+	h := newHarness(t, nil)
+	require.NoError(t, h.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		workflows.StageKey.ValueSet(string(order.StageAwaitingUnlink)),
+		workflows.AccountIDKey.ValueSet("123456789012"),
+		workflows.SubscriptionIDKey.ValueSet("SUB-1190-2291"),
+	)))
+	h.at(day, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	_, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Len(t, h.upserts, 2, "the starter set the first stage's attributes: only the later stages upsert")
+	stage, _ := h.upserts[0].GetKeyword(workflows.StageKey)
+	require.Equal(t, string(order.StagePostClosure), stage)
+	_, resent := h.upserts[0].GetKeyword(workflows.AccountIDKey)
+	require.False(t, resent, "unchanged attributes are not sent again")
 }
 
 func TestReopenOnDay89IsAccepted(t *testing.T) {
@@ -276,7 +300,7 @@ func TestReopenRejectedOutsideThePostClosurePeriod(t *testing.T) {
 
 func TestUnlinkSignalSentEarlyAndTwice(t *testing.T) {
 	h := newHarness(t, nil)
-	completedAt := startTime.Add(-10 * time.Minute) // Operations closed it just before the order reached us
+	completedAt := startTime.Add(-2 * time.Minute) // within clock skew of the order's start
 	first := unlink()
 	first.CompletedAt = completedAt.Format(time.RFC3339)
 	// Delivered with the start, before the workflow reaches its wait.
@@ -507,4 +531,65 @@ func TestWorkerPolicyDecidesTheWindow(t *testing.T) {
 	final, err = h.run(o)
 	require.NoError(t, err)
 	require.Equal(t, startTime.Add(time.Minute+time.Hour), final.ReopenDeadline.UTC())
+}
+
+// Operations' report is acted on at once, even while the status store is down:
+// a cancel that comes after it is refused.
+func TestUnlinkIsNotHeldUpByAStoreOutage(t *testing.T) {
+	down := &downStore{outage: 5}
+	h := newHarness(t, down)
+	down.real = h.store
+	var cancel *updateOutcome
+	var afterUnlink workflows.Status
+	h.at(time.Second, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	h.at(3*time.Second, func() {
+		afterUnlink = h.query()
+		cancel = h.update(workflows.UpdateCancel, workflows.CancelRequest{RequestedBy: "jane", Reason: "changed my mind"})
+	})
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, order.StagePostClosure, afterUnlink.Stage)
+	require.False(t, cancel.accepted)
+	require.ErrorContains(t, cancel.rejected, "already unlinked and closed")
+	require.Equal(t, order.StagePermanentlyClosed, final.Stage)
+}
+
+func TestUnlinkBeforeTheOrderIsIgnored(t *testing.T) {
+	h := newHarness(t, nil)
+	typo := unlink()
+	typo.CompletedAt = "2097-11-26T09:00:00Z" // two years before the order
+	var afterTypo workflows.Status
+	h.at(time.Hour, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, typo) })
+	h.at(2*time.Hour, func() { afterTypo = h.query() })
+	h.at(day, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, order.StageAwaitingUnlink, afterTypo.Stage, "a close time before the order was placed is refused")
+	require.Equal(t, startTime.Add(day), final.ClosedAt.UTC())
+	require.Equal(t, startTime.Add(91*day), final.ReopenDeadline.UTC())
+}
+
+func TestOrderMustRunUnderItsOwnWorkflowID(t *testing.T) {
+	h := newHarness(t, nil)
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "something-else"})
+	_, err := h.run(validOrder())
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "got %v", err)
+	require.Equal(t, workflows.ErrTypeInvalidOrder, appErr.Type())
+	require.Contains(t, appErr.Error(), `orderId: must match the workflow ID: order "ORD-4821-3307" runs as "termination-ORD-4821-3307"`)
+}
+
+// Input that failed validation is never indexed: a huge or odd value must not
+// make the server refuse the upsert and terminate the workflow.
+func TestFailedOrderIndexesOnlyItsStage(t *testing.T) {
+	h := newHarness(t, nil)
+	o := validOrder()
+	o.SubscriptionID = strings.Repeat("S", 5000)
+	_, err := h.run(o)
+	require.ErrorContains(t, err, "subscriptionId: must be at most 100 characters")
+	require.Len(t, h.upserts, 1)
+	stage, _ := h.upserts[0].GetKeyword(workflows.StageKey)
+	require.Equal(t, string(order.StageFailed), stage)
+	require.Equal(t, 1, h.upserts[0].Size(), "only the stage is indexed")
+	require.Less(t, len(h.query().StatusMessage), 1000)
 }

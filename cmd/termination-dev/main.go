@@ -22,10 +22,9 @@ import (
 
 func main() {
 	fs := pflag.NewFlagSet("termination-dev", pflag.ExitOnError)
-	config.RegisterFlags(fs)
-	config.RegisterDevFlags(fs)
+	config.RegisterFlags(fs, config.Dev)
 	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on a bad flag
-	cfg, err := config.Load(fs)
+	cfg, err := config.Load(fs, config.Dev)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "termination-dev:", err)
 		os.Exit(2)

@@ -21,9 +21,9 @@ import (
 
 func main() {
 	fs := pflag.NewFlagSet("termination-worker", pflag.ExitOnError)
-	config.RegisterFlags(fs)
+	config.RegisterFlags(fs, config.Worker)
 	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on a bad flag
-	cfg, err := config.Load(fs)
+	cfg, err := config.Load(fs, config.Worker)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "termination-worker:", err)
 		os.Exit(2)

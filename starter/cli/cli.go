@@ -83,7 +83,7 @@ func (a *app) commands() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cmd.Flags())
+			cfg, err := config.Load(cmd.Flags(), config.CLI)
 			if err != nil {
 				return usageError{err}
 			}
@@ -92,7 +92,7 @@ func (a *app) commands() *cobra.Command {
 			return err
 		},
 	}
-	config.RegisterFlags(root.PersistentFlags())
+	config.RegisterFlags(root.PersistentFlags(), config.CLI)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.startCommand(), a.unlinkCommand(), a.reopenCommand(), a.cancelCommand(),
 		a.statusCommand(), a.listCommand(), a.messagesCommand())
@@ -214,7 +214,13 @@ func (a *app) unlinkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := orders.ConfirmUnlink(cmd.Context(), args[0], u); err != nil {
+			err = orders.ConfirmUnlink(cmd.Context(), args[0], u)
+			if errors.Is(err, starter.ErrAlreadyUnlinked) {
+				// Reporting twice is harmless: say so and succeed.
+				fmt.Fprintln(cmd.OutOrStdout(), err)
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Unlink of order %s reported; the account enters its post-closure period.\n", args[0])
