@@ -52,6 +52,7 @@ type Options struct {
 // Server is a running Temporal server, and its Web UI.
 type Server struct {
 	temporal temporal.Server
+	logLevel zap.AtomicLevel
 	ui       *uiserver.Server
 	address  string
 	uiURL    string
@@ -98,9 +99,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("namespace %s: %w", opts.Namespace, err)
 	}
 
-	// The server logs its own errors with stack traces of its internals; the
-	// message and fields are what a person running the dev system can act on.
-	logger := serverlog.NewZapLogger(opts.Logger.Named("temporal-server").WithOptions(zap.AddStacktrace(zap.DPanicLevel)))
+	// While its services find each other the server logs errors that mean only
+	// "not ready yet"; it stays quiet until it serves, then says what is wrong.
+	// Its stack traces are of its own internals: the message and fields are
+	// what a person running the dev system can act on.
+	level := zap.NewAtomicLevelAt(zap.FatalLevel)
+	logger := serverlog.NewZapLogger(opts.Logger.Named("temporal-server").WithOptions(
+		zap.IncreaseLevel(level), zap.AddStacktrace(zap.DPanicLevel)))
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
 		return nil, err
@@ -126,11 +131,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start Temporal server: %w", err)
 	}
-	s := &Server{temporal: srv, address: address}
+	s := &Server{temporal: srv, address: address, logLevel: level}
 	if err := s.waitUntilServing(ctx, opts.Namespace); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	s.logLevel.SetLevel(zap.WarnLevel)
 
 	if uiAddress != "" {
 		s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
@@ -162,6 +168,8 @@ func (s *Server) UIURL() string { return s.uiURL }
 // Stop stops the UI and the server. Running timers stay in the database and
 // fire when the server runs again.
 func (s *Server) Stop() {
+	// Services shutting down one by one complain of each other; that is not news.
+	s.logLevel.SetLevel(zap.FatalLevel)
 	if s.ui != nil {
 		s.ui.Stop()
 	}

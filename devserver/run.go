@@ -26,12 +26,16 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writ
 		Logger: logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C while starting
+		}
 		return err
 	}
 	defer srv.Stop()
 
 	cfg.Temporal = config.LocalTemporal(srv.Address(), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
-	fmt.Fprintf(out, `
+	banner := func() {
+		fmt.Fprintf(out, `
 Termination orders dev system is up.
 
   Temporal gRPC   %s   (namespace %s; state in %s)
@@ -41,11 +45,12 @@ Termination orders dev system is up.
 
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
-`, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv), cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.StoreDSN)
-
+`, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.StoreDSN)
+	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
-	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes); err != nil {
+	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes(), worker.OnStarted(banner)); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "Stopped. Orders and their timers are kept in", cfg.Dev.DataDir)

@@ -36,17 +36,43 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 	return w
 }
 
-// RunOption changes how Run prepares the namespace.
-type RunOption int
+// RunOption changes how Run starts.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	ensureSearchAttributes bool
+	onStarted              func()
+}
 
 // EnsureSearchAttributes makes Run create missing search attributes instead of
 // refusing to start; for servers the process owns, such as the dev server.
-const EnsureSearchAttributes RunOption = 1
+func EnsureSearchAttributes() RunOption {
+	return func(o *runOptions) { o.ensureSearchAttributes = true }
+}
+
+// OnStarted calls f once the worker polls its task queue.
+func OnStarted(f func()) RunOption {
+	return func(o *runOptions) { o.onStarted = f }
+}
 
 // Run is the worker process: it opens the status store, connects to Temporal,
 // checks the namespace, and polls until ctx is cancelled (SIGINT or SIGTERM in
 // the command); then it stops taking work and lets running activities finish.
-func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, runOpts ...RunOption) error {
+// Cancelled before it polls, it returns nil: stopped before it started.
+func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...RunOption) error {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	err := run(ctx, cfg, logger, o)
+	if err != nil && ctx.Err() != nil {
+		logger.Info("Worker stopped before it started", zap.NamedError("cause", err))
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOptions) error {
 	st, err := store.Open(ctx, cfg.StoreDSN)
 	if err != nil {
 		return err
@@ -63,11 +89,9 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, runOpts ...
 	}
 	defer c.Close()
 
-	for _, o := range runOpts {
-		if o == EnsureSearchAttributes {
-			if err := RegisterSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
-				return err
-			}
+	if o.ensureSearchAttributes {
+		if err := RegisterSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+			return err
 		}
 	}
 	if err := CheckSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
@@ -90,6 +114,9 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, runOpts ...
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("store", st.Dialect()))
+	if o.onStarted != nil {
+		o.onStarted()
+	}
 
 	<-ctx.Done()
 	logger.Info("Worker stopping: no new work taken, running activities may finish", zap.Duration("stopTimeout", cfg.StopTimeout))

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The dev command as a person runs it: it says where everything is, and
+// Ctrl-C stops it cleanly.
+func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "termination-dev")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	port, uiPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
+		"--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "2m")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+
+	var banner []string
+	deadline := time.After(2 * time.Minute)
+	for !strings.Contains(strings.Join(banner, "\n"), "Stop: Ctrl-C") {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("exited before it was up: %v", banner)
+			}
+			banner = append(banner, l)
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			t.Fatalf("not up after 2 minutes: %v", banner)
+		}
+	}
+	text := strings.Join(banner, "\n")
+	for _, want := range []string{
+		"Temporal gRPC   127.0.0.1:" + strconv.Itoa(port),
+		"Web UI          http://127.0.0.1:" + strconv.Itoa(uiPort),
+		"reopen window 2m0s",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("banner lacks %q:\n%s", want, text)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for l := range lines {
+		rest = append(rest, l)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after Ctrl-C: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(strings.Join(rest, "\n"), "Stopped.") {
+		t.Errorf("no clean stop reported: %v", rest)
+	}
+	// Everything it listened on is free again.
+	for _, p := range []int{port, uiPort} {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Errorf("port %d still held after stop: %v", p, err)
+			continue
+		}
+		l.Close()
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
