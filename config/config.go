@@ -184,8 +184,11 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("temporal environment configuration (TEMPORAL_* variables, TOML profile): %w", err))
 	}
+	addressFrom := "temporal.address"
 	if v.IsSet("temporal.address") {
 		profile.Address = v.GetString("temporal.address")
+	} else if profile.Address != "" {
+		addressFrom = "TEMPORAL_ADDRESS (or the address of the TEMPORAL_PROFILE profile)"
 	}
 	if profile.Address == "" {
 		profile.Address = defaultAddress
@@ -200,7 +203,7 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 
 	if uses("temporal.address") {
 		if err := checkHostPort(cfg.Temporal.Address); err != nil {
-			bad("temporal.address", "%v", err)
+			bad(addressFrom, "%v", err)
 		}
 	}
 	if strings.TrimSpace(cfg.Temporal.Namespace) == "" {

@@ -152,6 +152,15 @@ func TestTemporalStandardEnvironment(t *testing.T) {
 	}
 }
 
+func TestBadTemporalAddressNamesItsSource(t *testing.T) {
+	isolate(t)
+	t.Setenv("TEMPORAL_ADDRESS", "no-port")
+	_, err := load(t)
+	if err == nil || !strings.Contains(err.Error(), "TEMPORAL_ADDRESS (or the address of the TEMPORAL_PROFILE profile): must be host:port") {
+		t.Fatalf("Load = %v; want TEMPORAL_ADDRESS named", err)
+	}
+}
+
 func TestTemporalTOMLProfile(t *testing.T) {
 	isolate(t)
 	toml := filepath.Join(t.TempDir(), "temporal.toml")

@@ -68,7 +68,11 @@ func (o *Order) UnmarshalJSON(b []byte) error {
 	case err == nil:
 	case errors.As(err, &typeErr):
 		// encoding/json keeps decoding the other fields after a type error.
-		p.decodeErr = &FieldError{Field: typeErr.Field, Rule: "must be a JSON " + jsonKind(typeErr.Type.String())}
+		field := typeErr.Field
+		if field == "" {
+			field = "(order)" // the input itself, not one of its fields
+		}
+		p.decodeErr = &FieldError{Field: field, Rule: "must be a JSON " + jsonKind(typeErr.Type.String())}
 	default:
 		return err
 	}

@@ -104,6 +104,13 @@ func TestDecodingKeepsTypeErrorsAsFieldErrors(t *testing.T) {
 	if err := o.Validate(now); err == nil || !strings.Contains(err.Error(), "accountId: must be a JSON string") {
 		t.Fatalf("Validate = %v; want the accountId type named", err)
 	}
+	var whole order.Order
+	if err := json.Unmarshal([]byte(`"ORD-1"`), &whole); err != nil {
+		t.Fatal(err)
+	}
+	if err := whole.Validate(now); err == nil || !strings.Contains(err.Error(), "(order): must be a JSON object") {
+		t.Fatalf("Validate = %v; want the input itself named", err)
+	}
 	if err := json.Unmarshal([]byte(`not json`), &o); err == nil {
 		t.Fatal("syntax errors must still fail decoding")
 	}

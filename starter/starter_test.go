@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/cloudmarket/termination-orders/order"
@@ -276,4 +278,43 @@ func TestListByStage(t *testing.T) {
 		require.Len(c, all, 3)
 	}, 30*time.Second, 200*time.Millisecond)
 	require.True(t, strings.Contains(starter.ListQuery(order.StagePostClosure), "TerminationStage = 'PostClosure'"))
+}
+
+// A person reading the Web UI understands the order without decoding
+// payloads; and nothing but the reopen window decides when it ends.
+func TestWebUIMetadataAndNoTimeouts(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	run, err := e.orders.Start(ctx, newOrder("ORD-UI"))
+	require.NoError(t, err)
+	require.NoError(t, e.orders.ConfirmUnlink(ctx, "ORD-UI", ops()))
+	e.waitForStage(t, "ORD-UI", order.StagePostClosure)
+
+	desc, err := e.temporal.DescribeWorkflowExecution(ctx, run.WorkflowID, run.RunID)
+	require.NoError(t, err)
+	cfg := desc.GetExecutionConfig()
+	require.Zero(t, cfg.GetWorkflowExecutionTimeout().AsDuration(), "no execution timeout may cut the window short")
+	require.Zero(t, cfg.GetWorkflowRunTimeout().AsDuration(), "no run timeout may cut the window short")
+	var summary, details string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(cfg.GetUserMetadata().GetSummary(), &summary))
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(cfg.GetUserMetadata().GetDetails(), &details))
+	require.Equal(t, "Close AWS account 210987654321 permanently (order ORD-UI, subscription SUB-ORD-UI)", summary)
+	require.Contains(t, details, "requested by jane.doe@example.com")
+
+	// Current details, as the UI reads them through the built-in metadata query.
+	v, err := e.temporal.QueryWorkflow(ctx, run.WorkflowID, run.RunID, "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var meta sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&meta))
+	require.Contains(t, meta.GetCurrentDetails(), "**PostClosure** (order ORD-UI)")
+	require.Contains(t, meta.GetCurrentDetails(), "ref. OPS-7781")
+
+	// The reopen-window timer says what it is waiting for.
+	var timerSummary string
+	for _, ev := range history(t, e.temporal, run.WorkflowID, run.RunID).GetEvents() {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(ev.GetUserMetadata().GetSummary(), &timerSummary))
+		}
+	}
+	require.Contains(t, timerSummary, "Reopen window of AWS account 210987654321: closes for good at ")
 }

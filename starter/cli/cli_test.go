@@ -147,3 +147,13 @@ func TestBadInputIsAnsweredAndStartsNothing(t *testing.T) {
 	require.Equal(t, cli.ExitOK, code)
 	require.Contains(t, out, "No orders.", "bad input started nothing")
 }
+
+func TestMessagesNeedAnExistingStore(t *testing.T) {
+	dir := t.TempDir()
+	c := ctl{t: t, flags: []string{"--store-dsn", "sqlite:" + filepath.Join(dir, "status.db")}}
+	code, _, errOut := c.run("", "messages", "ORD-X")
+	require.Equal(t, cli.ExitInvalid, code)
+	require.Contains(t, errOut, "no status store at "+filepath.Join(dir, "status.db"))
+	_, err := os.Stat(filepath.Join(dir, "status.db"))
+	require.True(t, os.IsNotExist(err), "reading created a store")
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -78,6 +80,12 @@ func (a *app) messagesCommand() *cobra.Command {
 }
 
 func readMessages(ctx context.Context, dsn, orderID string) ([]store.Message, error) {
+	// Reading must not create an empty store where none is: say where we looked.
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		if _, err := os.Stat(path); err != nil {
+			return nil, usageError{fmt.Errorf("no status store at %s (store.dsn); run this where the worker runs, or pass --store-dsn", path)}
+		}
+	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
