@@ -104,19 +104,34 @@ func (w *terminationOrder) run(ctx workflow.Context, p Policy) (Status, error) {
 
 	entry := w.transition(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order))
 	w.setup(ctx)
+	// A Temporal cancel request (the Web UI's button) ends the order only
+	// before the unlink; the steps after it run on a context it cannot cancel.
+	steady, _ := workflow.NewDisconnectedContext(ctx)
 	// An unlink signal that arrived before this point waits in its channel.
-	workflow.Go(ctx, w.listenForUnlink)
+	workflow.Go(steady, w.listenForUnlink)
 	w.record(ctx, entry)
 
-	if err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink }); err != nil {
+	err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink })
+	if temporal.IsCanceledError(err) && w.status.Stage == order.StageAwaitingUnlink {
+		w.logger.Info("Order cancelled by a Temporal cancel request")
+		w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(ctx), order.CancelRequest{
+			RequestedBy: "Operations", Reason: "cancel request in Temporal",
+		}))
+		w.awaitQuiet(steady)
+		return w.status, err
+	}
+	if err != nil && !temporal.IsCanceledError(err) {
 		return w.status, err
 	}
 	if w.status.Stage == order.StagePostClosure {
-		if err := w.awaitReopenWindow(ctx); err != nil {
+		if ctx.Err() != nil {
+			w.logger.Warn("Temporal cancel request ignored: the account is closed and its reopen window must run its course")
+		}
+		if err := w.awaitReopenWindow(steady); err != nil {
 			return w.status, err
 		}
 	}
-	w.awaitQuiet(ctx)
+	w.awaitQuiet(steady)
 	w.logger.Info("Termination order finished", "Stage", w.status.Stage)
 	return w.status, nil
 }
@@ -290,6 +305,8 @@ func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntr
 	}
 	w.writes++
 	defer func() { w.writes-- }()
+	// A message, once decided, is stored even if the workflow is being cancelled.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	change := activities.StatusChange{OrderID: w.order.OrderID, Entry: entry}
 	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, statusWriteLocalOptions),
 		activities.RecordStatusName, change).Get(ctx, nil)

@@ -593,3 +593,42 @@ func TestFailedOrderIndexesOnlyItsStage(t *testing.T) {
 	require.Equal(t, 1, h.upserts[0].Size(), "only the stage is indexed")
 	require.Less(t, len(h.query().StatusMessage), 1000)
 }
+
+// The Web UI's "Request Cancellation" before the unlink cancels the order.
+func TestTemporalCancelBeforeUnlinkCancelsTheOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	h.at(time.Hour, func() { h.env.CancelWorkflow() })
+	h.env.ExecuteWorkflow(workflows.WorkflowType, validOrder())
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.True(t, temporal.IsCanceledError(h.env.GetWorkflowError()), "got %v", h.env.GetWorkflowError())
+	status := h.query()
+	require.Equal(t, order.StageCancelled, status.Stage)
+	require.Contains(t, status.StatusMessage, "at the request of Operations (cancel request in Temporal)")
+	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StageCancelled}, stages(h.storedTimeline("ORD-4821-3307")))
+}
+
+// After the unlink the account is closed: a Temporal cancel request must not
+// abandon its reopen window, nor stop a reopen.
+func TestTemporalCancelAfterUnlinkIsIgnored(t *testing.T) {
+	h := newHarness(t, nil)
+	var reopen *updateOutcome
+	h.at(time.Hour, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	h.at(2*time.Hour, func() { h.env.CancelWorkflow() })
+	h.at(10*day, func() {
+		reopen = h.update(workflows.UpdateReopen, workflows.ReopenRequest{RequestedBy: "jane", Reason: "still needed"})
+	})
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.True(t, reopen.accepted, "rejected: %v", reopen.rejected)
+	require.Equal(t, order.StageReopened, final.Stage)
+	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StageReopened},
+		stages(h.storedTimeline("ORD-4821-3307")))
+
+	h = newHarness(t, nil)
+	h.at(time.Hour, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	h.at(2*time.Hour, func() { h.env.CancelWorkflow() })
+	final, err = h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, order.StagePermanentlyClosed, final.Stage)
+	require.Equal(t, startTime.Add(time.Hour+90*day), h.env.Now().UTC(), "closed for good at the deadline")
+}
