@@ -33,6 +33,8 @@ type Message struct {
 	OrderStatus order.OrderStatus
 	Text        string
 	OccurredAt  time.Time
+	// RecordedAt is when the store received the message (read only).
+	RecordedAt time.Time
 }
 
 // Validate checks what the store needs of a message; a message that fails it
@@ -120,7 +122,7 @@ func (s *Store) Record(ctx context.Context, m Message) (inserted bool, err error
 	return n == 1, nil
 }
 
-const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at
+const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at
 	FROM order_status_messages WHERE order_id = ?`
 
 // Latest is the message the order details page shows: the order's newest.
@@ -150,14 +152,17 @@ func (s *Store) query(ctx context.Context, q string, orderID string) ([]Message,
 	for rows.Next() {
 		var (
 			m           Message
-			stage, stat string
-			occurred    any
+			stage, stat        string
+			occurred, recorded any
 		)
-		if err := rows.Scan(&m.OrderID, &m.RunID, &m.Seq, &stage, &stat, &m.Text, &occurred); err != nil {
+		if err := rows.Scan(&m.OrderID, &m.RunID, &m.Seq, &stage, &stat, &m.Text, &occurred, &recorded); err != nil {
 			return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
 		}
 		m.Stage, m.OrderStatus = order.Stage(stage), order.OrderStatus(stat)
 		if m.OccurredAt, err = s.dialect.decodeTime(occurred); err != nil {
+			return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
+		}
+		if m.RecordedAt, err = s.dialect.decodeTime(recorded); err != nil {
 			return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
 		}
 		msgs = append(msgs, m)

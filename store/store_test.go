@@ -114,6 +114,9 @@ func TestRecordAndRead(t *testing.T) {
 		if len(timeline) != 2 || timeline[0].Seq != 1 || timeline[1].Seq != 2 || !timeline[0].OccurredAt.Equal(t0) {
 			t.Errorf("Timeline = %+v", timeline)
 		}
+		if age := time.Since(timeline[0].RecordedAt); age < 0 || age > time.Minute {
+			t.Errorf("RecordedAt = %v; want the time of the write", timeline[0].RecordedAt)
+		}
 	})
 }
 

@@ -25,11 +25,18 @@ type Options struct {
 	Policy workflows.Policy
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
+	// CacheSize bounds how many orders the process keeps in memory between
+	// their workflow tasks (the SDK's sticky cache, shared by every worker of
+	// the process); zero keeps the SDK's default.
+	CacheSize int
 }
 
 // New builds a worker with the workflow and activities registered, writing
 // status messages to st.
 func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Worker {
+	if opts.CacheSize > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(opts.CacheSize)
+	}
 	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{WorkerStopTimeout: opts.StopTimeout})
 	workflows.Register(w, opts.Policy)
 	activities.Register(w, &activities.Activities{Store: st})

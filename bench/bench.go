@@ -1,0 +1,496 @@
+// Package bench measures what a termination order costs on a real Temporal
+// server (the dev command's embedded one): history events per path,
+// throughput against the bare workflow of the same shape, latencies, and the
+// worker's memory as open orders grow. cmd/termination-bench runs it.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.uber.org/zap"
+
+	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/starter"
+	"github.com/cloudmarket/termination-orders/store"
+	"github.com/cloudmarket/termination-orders/workflows"
+)
+
+// Options size a run.
+type Options struct {
+	Orders      int           // N orders through their full life, and N baseline runs
+	Concurrency int           // C in flight
+	Window      time.Duration // reopen window of those orders
+	Open        []int         // open-order counts at which to measure the worker's memory
+	CacheSize   int           // the worker's workflow cache; 0 for the SDK default
+	Self        string        // this executable, run again as the worker process
+	Progress    func(format string, args ...any)
+}
+
+// Results is what a run measured; the JSON output is this.
+type Results struct {
+	Orders      int     `json:"orders"`
+	Concurrency int     `json:"concurrency"`
+	WindowSec   float64 `json:"reopenWindowSeconds"`
+	CacheSize   int     `json:"workflowCacheSize"`
+
+	Events struct {
+		PermanentlyClosed int `json:"permanentlyClosed"`
+		Reopened          int `json:"reopened"`
+		Cancelled         int `json:"cancelled"`
+		Baseline          int `json:"baseline"`
+	} `json:"historyEventsPerOrder"`
+
+	Throughput struct {
+		Product  float64 `json:"productOrdersPerSecond"`
+		Baseline float64 `json:"baselineOrdersPerSecond"`
+		Ratio    float64 `json:"ratio"`
+	} `json:"throughput"`
+
+	Latency struct {
+		Start         Percentiles `json:"startCall"`
+		BaselineStart Percentiles `json:"baselineStartCall"`
+		UnlinkStored  Percentiles `json:"unlinkSignalToMessageStored"`
+		TimerStored   Percentiles `json:"timerDueToFinalMessageStored"`
+	} `json:"latencyMillis"`
+
+	Memory []MemorySample `json:"workerMemory"`
+}
+
+// Percentiles of a latency, in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+}
+
+// MemorySample is the worker process's memory with Open orders waiting in their window.
+type MemorySample struct {
+	Open      int    `json:"openOrders"`
+	RSS       uint64 `json:"rssBytes"`
+	HeapAlloc uint64 `json:"goHeapBytes"`
+}
+
+const (
+	productQueue  = "bench-orders"
+	baselineQueue = "bench-baseline"
+	namespace     = "default"
+)
+
+// Run starts an embedded server, the worker process and a baseline worker,
+// measures, and tears everything down.
+func Run(ctx context.Context, opts Options) (*Results, error) {
+	dir, err := os.MkdirTemp("", "termination-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	opts.Progress("starting the embedded Temporal server (SQLite in %s)", dir)
+	srv, err := devserver.Start(ctx, devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: port, Namespace: namespace, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: namespace, Logger: quiet{}})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+
+	dsn := "sqlite:" + filepath.Join(dir, "status.db")
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	child, err := startWorkerProcess(ctx, opts, srv.Address(), dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer child.stop()
+
+	baseline := sdkworker.New(c, baselineQueue, sdkworker.Options{})
+	baseline.RegisterWorkflowWithOptions(Baseline, workflow.RegisterOptions{Name: BaselineType})
+	if err := baseline.Start(); err != nil {
+		return nil, err
+	}
+	defer baseline.Stop()
+
+	r := &Results{Orders: opts.Orders, Concurrency: opts.Concurrency, WindowSec: opts.Window.Seconds(), CacheSize: opts.CacheSize}
+	b := &bench{c: c, st: st, orders: starter.New(c, productQueue), opts: opts}
+
+	opts.Progress("%d orders through their full life, %d in flight", opts.Orders, opts.Concurrency)
+	if err := b.productRun(ctx, r); err != nil {
+		return nil, fmt.Errorf("product run: %w", err)
+	}
+	opts.Progress("%d baseline workflows of the same shape", opts.Orders)
+	if err := b.baselineRun(ctx, r); err != nil {
+		return nil, fmt.Errorf("baseline run: %w", err)
+	}
+	r.Throughput.Ratio = r.Throughput.Product / r.Throughput.Baseline
+	opts.Progress("history of the reopened and cancelled paths")
+	if err := b.otherPaths(ctx, r); err != nil {
+		return nil, fmt.Errorf("other paths: %w", err)
+	}
+	for _, open := range opts.Open {
+		opts.Progress("worker memory with %d orders open in their window", open)
+		sample, err := b.memoryWith(ctx, open, child)
+		if err != nil {
+			return nil, fmt.Errorf("memory with %d open: %w", open, err)
+		}
+		r.Memory = append(r.Memory, sample)
+	}
+	return r, nil
+}
+
+type bench struct {
+	c      client.Client
+	st     *store.Store
+	orders *starter.Client
+	opts   Options
+	seq    int
+	mu     sync.Mutex
+	opened int // orders left open in their window for the memory phase
+}
+
+func (b *bench) newOrder(prefix string, window time.Duration) order.Order {
+	b.mu.Lock()
+	b.seq++
+	n := b.seq
+	b.mu.Unlock()
+	return order.Order{
+		OrderID: fmt.Sprintf("%s-%06d", prefix, n), SubscriptionID: fmt.Sprintf("SUB-%06d", n), AccountID: fmt.Sprintf("%012d", n),
+		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "ITM-1"}}, RequestedBy: "bench",
+		ReopenWindowSeconds: int64(window / time.Second),
+	}
+}
+
+// waitForMessage polls the store until the order's message seq is stored.
+func (b *bench) waitForMessage(ctx context.Context, orderID string, seq int) (store.Message, error) {
+	for {
+		msgs, err := b.st.Timeline(ctx, orderID)
+		if err != nil {
+			return store.Message{}, err
+		}
+		for _, m := range msgs {
+			if m.Seq == seq {
+				return m, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return store.Message{}, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// each runs f for n items with the configured concurrency and returns the wall time.
+func (b *bench) each(ctx context.Context, n int, f func(ctx context.Context, i int) error) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, b.opts.Concurrency)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	began := time.Now()
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := f(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(began), first
+}
+
+func (b *bench) productRun(ctx context.Context, r *Results) error {
+	n := b.opts.Orders
+	starts, unlinks, timers := make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n)
+	var firstRun starter.Run
+	wall, err := b.each(ctx, n, func(ctx context.Context, i int) error {
+		o := b.newOrder("BENCH", b.opts.Window)
+		t := time.Now()
+		run, err := b.orders.Start(ctx, o)
+		if err != nil {
+			return err
+		}
+		starts[i] = time.Since(t)
+		if i == 0 {
+			firstRun = run
+		}
+		if _, err := b.waitForMessage(ctx, o.OrderID, 1); err != nil {
+			return err
+		}
+		signalled := time.Now()
+		if err := b.c.SignalWorkflow(ctx, run.WorkflowID, "", workflows.SignalUnlinkCompleted,
+			order.UnlinkCompleted{CompletedBy: "bench", Reference: "BENCH"}); err != nil {
+			return err
+		}
+		var final order.Status
+		if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, &final); err != nil {
+			return err
+		}
+		msgs, err := b.st.Timeline(ctx, o.OrderID)
+		if err != nil {
+			return err
+		}
+		if len(msgs) != 3 || final.Stage != order.StagePermanentlyClosed {
+			return fmt.Errorf("order %s ended %s with %d stored messages", o.OrderID, final.Stage, len(msgs))
+		}
+		unlinks[i] = msgs[1].RecordedAt.Sub(signalled)
+		timers[i] = msgs[2].RecordedAt.Sub(final.ReopenDeadline)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Throughput.Product = float64(n) / wall.Seconds()
+	r.Latency.Start, r.Latency.UnlinkStored, r.Latency.TimerStored = percentiles(starts), percentiles(unlinks), percentiles(timers)
+	r.Events.PermanentlyClosed, err = b.countEvents(ctx, firstRun.WorkflowID, firstRun.RunID)
+	return err
+}
+
+func (b *bench) baselineRun(ctx context.Context, r *Results) error {
+	n := b.opts.Orders
+	starts := make([]time.Duration, n)
+	var firstID, firstRun string
+	wall, err := b.each(ctx, n, func(ctx context.Context, i int) error {
+		id := fmt.Sprintf("baseline-%06d", i)
+		t := time.Now()
+		run, err := b.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, BaselineType, b.opts.Window)
+		if err != nil {
+			return err
+		}
+		starts[i] = time.Since(t)
+		if i == 0 {
+			firstID, firstRun = id, run.GetRunID()
+		}
+		if err := b.c.SignalWorkflow(ctx, id, "", workflows.SignalUnlinkCompleted, nil); err != nil {
+			return err
+		}
+		return run.Get(ctx, nil)
+	})
+	if err != nil {
+		return err
+	}
+	r.Throughput.Baseline = float64(n) / wall.Seconds()
+	r.Latency.BaselineStart = percentiles(starts)
+	r.Events.Baseline, err = b.countEvents(ctx, firstID, firstRun)
+	return err
+}
+
+func (b *bench) otherPaths(ctx context.Context, r *Results) error {
+	o := b.newOrder("PATH", time.Hour)
+	run, err := b.orders.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	if err := b.orders.ConfirmUnlink(ctx, o.OrderID, order.UnlinkCompleted{CompletedBy: "bench", Reference: "BENCH"}); err != nil {
+		return err
+	}
+	if _, err := b.waitForMessage(ctx, o.OrderID, 2); err != nil {
+		return err
+	}
+	if _, err := b.orders.Reopen(ctx, o.OrderID, order.ReopenRequest{RequestedBy: "bench", Reason: "bench"}); err != nil {
+		return err
+	}
+	if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil); err != nil {
+		return err
+	}
+	if r.Events.Reopened, err = b.countEvents(ctx, run.WorkflowID, run.RunID); err != nil {
+		return err
+	}
+
+	o = b.newOrder("PATH", time.Hour)
+	if run, err = b.orders.Start(ctx, o); err != nil {
+		return err
+	}
+	if _, err := b.waitForMessage(ctx, o.OrderID, 1); err != nil {
+		return err
+	}
+	if _, err := b.orders.Cancel(ctx, o.OrderID, order.CancelRequest{RequestedBy: "bench", Reason: "bench"}); err != nil {
+		return err
+	}
+	if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil); err != nil {
+		return err
+	}
+	r.Events.Cancelled, err = b.countEvents(ctx, run.WorkflowID, run.RunID)
+	return err
+}
+
+// memoryWith opens orders (started and unlinked, waiting in a one-hour
+// window) until open are waiting, then reads the worker process's memory.
+func (b *bench) memoryWith(ctx context.Context, open int, child *workerProcess) (MemorySample, error) {
+	more := open - b.opened
+	if more > 0 {
+		if _, err := b.each(ctx, more, func(ctx context.Context, _ int) error {
+			o := b.newOrder("OPEN", time.Hour)
+			run, err := b.orders.Start(ctx, o)
+			if err != nil {
+				return err
+			}
+			return b.c.SignalWorkflow(ctx, run.WorkflowID, "", workflows.SignalUnlinkCompleted,
+				order.UnlinkCompleted{CompletedBy: "bench", Reference: "BENCH"})
+		}); err != nil {
+			return MemorySample{}, err
+		}
+		b.opened = open
+	}
+	// Every one of them has had its workflow tasks: waiting on its timer.
+	query := fmt.Sprintf("WorkflowType = '%s' AND TerminationStage = 'PostClosure' AND ExecutionStatus = 'Running'", workflows.WorkflowType)
+	for {
+		resp, err := b.c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		if err != nil {
+			return MemorySample{}, err
+		}
+		if int(resp.GetCount()) >= open {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return MemorySample{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	time.Sleep(2 * time.Second) // let the last tasks settle
+	mem, err := child.memory()
+	if err != nil {
+		return MemorySample{}, err
+	}
+	rss, err := child.rss()
+	if err != nil {
+		return MemorySample{}, err
+	}
+	return MemorySample{Open: open, RSS: rss, HeapAlloc: mem.HeapAlloc}, nil
+}
+
+func (b *bench) countEvents(ctx context.Context, workflowID, runID string) (int, error) {
+	it := b.c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		if _, err := it.Next(); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func percentiles(ds []time.Duration) Percentiles {
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	at := func(p float64) float64 {
+		if len(sorted) == 0 {
+			return 0
+		}
+		i := int(p*float64(len(sorted)-1) + 0.5)
+		return float64(sorted[i].Microseconds()) / 1000
+	}
+	return Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+}
+
+// workerProcess is the product worker running as a child process.
+type workerProcess struct {
+	cmd     *exec.Cmd
+	memAddr string
+}
+
+func startWorkerProcess(ctx context.Context, opts Options, address, dsn string) (*workerProcess, error) {
+	memPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	memAddr := "127.0.0.1:" + strconv.Itoa(memPort)
+	cmd := exec.CommandContext(ctx, opts.Self, "worker-process", "--address", address, "--namespace", namespace,
+		"--task-queue", productQueue, "--store-dsn", dsn, "--cache-size", strconv.Itoa(opts.CacheSize), "--mem", memAddr)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("worker process did not start: %q %v", line, err)
+	}
+	return &workerProcess{cmd: cmd, memAddr: memAddr}, nil
+}
+
+func (p *workerProcess) memory() (MemStats, error) {
+	resp, err := http.Get("http://" + p.memAddr + "/")
+	if err != nil {
+		return MemStats{}, err
+	}
+	defer resp.Body.Close()
+	var m MemStats
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}
+
+// rss reads the process's resident set size from /proc (Linux).
+func (p *workerProcess) rss() (uint64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+func (p *workerProcess) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,43 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// Print writes the results as a table.
+func Print(w io.Writer, r *Results) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "Termination orders benchmark: %d orders, %d in flight, reopen window %gs, embedded Temporal server (SQLite), workflow cache %s\n\n",
+		r.Orders, r.Concurrency, r.WindowSec, cacheName(r.CacheSize))
+	fmt.Fprintln(tw, "History events per order\tproduct\tbaseline\t")
+	fmt.Fprintf(tw, "permanently closed (happy path)\t%d\t%d\t\n", r.Events.PermanentlyClosed, r.Events.Baseline)
+	fmt.Fprintf(tw, "reopened\t%d\t\t\n", r.Events.Reopened)
+	fmt.Fprintf(tw, "cancelled\t%d\t\t\n", r.Events.Cancelled)
+	fmt.Fprintln(tw, "\t\t\t")
+	fmt.Fprintln(tw, "Throughput (completed orders/s)\tproduct\tbaseline\tratio\t")
+	fmt.Fprintf(tw, "\t%.2f\t%.2f\t%.2f\t\n", r.Throughput.Product, r.Throughput.Baseline, r.Throughput.Ratio)
+	fmt.Fprintln(tw, "\t\t\t")
+	fmt.Fprintln(tw, "Latency (ms)\tp50\tp95\tp99\t")
+	row := func(name string, p Percentiles) { fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t\n", name, p.P50, p.P95, p.P99) }
+	row("start call", r.Latency.Start)
+	row("start call, baseline", r.Latency.BaselineStart)
+	row("unlink signal -> status message stored", r.Latency.UnlinkStored)
+	row("timer due -> final message stored", r.Latency.TimerStored)
+	fmt.Fprintln(tw, "\t\t\t")
+	fmt.Fprintln(tw, "Worker memory, orders open in their window\tRSS (MiB)\tGo heap (MiB)\t")
+	for _, m := range r.Memory {
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t\n", m.Open, mib(m.RSS), mib(m.HeapAlloc))
+	}
+	return tw.Flush()
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func cacheName(n int) string {
+	if n == 0 {
+		return "SDK default (10000)"
+	}
+	return fmt.Sprint(n)
+}

@@ -1,0 +1,108 @@
+// Command termination-bench measures what a termination order costs on the
+// embedded Temporal server, against the bare workflow of the same shape, and
+// prints a table (and writes it as JSON).
+//
+//	go run ./cmd/termination-bench [--orders 200] [--concurrency 50] [--window 3s] [--open 1000,10000] [--json bench-results.json]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cloudmarket/termination-orders/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "worker-process" {
+		os.Exit(workerProcess(ctx, os.Args[2:]))
+	}
+
+	fs := pflag.NewFlagSet("termination-bench", pflag.ExitOnError)
+	orders := fs.Int("orders", 200, "orders driven through their full life (and as many baseline workflows)")
+	concurrency := fs.Int("concurrency", 50, "orders in flight at once")
+	window := fs.Duration("window", 3*time.Second, "reopen window of those orders")
+	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
+	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (0: the SDK default, 10000)")
+	out := fs.String("json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
+	_ = fs.Parse(os.Args[1:])
+
+	opens, err := parseCounts(*open)
+	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *cache < 0 {
+		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window at least 1s, --cache-size at least 0, --open a list of counts such as 1000,10000")
+		os.Exit(2)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "termination-bench:", err)
+		os.Exit(1)
+	}
+	began := time.Now()
+	r, err := bench.Run(ctx, bench.Options{
+		Orders: *orders, Concurrency: *concurrency, Window: *window, Open: opens, CacheSize: *cache, Self: self,
+		Progress: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+		},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "termination-bench:", err)
+		os.Exit(1)
+	}
+	if err := bench.Print(os.Stdout, r); err != nil {
+		fmt.Fprintln(os.Stderr, "termination-bench:", err)
+		os.Exit(1)
+	}
+	if *out != "" {
+		body, _ := json.MarshalIndent(r, "", "  ")
+		if err := os.WriteFile(*out, append(body, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "termination-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "results written to %s (%.0fs in all)\n", *out, time.Since(began).Seconds())
+	}
+}
+
+func workerProcess(ctx context.Context, args []string) int {
+	fs := pflag.NewFlagSet("worker-process", pflag.ExitOnError)
+	var p bench.WorkerProcess
+	fs.StringVar(&p.Address, "address", "", "")
+	fs.StringVar(&p.Namespace, "namespace", "", "")
+	fs.StringVar(&p.TaskQueue, "task-queue", "", "")
+	fs.StringVar(&p.StoreDSN, "store-dsn", "", "")
+	fs.IntVar(&p.CacheSize, "cache-size", 0, "")
+	fs.StringVar(&p.MemAddr, "mem", "", "")
+	_ = fs.Parse(args)
+	if err := p.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "worker process:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad count %q", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("counts must grow: %q", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
