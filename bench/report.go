@@ -20,7 +20,9 @@ func Print(w io.Writer, r *Results) error {
 	fmt.Fprintf(tw, "\t%.2f\t%.2f\t%.2f\t\n", r.Throughput.Product, r.Throughput.Baseline, r.Throughput.Ratio)
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "Latency (ms)\tp50\tp95\tp99\t")
-	row := func(name string, p Percentiles) { fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t\n", name, p.P50, p.P95, p.P99) }
+	row := func(name string, p Percentiles) {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t\n", name, p.P50, p.P95, p.P99)
+	}
 	row("start call", r.Latency.Start)
 	row("start call, baseline", r.Latency.BaselineStart)
 	row("unlink signal -> status message stored", r.Latency.UnlinkStored)

@@ -151,7 +151,7 @@ func (s *Store) query(ctx context.Context, q string, orderID string) ([]Message,
 	var msgs []Message
 	for rows.Next() {
 		var (
-			m           Message
+			m                  Message
 			stage, stat        string
 			occurred, recorded any
 		)
