@@ -44,6 +44,9 @@ type Config struct {
 	Log      Log
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
+	// WorkflowCacheSize bounds how many orders a worker keeps in memory
+	// between their workflow tasks.
+	WorkflowCacheSize int
 	// Dev is the embedded server of the dev command; other commands ignore it.
 	Dev DevServer
 }
@@ -104,6 +107,7 @@ var keys = []key{
 	{"log.level", "log-level", "info", "log level: debug, info, warn or error", allCommands},
 	{"log.format", "log-format", "json", "log format: json or console", allCommands},
 	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", Worker | Dev},
+	{"worker.workflow_cache_size", "workflow-cache-size", "1000", "orders a worker keeps in memory between their workflow tasks; an order idle for 90 days gains nothing from it", Worker | Dev},
 	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", Dev},
 	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", Dev},
 	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", Dev},
@@ -234,6 +238,13 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 			bad("worker.stop_timeout", "must be a positive duration such as 30s, got %q", v.GetString("worker.stop_timeout"))
 		}
 		cfg.StopTimeout = stop
+	}
+	if uses("worker.workflow_cache_size") {
+		n, err := strconv.Atoi(v.GetString("worker.workflow_cache_size"))
+		if err != nil || n < 1 {
+			bad("worker.workflow_cache_size", "must be a whole number of at least 1, got %q", v.GetString("worker.workflow_cache_size"))
+		}
+		cfg.WorkflowCacheSize = n
 	}
 	if uses("dev.data_dir") {
 		cfg.Dev = loadDev(v, bad)

@@ -62,7 +62,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.ReopenWindow != 90*24*time.Hour {
 		t.Errorf("ReopenWindow = %v; want 90 days", cfg.ReopenWindow)
 	}
-	if cfg.StoreDSN != "sqlite:data/status.db" || cfg.Log.Level != "info" || cfg.Log.Format != "json" || cfg.StopTimeout != 30*time.Second {
+	if cfg.StoreDSN != "sqlite:data/status.db" || cfg.Log.Level != "info" || cfg.Log.Format != "json" || cfg.StopTimeout != 30*time.Second || cfg.WorkflowCacheSize != 1000 {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	if cfg.Temporal.TLS() || cfg.Temporal.APIKeySet() {
@@ -201,6 +201,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"log format", []string{"--log-format", "xml"}, nil, []string{"log.format", "must be json or console"}},
 		{"stop timeout", []string{"--stop-timeout", "-1s"}, nil, []string{"worker.stop_timeout", "positive duration"}},
 		{"empty task queue", []string{"--task-queue", " "}, nil, []string{"temporal.task_queue", "must not be empty"}},
+		{"cache size", []string{"--workflow-cache-size", "0"}, nil, []string{"worker.workflow_cache_size", "at least 1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -168,26 +168,16 @@ func (c *Client) Reopen(ctx context.Context, orderID string, r order.ReopenReque
 	if err := r.Validate(); err != nil {
 		return order.Status{}, err
 	}
-	s, err := c.update(ctx, orderID, workflows.UpdateReopen, r)
-	if err == nil {
-		return s, nil
-	}
-	if !errors.Is(err, ErrRejected) && !isNotFound(err) {
-		return order.Status{}, err
-	}
-	// Rejected, or the workflow has ended: the current status says why.
-	current, qerr := c.Status(ctx, orderID)
-	if qerr != nil {
-		return order.Status{}, qerr
-	}
-	reason := current.CheckReopen(c.now())
-	if reason == nil { // the order changed between the two calls
-		return order.Status{}, err
-	}
-	rej := rejected(orderID, reason)
-	rej.closedForGood = current.Stage == order.StagePermanentlyClosed ||
-		(current.Stage == order.StagePostClosure && !c.now().Before(current.ReopenDeadline))
-	return current, rej
+	return c.request(ctx, orderID, workflows.UpdateReopen, r, func(current order.Status) error {
+		reason := current.CheckReopen(c.now())
+		if reason == nil {
+			return nil
+		}
+		rej := rejected(orderID, reason)
+		rej.closedForGood = current.Stage == order.StagePermanentlyClosed ||
+			(current.Stage == order.StagePostClosure && !c.now().Before(current.ReopenDeadline))
+		return rej
+	})
 }
 
 // Cancel cancels the order before the unlink and returns its status. From the
@@ -199,7 +189,19 @@ func (c *Client) Cancel(ctx context.Context, orderID string, r order.CancelReque
 	if err := r.Validate(); err != nil {
 		return order.Status{}, err
 	}
-	s, err := c.update(ctx, orderID, workflows.UpdateCancel, r)
+	return c.request(ctx, orderID, workflows.UpdateCancel, r, func(current order.Status) error {
+		if reason := current.CheckCancel(); reason != nil {
+			return rejected(orderID, reason)
+		}
+		return nil
+	})
+}
+
+// request sends an update. When the order refuses it, or its workflow has
+// ended, the order's current status says why (whyNot), so the answer is the
+// same whether the workflow is running or not.
+func (c *Client) request(ctx context.Context, orderID, name string, arg any, whyNot func(order.Status) error) (order.Status, error) {
+	s, err := c.update(ctx, orderID, name, arg)
 	if err == nil {
 		return s, nil
 	}
@@ -210,10 +212,10 @@ func (c *Client) Cancel(ctx context.Context, orderID string, r order.CancelReque
 	if qerr != nil {
 		return order.Status{}, qerr
 	}
-	if reason := current.CheckCancel(); reason != nil {
-		return current, rejected(orderID, reason)
+	if reason := whyNot(current); reason != nil {
+		return current, reason
 	}
-	return order.Status{}, err
+	return order.Status{}, err // the order changed between the two calls
 }
 
 func (c *Client) update(ctx context.Context, orderID, name string, arg any) (order.Status, error) {

@@ -109,6 +109,7 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		TaskQueue:   cfg.Temporal.TaskQueue,
 		Policy:      workflows.Policy{ReopenWindow: cfg.ReopenWindow},
 		StopTimeout: cfg.StopTimeout,
+		CacheSize:   cfg.WorkflowCacheSize,
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -118,6 +119,7 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		zap.String("namespace", cfg.Temporal.Namespace),
 		zap.String("taskQueue", cfg.Temporal.TaskQueue),
 		zap.Stringer("reopenWindow", cfg.ReopenWindow),
+		zap.Int("workflowCacheSize", cfg.WorkflowCacheSize),
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("store", st.Dialect()))

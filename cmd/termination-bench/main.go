@@ -2,7 +2,7 @@
 // embedded Temporal server, against the bare workflow of the same shape, and
 // prints a table (and writes it as JSON).
 //
-//	go run ./cmd/termination-bench [--orders 200] [--concurrency 50] [--window 3s] [--open 1000,10000] [--json bench-results.json]
+//	go run ./cmd/termination-bench [--orders 200] [--concurrency 20] [--window 3s] [--open 1000,10000] [--json bench-results.json]
 package main
 
 import (
@@ -30,7 +30,7 @@ func main() {
 
 	fs := pflag.NewFlagSet("termination-bench", pflag.ExitOnError)
 	orders := fs.Int("orders", 200, "orders driven through their full life (and as many baseline workflows)")
-	concurrency := fs.Int("concurrency", 50, "orders in flight at once")
+	concurrency := fs.Int("concurrency", 20, "orders in flight at once")
 	window := fs.Duration("window", 3*time.Second, "reopen window of those orders")
 	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
 	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (0: the SDK default, 10000)")
