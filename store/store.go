@@ -125,9 +125,14 @@ func (s *Store) Record(ctx context.Context, m Message) (inserted bool, err error
 const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at
 	FROM order_status_messages WHERE order_id = ?`
 
+const (
+	latestOrder   = ` ORDER BY occurred_at DESC, seq DESC LIMIT 1`
+	timelineOrder = ` ORDER BY occurred_at, seq`
+)
+
 // Latest is the message the order details page shows: the order's newest.
 func (s *Store) Latest(ctx context.Context, orderID string) (Message, error) {
-	msgs, err := s.query(ctx, selectMessages+` ORDER BY occurred_at DESC, seq DESC LIMIT 1`, orderID)
+	msgs, err := s.query(ctx, selectMessages+latestOrder, orderID)
 	if err != nil {
 		return Message{}, err
 	}
@@ -139,7 +144,7 @@ func (s *Store) Latest(ctx context.Context, orderID string) (Message, error) {
 
 // Timeline is every message of the order, oldest first.
 func (s *Store) Timeline(ctx context.Context, orderID string) ([]Message, error) {
-	return s.query(ctx, selectMessages+` ORDER BY occurred_at, seq`, orderID)
+	return s.query(ctx, selectMessages+timelineOrder, orderID)
 }
 
 func (s *Store) query(ctx context.Context, q string, orderID string) ([]Message, error) {
@@ -171,4 +176,38 @@ func (s *Store) query(ctx context.Context, q string, orderID string) ([]Message,
 		return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
 	}
 	return msgs, nil
+}
+
+// ReadPlans returns the database's query plans for the order page's two reads
+// (latest message, timeline), so tests and operators can check they are
+// served by the order index rather than a scan.
+func (s *Store) ReadPlans(ctx context.Context, orderID string) ([]string, error) {
+	explain := "EXPLAIN QUERY PLAN "
+	if s.dialect == postgresDialect {
+		explain = "EXPLAIN "
+	}
+	var plans []string
+	for _, q := range []string{selectMessages + latestOrder, selectMessages + timelineOrder} {
+		rows, err := s.db.QueryContext(ctx, explain+s.dialect.rebind(q), orderID)
+		if err != nil {
+			return nil, fmt.Errorf("explain: %w", err)
+		}
+		cols, _ := rows.Columns()
+		var plan []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			plan = append(plan, fmt.Sprint(vals...))
+		}
+		rows.Close()
+		plans = append(plans, strings.Join(plan, "\n"))
+	}
+	return plans, nil
 }

@@ -259,3 +259,37 @@ func TestRefusedDataIsInvalidMessage(t *testing.T) {
 		}
 	})
 }
+
+// The order page's reads use the order index, whatever the table's size.
+func TestOrderPageReadsUseTheIndex(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dsn string, s *store.Store) {
+		ctx := context.Background()
+		at := time.Now()
+		for o := range 300 {
+			for seq := 1; seq <= 3; seq++ {
+				if _, err := s.Record(ctx, message(fmt.Sprintf("ORD-%03d", o), seq, at.Add(time.Duration(seq)*time.Second))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if s.Dialect() == "postgres" {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec("ANALYZE order_status_messages"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plans, err := s.ReadPlans(ctx, "ORD-042")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, plan := range plans {
+			if !strings.Contains(plan, "order_status_messages_by_order") {
+				t.Errorf("read %d is not served by the order index:\n%s", i, plan)
+			}
+		}
+	})
+}
