@@ -9,6 +9,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -102,6 +104,11 @@ var keys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
 	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", allCommands},
 	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", allCommands},
+	{"temporal.api_key", "temporal-api-key", "", "Temporal Cloud API key (prefer the environment variable; default: TEMPORAL_API_KEY)", CLI | Worker},
+	{"temporal.tls.cert_file", "temporal-tls-cert", "", "client certificate for mTLS (PEM file)", CLI | Worker},
+	{"temporal.tls.key_file", "temporal-tls-key", "", "client private key for mTLS (PEM file)", CLI | Worker},
+	{"temporal.tls.ca_file", "temporal-tls-ca", "", "CA certificate(s) to trust for the server (PEM file; default: the system's)", CLI | Worker},
+	{"temporal.tls.server_name", "temporal-tls-server-name", "", "server name to verify, if not the address's host", CLI | Worker},
 	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", Worker | Dev},
 	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db", allCommands},
 	{"log.level", "log-level", "info", "log level: debug, info, warn or error", allCommands},
@@ -203,6 +210,12 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 	if profile.Namespace == "" {
 		profile.Namespace = defaultNamespace
 	}
+	if uses("temporal.api_key") {
+		if key := v.GetString("temporal.api_key"); key != "" {
+			profile.APIKey = key
+		}
+		layerTLS(v, &profile, bad)
+	}
 	cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.Temporal.profile = profile.Address, profile.Namespace, profile
 
 	if uses("temporal.address") {
@@ -282,6 +295,43 @@ func loadDev(v *viper.Viper, bad func(name, rule string, args ...any)) DevServer
 		bad("dev.ui_port", "must differ from dev.port (%d)", dev.Port)
 	}
 	return dev
+}
+
+// layerTLS puts the project's TLS files over what Temporal's environment
+// configuration set, and checks them now, so a bad file fails at start.
+func layerTLS(v *viper.Viper, profile *envconfig.ClientConfigProfile, bad func(name, rule string, args ...any)) {
+	cert, key := v.GetString("temporal.tls.cert_file"), v.GetString("temporal.tls.key_file")
+	ca, serverName := v.GetString("temporal.tls.ca_file"), v.GetString("temporal.tls.server_name")
+	if cert == "" && key == "" && ca == "" && serverName == "" {
+		return
+	}
+	if profile.TLS == nil {
+		profile.TLS = &envconfig.ClientConfigTLS{}
+	}
+	t := profile.TLS
+	if (cert == "") != (key == "") {
+		bad("temporal.tls.cert_file", "and temporal.tls.key_file go together for mTLS: set both or neither")
+		return
+	}
+	if cert != "" {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			bad("temporal.tls.cert_file", "with temporal.tls.key_file is not a usable certificate and key: %v", err)
+		}
+		t.ClientCertPath, t.ClientKeyPath, t.ClientCertData, t.ClientKeyData = cert, key, nil, nil
+	}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			bad("temporal.tls.ca_file", "cannot be read: %v", err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			bad("temporal.tls.ca_file", "holds no PEM certificate")
+		}
+		t.ServerCACertPath, t.ServerCACertData = ca, nil
+	}
+	if serverName != "" {
+		t.ServerName = serverName
+	}
+	t.Disabled = false
 }
 
 // ParseWindow reads a reopen window: a Go duration (2160h, 90m, 30s) or whole

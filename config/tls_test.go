@@ -1,0 +1,121 @@
+package config_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeCert writes a self-signed certificate and its key as PEM files.
+func writeCert(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func TestMutualTLSFromProjectSettings(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, "worker")
+	ca, _ := writeCert(t, dir, "ca")
+	t.Setenv("TERMINATION_TEMPORAL_TLS_CA_FILE", ca)
+	cfg, err := load(t, "--temporal-address", "temporal.internal:7233", "--temporal-tls-cert", cert, "--temporal-tls-key", key,
+		"--temporal-tls-server-name", "temporal.internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Temporal.TLS() {
+		t.Fatal("TLS off")
+	}
+	opts, err := cfg.Temporal.ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg := opts.ConnectionOptions.TLS
+	if tlsCfg == nil || len(tlsCfg.Certificates) != 1 || tlsCfg.RootCAs == nil || tlsCfg.ServerName != "temporal.internal" {
+		t.Fatalf("TLS config = %+v", tlsCfg)
+	}
+}
+
+func TestAPIKeyFromProjectSettingIsNeverShown(t *testing.T) {
+	isolate(t)
+	t.Setenv("TERMINATION_TEMPORAL_API_KEY", "tmprl-secret-123")
+	cfg, err := load(t, "--temporal-address", "ns.acct.tmprl.cloud:7233")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cfg.Temporal.ClientOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Credentials == nil || opts.ConnectionOptions.TLS == nil || !cfg.Temporal.APIKeySet() {
+		t.Fatal("an API key must set credentials and turn TLS on")
+	}
+	// A failing load lists settings, never the key.
+	t.Setenv("TERMINATION_LOG_LEVEL", "loud")
+	_, err = load(t)
+	if err == nil || strings.Contains(err.Error(), "tmprl-secret-123") {
+		t.Fatalf("Load = %v", err)
+	}
+}
+
+func TestBadTLSFilesNameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	cert, _ := writeCert(t, dir, "worker")
+	_, otherKey := writeCert(t, dir, "other")
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"cert without key", []string{"--temporal-tls-cert", cert}, "temporal.tls.cert_file (flag --temporal-tls-cert, env TERMINATION_TEMPORAL_TLS_CERT_FILE): and temporal.tls.key_file go together"},
+		{"key of another cert", []string{"--temporal-tls-cert", cert, "--temporal-tls-key", otherKey}, "is not a usable certificate and key"},
+		{"missing CA", []string{"--temporal-tls-ca", filepath.Join(dir, "nope.pem")}, "temporal.tls.ca_file (flag --temporal-tls-ca, env TERMINATION_TEMPORAL_TLS_CA_FILE): cannot be read"},
+		{"CA not PEM", []string{"--temporal-tls-ca", garbage}, "temporal.tls.ca_file (flag --temporal-tls-ca, env TERMINATION_TEMPORAL_TLS_CA_FILE): holds no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			isolate(t)
+			_, err := load(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v; want %q", err, tc.want)
+			}
+		})
+	}
+}
