@@ -1,0 +1,277 @@
+// Package deploy holds the files docker-compose.yml mounts. There is no Docker
+// engine where the tests run, so these tests load the compose file and the
+// Dockerfile and check what would break `docker compose up`.
+package deploy_test
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/workflows"
+)
+
+type composeFile struct {
+	Name     string             `yaml:"name"`
+	Services map[string]service `yaml:"services"`
+	Volumes  map[string]any     `yaml:"volumes"`
+}
+
+type service struct {
+	Image           string `yaml:"image"`
+	Build           *struct{ Context, Dockerfile string }
+	DependsOn       map[string]struct{ Condition string } `yaml:"depends_on"`
+	Environment     map[string]string                     `yaml:"environment"`
+	Volumes         []string                              `yaml:"volumes"`
+	Ports           []string                              `yaml:"ports"`
+	Entrypoint      []string                              `yaml:"entrypoint"`
+	Command         any                                   `yaml:"command"`
+	Healthcheck     *healthcheck                          `yaml:"healthcheck"`
+	Restart         string                                `yaml:"restart"`
+	StopGracePeriod string                                `yaml:"stop_grace_period"`
+}
+
+type healthcheck struct {
+	Test        []string `yaml:"test"`
+	Interval    string   `yaml:"interval"`
+	Timeout     string   `yaml:"timeout"`
+	Retries     int      `yaml:"retries"`
+	StartPeriod string   `yaml:"start_period"`
+}
+
+func loadCompose(t *testing.T) composeFile {
+	t.Helper()
+	body, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	dec := yaml.NewDecoder(strings.NewReader(string(body)))
+	dec.KnownFields(true) // a misspelt key is an error, as it is for docker compose
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return c
+}
+
+func TestEveryImageIsPinned(t *testing.T) {
+	c := loadCompose(t)
+	pinned := regexp.MustCompile(`^[a-z0-9./_-]+:[0-9][0-9A-Za-z._-]*$`)
+	for name, s := range c.Services {
+		if s.Build != nil {
+			continue // built from this repository
+		}
+		if !pinned.MatchString(s.Image) {
+			t.Errorf("service %s: image %q is not pinned to a version", name, s.Image)
+		}
+	}
+	// The Dockerfile's bases are pinned too.
+	for _, from := range dockerfileFroms(t) {
+		if !strings.Contains(from, ":") || strings.HasSuffix(from, ":latest") {
+			t.Errorf("Dockerfile: base %q is not pinned", from)
+		}
+	}
+}
+
+func TestDependenciesAndStartOrder(t *testing.T) {
+	c := loadCompose(t)
+	for name, s := range c.Services {
+		for dep, d := range s.DependsOn {
+			target, ok := c.Services[dep]
+			if !ok {
+				t.Errorf("service %s depends on unknown service %s", name, dep)
+				continue
+			}
+			switch d.Condition {
+			case "service_healthy":
+				if target.Healthcheck == nil {
+					t.Errorf("service %s waits for %s to be healthy, but %s has no health check", name, dep, dep)
+				}
+			case "service_completed_successfully":
+				if target.Restart != "" && !strings.HasPrefix(target.Restart, "on-failure") {
+					t.Errorf("service %s waits for job %s to finish, but %s restarts %q", name, dep, dep, target.Restart)
+				}
+			default:
+				t.Errorf("service %s: depends_on %s needs a condition, got %q", name, dep, d.Condition)
+			}
+		}
+	}
+	// The worker starts only once the namespace and its search attributes exist.
+	if c.Services["worker"].DependsOn["temporal-setup"].Condition != "service_completed_successfully" {
+		t.Error("worker must wait for temporal-setup to complete")
+	}
+}
+
+func TestPortsAndMountsAreConsistent(t *testing.T) {
+	c := loadCompose(t)
+	seen := map[string]string{}
+	for name, s := range c.Services {
+		for _, p := range s.Ports {
+			host, _, _ := strings.Cut(p, ":")
+			if other, dup := seen[host]; dup {
+				t.Errorf("host port %s published by %s and %s", host, name, other)
+			}
+			seen[host] = name
+		}
+		for _, v := range s.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(filepath.Join("..", src)); err != nil {
+					t.Errorf("service %s mounts %s, which is not in the repository", name, src)
+				}
+			} else if _, declared := c.Volumes[src]; !declared {
+				t.Errorf("service %s uses volume %s, which is not declared", name, src)
+			}
+		}
+	}
+}
+
+// The worker's settings are keys the code reads, and they point at the
+// services that exist.
+func TestWorkerSettingsMatchTheConfig(t *testing.T) {
+	c := loadCompose(t)
+	w := c.Services["worker"]
+	known := map[string]bool{}
+	for _, k := range config.KeyNames() {
+		known[config.EnvVar(k)] = true
+	}
+	for env := range w.Environment {
+		if strings.HasPrefix(env, config.EnvPrefix+"_") && !known[env] {
+			t.Errorf("worker sets %s, which no setting reads", env)
+		}
+	}
+	host, port, _ := strings.Cut(w.Environment["TERMINATION_TEMPORAL_ADDRESS"], ":")
+	if _, ok := c.Services[host]; !ok || port != "7233" {
+		t.Errorf("worker's Temporal address %q is not the temporal service's frontend", w.Environment["TERMINATION_TEMPORAL_ADDRESS"])
+	}
+	if ns := c.Services["temporal-setup"].Environment["TERMINATION_NAMESPACE"]; ns != w.Environment["TERMINATION_TEMPORAL_NAMESPACE"] {
+		t.Errorf("worker's namespace %q is not the one temporal-setup creates (%q)", w.Environment["TERMINATION_TEMPORAL_NAMESPACE"], ns)
+	}
+	if q := w.Environment["TERMINATION_TEMPORAL_TASK_QUEUE"]; q != workflows.DefaultTaskQueue {
+		t.Errorf("task queue %q is not the contract's %q", q, workflows.DefaultTaskQueue)
+	}
+
+	dsn, err := url.Parse(w.Environment["TERMINATION_STORE_DSN"])
+	if err != nil || dsn.Scheme != "postgres" {
+		t.Fatalf("store DSN %q is not a PostgreSQL URL", w.Environment["TERMINATION_STORE_DSN"])
+	}
+	if _, ok := c.Services[dsn.Hostname()]; !ok {
+		t.Errorf("store DSN host %s is not a service", dsn.Hostname())
+	}
+	// The status store has its own database, made by the PostgreSQL init script.
+	initSQL, err := os.ReadFile("postgres/10-termination-status.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(dsn.Path, "/")
+	password, _ := dsn.User.Password()
+	for _, want := range []string{"CREATE DATABASE " + db + " OWNER " + dsn.User.Username(), "CREATE ROLE " + dsn.User.Username() + " LOGIN PASSWORD '" + password + "'"} {
+		if !strings.Contains(string(initSQL), want) {
+			t.Errorf("init script lacks %q", want)
+		}
+	}
+	if db == "temporal" || db == "temporal_visibility" {
+		t.Errorf("the status store must not share Temporal's database %s", db)
+	}
+	// The worker gets longer to stop than it gives running writes (worker.stop_timeout, 30s).
+	grace, err := time.ParseDuration(w.StopGracePeriod)
+	if err != nil || grace <= 30*time.Second {
+		t.Errorf("worker stop_grace_period %q must exceed worker.stop_timeout (30s)", w.StopGracePeriod)
+	}
+}
+
+// The search attributes the setup job creates are the contract's.
+func TestSetupCreatesTheContractSearchAttributes(t *testing.T) {
+	script := readFile(t, "temporal/setup-namespace.sh")
+	m := regexp.MustCompile(`for sa in ([^;]+);`).FindStringSubmatch(script)
+	if m == nil {
+		t.Fatal("setup-namespace.sh: no search attribute list found")
+	}
+	var got []string
+	for _, sa := range strings.Fields(m[1]) {
+		got = append(got, sa)
+	}
+	var want []string
+	for _, key := range workflows.SearchAttributes {
+		want = append(want, key.GetName()+":"+key.GetValueType().String())
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("setup creates %v; the contract has %v", got, want)
+	}
+}
+
+// The image compose builds runs the production worker: the Dockerfile builds
+// its main package and makes it the entry point, static and non-root.
+func TestDockerfileBuildsTheWorker(t *testing.T) {
+	c := loadCompose(t)
+	w := c.Services["worker"]
+	if w.Build == nil || w.Build.Context != "." || w.Build.Dockerfile != "Dockerfile" {
+		t.Fatalf("worker must be built from ./Dockerfile, got %+v", w.Build)
+	}
+	if w.Entrypoint != nil || w.Command != nil {
+		t.Error("worker must run the image's own entry point")
+	}
+	df := readFile(t, "../Dockerfile")
+	build := regexp.MustCompile(`go build [^\n]*-o /out/termination-worker (\./cmd/[a-z-]+)`).FindStringSubmatch(df)
+	if build == nil {
+		t.Fatal("Dockerfile does not build /out/termination-worker")
+	}
+	if build[1] != "./cmd/termination-worker" {
+		t.Errorf("Dockerfile builds %s as the worker", build[1])
+	}
+	if _, err := os.Stat(filepath.Join("..", build[1], "main.go")); err != nil {
+		t.Errorf("%s has no main.go", build[1])
+	}
+	for _, want := range []string{`ENTRYPOINT ["/usr/local/bin/termination-worker"]`, "USER nonroot", "CGO_ENABLED=0", "GOTOOLCHAIN=local"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)`).FindStringSubmatch(readFile(t, "../go.mod"))
+	if goVersion == nil || !strings.Contains(df, "golang:"+goVersion[1]) {
+		t.Errorf("Dockerfile's Go image is not go.mod's Go (%v)", goVersion)
+	}
+}
+
+func TestServerMetricsAndHealth(t *testing.T) {
+	c := loadCompose(t)
+	s := c.Services["temporal"]
+	if _, port, ok := strings.Cut(s.Environment["PROMETHEUS_ENDPOINT"], ":"); !ok {
+		t.Error("Temporal server exports no Prometheus metrics")
+	} else if _, err := strconv.Atoi(port); err != nil {
+		t.Errorf("PROMETHEUS_ENDPOINT port %q", port)
+	}
+	if s.Environment["BIND_ON_IP"] != "0.0.0.0" {
+		t.Error("the server must listen on all interfaces inside its container")
+	}
+}
+
+func dockerfileFroms(t *testing.T) []string {
+	var froms []string
+	for _, line := range strings.Split(readFile(t, "../Dockerfile"), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && strings.EqualFold(f[0], "FROM") {
+			froms = append(froms, f[1])
+		}
+	}
+	return froms
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
