@@ -46,6 +46,8 @@ type Config struct {
 	Log      Log
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
+	// MetricsAddress is where the worker serves Prometheus metrics; empty for none.
+	MetricsAddress string
 	// WorkflowCacheSize bounds how many orders a worker keeps in memory
 	// between their workflow tasks.
 	WorkflowCacheSize int
@@ -115,6 +117,7 @@ var keys = []key{
 	{"log.format", "log-format", "json", "log format: json or console", allCommands},
 	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", Worker | Dev},
 	{"worker.workflow_cache_size", "workflow-cache-size", "1000", "orders a worker keeps in memory between their workflow tasks; an order idle for 90 days gains nothing from it", Worker | Dev},
+	{"metrics.listen_address", "metrics-address", "127.0.0.1:9464", "host:port of the worker's Prometheus /metrics endpoint; empty for none", Worker | Dev},
 	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", Dev},
 	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", Dev},
 	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", Dev},
@@ -258,6 +261,14 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 			bad("worker.workflow_cache_size", "must be a whole number of at least 1, got %q", v.GetString("worker.workflow_cache_size"))
 		}
 		cfg.WorkflowCacheSize = n
+	}
+	if uses("metrics.listen_address") {
+		cfg.MetricsAddress = v.GetString("metrics.listen_address")
+		if cfg.MetricsAddress != "" {
+			if err := checkHostPort(cfg.MetricsAddress); err != nil && !strings.HasPrefix(cfg.MetricsAddress, ":") {
+				bad("metrics.listen_address", "%v", err)
+			}
+		}
 	}
 	if uses("dev.data_dir") {
 		cfg.Dev = loadDev(v, bad)

@@ -42,11 +42,12 @@ Termination orders dev system is up.
   Web UI          %s
   Worker          task queue %s, reopen window %s
   Status store    %s
+  Metrics         %s
 
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
-			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.StoreDSN)
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.StoreDSN, metricsLine(cfg.MetricsAddress))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
@@ -55,6 +56,13 @@ Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 	}
 	fmt.Fprintln(out, "Stopped. Orders and their timers are kept in", cfg.Dev.DataDir)
 	return nil
+}
+
+func metricsLine(addr string) string {
+	if addr == "" {
+		return "(off)"
+	}
+	return "http://" + addr + "/metrics"
 }
 
 func uiLine(srv *Server) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
+	"github.com/cloudmarket/termination-orders/metrics"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
@@ -89,6 +90,15 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 	opts, err := cfg.Temporal.ClientOptions(logging.ForTemporal(logger))
 	if err != nil {
 		return err
+	}
+	if cfg.MetricsAddress != "" {
+		exporter, err := metrics.Start(cfg.MetricsAddress, logger)
+		if err != nil {
+			return err
+		}
+		defer exporter.Close(context.WithoutCancel(ctx)) //nolint:errcheck // stopping anyway
+		opts.MetricsHandler = exporter.Handler
+		logger.Info("Metrics for Prometheus", zap.String("url", exporter.URL()))
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

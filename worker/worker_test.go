@@ -3,12 +3,16 @@ package worker_test
 import (
 	"context"
 	"database/sql"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
@@ -28,7 +32,8 @@ func loadConfig(t *testing.T, args ...string) config.Config {
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	config.RegisterFlags(fs, config.Worker)
-	require.NoError(t, fs.Parse(args))
+	// No metrics endpoint unless a test asks: packages test in parallel.
+	require.NoError(t, fs.Parse(append([]string{"--metrics-address="}, args...)))
 	cfg, err := config.Load(fs, config.Worker)
 	require.NoError(t, err)
 	return cfg
@@ -177,4 +182,60 @@ func TestOrderSurvivesWorkerRestart(t *testing.T) {
 	msgs, err := st.Timeline(ctx, "ORD-RESTART")
 	require.NoError(t, err)
 	require.Len(t, msgs, 3, "each message once across the restart")
+}
+
+// The worker exports the SDK's metrics and the product's for Prometheus.
+func TestMetricsForPrometheus(t *testing.T) {
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	c := ts.GetDefaultClient()
+	ctx := context.Background()
+	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
+		"--task-queue", "metrics-test", "--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"),
+		"--reopen-window", "1s", "--metrics-address", addr)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(runCtx, cfg, zap.NewNop()) }()
+	defer func() { stop(); require.NoError(t, <-done) }()
+
+	orders := starter.New(c, "metrics-test")
+	run, err := orders.Start(ctx, order.Order{OrderID: "ORD-METRICS", SubscriptionID: "SUB-1", AccountID: "123456789012",
+		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
+	require.NoError(t, err)
+	require.NoError(t, orders.ConfirmUnlink(ctx, "ORD-METRICS", order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"}))
+	require.NoError(t, c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil))
+
+	var body string
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		require.NoError(ct, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		require.Regexp(ct, `termination_order_reopen_window_outcome_total\{[^}]*outcome="closed_for_good"[^}]*\} 1\n`, productLines(body))
+	}, 20*time.Second, 200*time.Millisecond)
+	product := productLines(body)
+	for _, stage := range []string{"AwaitingUnlink", "PostClosure", "PermanentlyClosed"} {
+		require.Regexp(t, `termination_order_stage_entered_total\{[^}]*stage="`+stage+`"[^}]*\} 1\n`, product)
+	}
+	require.NotContains(t, product, `stage="Reopened"`)
+	require.Regexp(t, `termination_order_unlink_wait_seconds_count\{[^}]*\} 1\n`, product, "one unlink wait observed")
+	require.Regexp(t, `termination_order_unlink_wait_seconds_bucket\{[^}]*le="60"\} 1\n`, product, "in seconds, in its own buckets")
+	require.True(t, strings.Contains(body, "temporal_workflow_completed"), "the SDK's own metrics")
+	require.True(t, strings.Contains(body, "temporal_request"), "the SDK's client metrics")
+	require.True(t, strings.Contains(body, `temporal_request_latency_seconds_bucket{`) && strings.Contains(body, `le="0.005"`), "latencies in sub-second buckets")
+}
+
+func productLines(body string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "termination_") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
 }

@@ -223,6 +223,7 @@ func (w *terminationOrder) unlinkCompleted(ctx workflow.Context, u UnlinkComplet
 	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.window)
 	w.logger.Info("Account unlinked and closed", "CompletedBy", u.CompletedBy, "Reference", u.Reference,
 		"ClosedAt", w.status.ClosedAt, "ReopenDeadline", w.status.ReopenDeadline)
+	workflow.GetMetricsHandler(ctx).Timer(MetricUnlinkWait).Record(now.Sub(w.status.Timeline[0].Time))
 	w.enter(ctx, order.StagePostClosure, order.PostClosureMessage(w.status))
 }
 
@@ -263,6 +264,7 @@ func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, messag
 // once, without blocking, and returns the timeline entry still to be stored.
 func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, message string) order.TimelineEntry {
 	entry := w.status.Enter(stage, workflow.Now(ctx), message)
+	countStage(ctx, stage)
 	w.upsertSearchAttributes(ctx)
 	workflow.SetCurrentDetails(ctx, w.details())
 	return entry

@@ -21,7 +21,7 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	}
 	port, uiPort := freePort(t), freePort(t)
 	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
-		"--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "2m")
+		"--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "2m", "--metrics-address=")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
