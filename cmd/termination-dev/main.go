@@ -7,42 +7,18 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
-	"github.com/cloudmarket/termination-orders/logging"
+	"github.com/cloudmarket/termination-orders/internal/command"
 )
 
 func main() {
-	fs := pflag.NewFlagSet("termination-dev", pflag.ExitOnError)
-	config.RegisterFlags(fs, config.Dev)
-	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on a bad flag
-	cfg, err := config.Load(fs, config.Dev)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "termination-dev:", err)
-		os.Exit(2)
-	}
-	if !fs.Changed("log-format") && os.Getenv(config.EnvVar("log.format")) == "" {
-		cfg.Log.Format = "console" // a person is watching
-	}
-	logger, err := logging.New(cfg.Log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "termination-dev:", err)
-		os.Exit(2)
-	}
-	defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := devserver.Run(ctx, cfg, logger, os.Stdout); err != nil {
-		logger.Error("Dev system failed", zap.Error(err))
-		os.Exit(1)
-	}
+	command.Run(command.Options{Name: "termination-dev", Of: config.Dev, ConsoleLogs: true},
+		func(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
+			return devserver.Run(ctx, cfg, logger, os.Stdout)
+		})
 }

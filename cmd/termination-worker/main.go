@@ -6,39 +6,17 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/config"
-	"github.com/cloudmarket/termination-orders/logging"
+	"github.com/cloudmarket/termination-orders/internal/command"
 	"github.com/cloudmarket/termination-orders/worker"
 )
 
 func main() {
-	fs := pflag.NewFlagSet("termination-worker", pflag.ExitOnError)
-	config.RegisterFlags(fs, config.Worker)
-	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on a bad flag
-	cfg, err := config.Load(fs, config.Worker)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "termination-worker:", err)
-		os.Exit(2)
-	}
-	logger, err := logging.New(cfg.Log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "termination-worker:", err)
-		os.Exit(2)
-	}
-	defer logger.Sync() //nolint:errcheck // nothing to do if stderr is gone
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := worker.Run(ctx, cfg, logger); err != nil {
-		logger.Error("Worker failed", zap.Error(err))
-		os.Exit(1)
-	}
+	command.Run(command.Options{Name: "termination-worker", Of: config.Worker},
+		func(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
+			return worker.Run(ctx, cfg, logger)
+		})
 }

@@ -1,0 +1,59 @@
+// Package command is what the long-running commands (termination-worker,
+// termination-dev) share: flags, settings and logger, and running until
+// SIGINT or SIGTERM. Their mains only name what they run.
+package command
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/logging"
+)
+
+// Options of a command.
+type Options struct {
+	Name string
+	Of   config.Command
+	// ConsoleLogs makes human-readable logs the default, for a person watching.
+	ConsoleLogs bool
+}
+
+// Run parses the flags, loads and checks the settings, builds the logger, and
+// calls run until it returns or the process is asked to stop. Bad flags or
+// settings exit with status 2 and the reason; a failure of run with status 1.
+func Run(opts Options, run func(ctx context.Context, cfg config.Config, logger *zap.Logger) error) {
+	fs := pflag.NewFlagSet(opts.Name, pflag.ExitOnError)
+	config.RegisterFlags(fs, opts.Of)
+	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on a bad flag
+	cfg, err := config.Load(fs, opts.Of)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", opts.Name, err)
+		os.Exit(2)
+	}
+	if opts.ConsoleLogs && !fs.Changed("log-format") && os.Getenv(config.EnvVar("log.format")) == "" {
+		cfg.Log.Format = "console"
+	}
+	logger, err := logging.New(cfg.Log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", opts.Name, err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, logger)
+	stop()
+	if err != nil {
+		logger.Error(opts.Name+" failed", zap.Error(err))
+	}
+	_ = logger.Sync() // nothing to do if stderr is gone
+	if err != nil {
+		os.Exit(1)
+	}
+}
