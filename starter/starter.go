@@ -242,19 +242,33 @@ func (c *Client) update(ctx context.Context, orderID, name string, arg any) (ord
 	return order.Status{}, fmt.Errorf("%s order %s: %w", name, orderID, err)
 }
 
-// Status reads the order's status, also after its workflow has ended.
+// Status reads the order's status, also after its workflow has ended: a
+// running order answers the status query; a completed one is read from its
+// result, which needs no worker.
 func (c *Client) Status(ctx context.Context, orderID string) (order.Status, error) {
 	if err := order.CheckOrderID(orderID); err != nil {
 		return order.Status{}, err
 	}
-	v, err := c.temporal.QueryWorkflow(ctx, order.WorkflowID(orderID), "", workflows.QueryStatus)
+	id := order.WorkflowID(orderID)
+	desc, err := c.temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		if isNotFound(err) {
-			return order.Status{}, fmt.Errorf("%w: no termination order %s (workflow %s)", ErrOrderNotFound, orderID, order.WorkflowID(orderID))
+			return order.Status{}, fmt.Errorf("%w: no termination order %s (workflow %s)", ErrOrderNotFound, orderID, id)
 		}
 		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
 	}
 	var s order.Status
+	run := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		if err := c.temporal.GetWorkflow(ctx, id, run).Get(ctx, &s); err != nil {
+			return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+		}
+		return s, nil
+	}
+	v, err := c.temporal.QueryWorkflow(ctx, id, run, workflows.QueryStatus)
+	if err != nil {
+		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+	}
 	if err := v.Get(&s); err != nil {
 		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
 	}

@@ -27,6 +27,7 @@ import (
 // env is a real in-process Temporal server with the real worker and a real
 // SQLite status store behind it.
 type env struct {
+	worker   interface{ Stop() }
 	temporal client.Client
 	store    *store.Store
 	orders   *starter.Client
@@ -47,7 +48,7 @@ func newEnv(t *testing.T, window time.Duration) *env {
 	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-	return &env{temporal: c, store: st, orders: starter.New(c, taskQueue)}
+	return &env{worker: w, temporal: c, store: st, orders: starter.New(c, taskQueue)}
 }
 
 func newOrder(id string) order.Order {
@@ -317,4 +318,26 @@ func TestWebUIMetadataAndNoTimeouts(t *testing.T) {
 		}
 	}
 	require.Contains(t, timerSummary, "Reopen window of AWS account 210987654321: closes for good at ")
+}
+
+// A finished order's status comes from its result: no worker is needed.
+func TestStatusOfAFinishedOrderNeedsNoWorker(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	_, err := e.orders.Start(ctx, newOrder("ORD-DONE"))
+	require.NoError(t, err)
+	_, err = e.orders.Cancel(ctx, "ORD-DONE", order.CancelRequest{RequestedBy: "jane", Reason: "keeping it"})
+	require.NoError(t, err)
+	e.waitForStage(t, "ORD-DONE", order.StageCancelled)
+	require.Eventually(t, func() bool {
+		d, err := e.temporal.DescribeWorkflowExecution(ctx, "termination-ORD-DONE", "")
+		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
+	}, 10*time.Second, 50*time.Millisecond)
+	e.worker.Stop()
+
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := e.orders.Status(ctx, "ORD-DONE")
+	require.NoError(t, err, "a query would wait for a worker that is not there")
+	require.Equal(t, order.StageCancelled, s.Stage)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -38,6 +39,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if app.cancel != nil {
+		app.cancel()
+	}
 	if app.temporal != nil {
 		app.temporal.Close()
 	}
@@ -67,6 +71,7 @@ func exitCode(err error) int {
 type usageError struct{ error }
 
 type app struct {
+	cancel   context.CancelFunc
 	stdin    io.Reader
 	cfg      config.Config
 	logger   *zap.Logger
@@ -87,12 +92,20 @@ func (a *app) commands() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
+			timeout, _ := cmd.Flags().GetDuration("timeout")
+			if timeout <= 0 {
+				return usageError{fmt.Errorf("--timeout must be positive, got %s", timeout)}
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			a.cancel = cancel
+			cmd.SetContext(ctx)
 			a.cfg = cfg
 			a.logger, err = logging.New(cfg.Log)
 			return err
 		},
 	}
 	config.RegisterFlags(root.PersistentFlags(), config.CLI)
+	root.PersistentFlags().Duration("timeout", 30*time.Second, "give up on a command that takes longer (a Temporal server that does not answer)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.startCommand(), a.unlinkCommand(), a.reopenCommand(), a.cancelCommand(),
 		a.statusCommand(), a.listCommand(), a.messagesCommand())

@@ -157,3 +157,14 @@ func TestMessagesNeedAnExistingStore(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "status.db"))
 	require.True(t, os.IsNotExist(err), "reading created a store")
 }
+
+func TestUnreachableServerTimesOut(t *testing.T) {
+	c := ctl{t: t, flags: []string{"--temporal-address", "127.0.0.1:1", "--timeout", "2s", "--log-level", "error"}}
+	code, _, errOut := c.run("", "status", "ORD-X")
+	require.Equal(t, cli.ExitFailure, code)
+	require.Contains(t, errOut, "read status of order ORD-X")
+	c.flags = []string{"--temporal-address", "127.0.0.1:1", "--timeout", "0s"}
+	code, _, errOut = c.run("", "status", "ORD-X")
+	require.Equal(t, cli.ExitInvalid, code)
+	require.Contains(t, errOut, "--timeout must be positive")
+}
