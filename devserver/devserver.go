@@ -20,6 +20,7 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	"github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -28,16 +29,23 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	serverlog "go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // DatabaseFile is the name of Temporal's SQLite database in the data directory.
 const DatabaseFile = "temporal.db"
+
+// Retention is how long the dev namespace keeps a finished order, so that its
+// status stays readable and its order ID cannot be started again meanwhile.
+const Retention = 30 * 24 * time.Hour
 
 // Options say where the server keeps its state and listens.
 type Options struct {
@@ -95,6 +103,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", opts.Namespace, err)
 	}
+	ns.Detail.Config.Retention = durationpb.New(Retention)
 	if err := sqlite.CreateNamespaces(sqlConfig, ns); err != nil {
 		return nil, fmt.Errorf("namespace %s: %w", opts.Namespace, err)
 	}
@@ -114,7 +123,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Static membership: the services find each other at the ports of this
+	// run, not at those a previous run left in the database (which made a
+	// restart wait for ringpop to give up on them).
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range cfg.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(svc.RPC.GRPCPort)))
+	}
 	srv, err := temporal.NewServer(
+		temporal.WithStaticHosts(hosts),
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
@@ -187,9 +204,9 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		PluginName:   sqliteplugin.PluginName,
 		DatabaseName: filepath.Join(opts.DataDir, DatabaseFile),
 		ConnectAttributes: map[string]string{
-			"mode":          "rwc",
-			"_journal_mode": "wal",
-			"_synchronous":  "2", // FULL: an acknowledged order survives a crash
+			"mode":         "rwc",
+			"journal_mode": "wal", // the plugin's own name for it: it then allows concurrent readers
+			"synchronous":  "2",   // FULL: an acknowledged order survives a crash
 		},
 	}
 	ports := make([]int, 8) // every port but the frontend's gRPC
@@ -261,7 +278,7 @@ func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
 			TaskQueue: &taskqueuepb.TaskQueue{Name: "termination-dev-readiness", Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
 		})
 		if err == nil {
-			return nil
+			return ensureRetention(ctx, c, namespace)
 		}
 		select {
 		case <-ctx.Done():
@@ -269,6 +286,22 @@ func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ensureRetention raises the retention of a namespace made by an older version.
+func ensureRetention(ctx context.Context, c client.Client, namespace string) error {
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return err
+	}
+	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() >= Retention {
+		return nil
+	}
+	_, err = c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(Retention)},
+	})
+	return err
 }
 
 func waitForHTTP(ctx context.Context, url string) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
@@ -98,7 +99,9 @@ func TestOrderSurvivesDevServerRestart(t *testing.T) {
 	first.stop()
 	time.Sleep(time.Until(post.ReopenDeadline) + time.Second) // the deadline passes while everything is down
 
+	restarted := time.Now()
 	second := startSystem(t, opts, window)
+	t.Logf("restart on the same data took %v", time.Since(restarted))
 	defer second.stop()
 	final := waitForStage(t, second.orders, "ORD-DEV-1", order.StagePermanentlyClosed)
 	require.Equal(t, post.ReopenDeadline, final.ReopenDeadline, "the restart did not move the deadline")
@@ -155,4 +158,17 @@ func TestStartRefusesABusyPort(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "is not available")
 	require.Contains(t, err.Error(), "--port")
+}
+
+func TestDevNamespaceKeepsFinishedOrdersForThirtyDays(t *testing.T) {
+	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()}
+	srv, err := devserver.Start(context.Background(), opts)
+	require.NoError(t, err)
+	defer srv.Stop()
+	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: "default"})
+	require.NoError(t, err)
+	defer c.Close()
+	desc, err := c.WorkflowService().DescribeNamespace(context.Background(), &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+	require.NoError(t, err)
+	require.Equal(t, devserver.Retention, desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration())
 }
