@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,7 +113,7 @@ var keys = []key{
 	{"temporal.tls.ca_file", "temporal-tls-ca", "", "CA certificate(s) to trust for the server (PEM file; default: the system's)", CLI | Worker},
 	{"temporal.tls.server_name", "temporal-tls-server-name", "", "server name to verify, if not the address's host", CLI | Worker},
 	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", Worker | Dev},
-	{"store.dsn", "store-dsn", "sqlite:data/status.db", "status store: sqlite:<path> or postgres://user@host:port/db", allCommands},
+	{"store.dsn", "store-dsn", DefaultStoreDSN, "status store: sqlite:<path> or postgres://user@host:port/db", allCommands},
 	{"log.level", "log-level", "info", "log level: debug, info, warn or error", allCommands},
 	{"log.format", "log-format", "json", "log format: json or console", allCommands},
 	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", Worker | Dev},
@@ -123,6 +124,10 @@ var keys = []key{
 	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", Dev},
 	{"dev.ui_port", "ui-port", "8233", "port of the dev server's Temporal Web UI", Dev},
 }
+
+// DefaultStoreDSN is the status store unless configured: a SQLite file under
+// data/ (under the data directory for the dev command).
+const DefaultStoreDSN = "sqlite:data/status.db"
 
 const (
 	defaultAddress   = "localhost:7233"
@@ -194,9 +199,15 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 	}
 	cfg.Temporal.TaskQueue = v.GetString("temporal.task_queue")
 
-	profile, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("temporal environment configuration (TEMPORAL_* variables, TOML profile): %w", err))
+	// The dev command serves its own Temporal; what the environment says
+	// about other servers does not apply to it.
+	var profile envconfig.ClientConfigProfile
+	if cmd != Dev {
+		var err error
+		profile, err = envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("temporal environment configuration (TEMPORAL_* variables, TOML profile): %w", err))
+		}
 	}
 	addressFrom := "temporal.address"
 	if v.IsSet("temporal.address") {
@@ -272,6 +283,9 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 	}
 	if uses("dev.data_dir") {
 		cfg.Dev = loadDev(v, bad)
+		if cfg.StoreDSN == DefaultStoreDSN {
+			cfg.StoreDSN = "sqlite:" + filepath.Join(cfg.Dev.DataDir, "status.db")
+		}
 	}
 
 	if len(errs) > 0 {
@@ -287,8 +301,9 @@ func loadDev(v *viper.Viper, bad func(name, rule string, args ...any)) DevServer
 	if strings.TrimSpace(dev.DataDir) == "" {
 		bad("dev.data_dir", "must not be empty")
 	}
-	if net.ParseIP(dev.IP) == nil {
-		bad("dev.ip", "must be an IP address such as 127.0.0.1, got %q", dev.IP)
+	if ip := net.ParseIP(dev.IP); ip == nil || ip.To4() == nil {
+		// The Web UI server cannot listen on an IPv6 address.
+		bad("dev.ip", "must be an IPv4 address such as 127.0.0.1, got %q", dev.IP)
 	}
 	var portErr bool
 	for _, p := range []struct {

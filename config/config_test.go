@@ -310,3 +310,26 @@ func TestDevSettings(t *testing.T) {
 		t.Errorf("Load = %v; want dev.ui_port and dev.ip named", err)
 	}
 }
+
+func TestDevCommandIgnoresOtherServersAndKeepsItsStoreInItsDataDir(t *testing.T) {
+	isolate(t)
+	t.Setenv("TEMPORAL_PROFILE", "nope")
+	t.Setenv("TEMPORAL_NAMESPACE", "cloud-ns.acct")
+	cfg, err := loadFor(t, config.Dev, "--data-dir", "/tmp/demo")
+	if err != nil {
+		t.Fatalf("the dev command must not read Temporal's environment: %v", err)
+	}
+	if cfg.Temporal.Namespace != "default" {
+		t.Errorf("namespace = %q; want the dev server's own", cfg.Temporal.Namespace)
+	}
+	if cfg.StoreDSN != "sqlite:/tmp/demo/status.db" {
+		t.Errorf("StoreDSN = %q; want the store in the data directory", cfg.StoreDSN)
+	}
+	cfg, err = loadFor(t, config.Dev, "--data-dir", "/tmp/demo", "--store-dsn", "sqlite:/elsewhere.db")
+	if err != nil || cfg.StoreDSN != "sqlite:/elsewhere.db" {
+		t.Errorf("an explicit store stays: %q, %v", cfg.StoreDSN, err)
+	}
+	if _, err := loadFor(t, config.Dev, "--ip", "::1"); err == nil || !strings.Contains(err.Error(), "must be an IPv4 address") {
+		t.Errorf("IPv6: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 
 	"go.uber.org/zap"
@@ -47,7 +48,7 @@ Termination orders dev system is up.
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
-			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.StoreDSN, metricsLine(cfg.MetricsAddress))
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
@@ -56,6 +57,14 @@ Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 	}
 	fmt.Fprintln(out, "Stopped. Orders and their timers are kept in", cfg.Dev.DataDir)
 	return nil
+}
+
+// redacted hides a password in a DSN: the banner is printed for anyone to read.
+func redacted(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
 }
 
 func metricsLine(addr string) string {

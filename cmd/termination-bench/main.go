@@ -38,8 +38,8 @@ func main() {
 	_ = fs.Parse(os.Args[1:])
 
 	opens, err := parseCounts(*open)
-	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *cache < 0 {
-		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window at least 1s, --cache-size at least 0, --open a list of counts such as 1000,10000")
+	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *cache < 0 {
+		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --cache-size at least 0, --open a list of counts such as 1000,10000")
 		os.Exit(2)
 	}
 	self, err := os.Executable()

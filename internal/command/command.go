@@ -47,6 +47,10 @@ func Run(opts Options, run func(ctx context.Context, cfg config.Config, logger *
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the process at once
+	}()
 	err = run(ctx, cfg, logger)
 	stop()
 	if err != nil {
