@@ -7,7 +7,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -43,7 +42,6 @@ type Options struct {
 	Window      time.Duration // reopen window of those orders
 	Open        []int         // open-order counts at which to measure the worker's memory
 	CacheSize   int           // the worker's workflow cache; 0 for the SDK default
-	Self        string        // this executable, run again as the worker process
 	Progress    func(format string, args ...any)
 }
 
@@ -86,9 +84,9 @@ type Percentiles struct {
 
 // MemorySample is the worker process's memory with Open orders waiting in their window.
 type MemorySample struct {
-	Open      int    `json:"openOrders"`
-	RSS       uint64 `json:"rssBytes"`
-	HeapAlloc uint64 `json:"goHeapBytes"`
+	Open     int    `json:"openOrders"`
+	RSS      uint64 `json:"rssBytes"`
+	HeapLive uint64 `json:"goHeapLiveBytes"`
 }
 
 const (
@@ -128,13 +126,20 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		return nil, err
 	}
 	defer st.Close()
-	child, err := startWorkerProcess(ctx, opts, srv.Address(), dsn)
+	opts.Progress("building and starting the production worker (cmd/termination-worker) as its own process")
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	child, err := startWorkerProcess(ctx, cancel, dir, opts, srv.Address(), dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer child.stop()
+	if err := waitForPollers(ctx, c); err != nil {
+		return nil, err
+	}
 
 	baseline := sdkworker.New(c, baselineQueue, sdkworker.Options{})
+	// (The baseline worker runs in this process: only the product worker's memory is measured.)
 	baseline.RegisterWorkflowWithOptions(Baseline, workflow.RegisterOptions{Name: BaselineType})
 	if err := baseline.Start(); err != nil {
 		return nil, err
@@ -298,6 +303,10 @@ func (b *bench) baselineRun(ctx context.Context, r *Results) error {
 		if i == 0 {
 			firstID, firstRun = id, run.GetRunID()
 		}
+		// Like an order, it is signalled once its first workflow task is done.
+		if err := b.waitForFirstTask(ctx, id); err != nil {
+			return err
+		}
 		if err := b.c.SignalWorkflow(ctx, id, "", workflows.SignalUnlinkCompleted, nil); err != nil {
 			return err
 		}
@@ -310,6 +319,25 @@ func (b *bench) baselineRun(ctx context.Context, r *Results) error {
 	r.Latency.BaselineStart = percentiles(starts)
 	r.Events.Baseline, err = b.countEvents(ctx, firstID, firstRun)
 	return err
+}
+
+// waitForFirstTask waits until a workflow's first workflow task has completed
+// (started, scheduled, started, completed: four events).
+func (b *bench) waitForFirstTask(ctx context.Context, workflowID string) error {
+	for {
+		d, err := b.c.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err != nil {
+			return err
+		}
+		if d.GetWorkflowExecutionInfo().GetHistoryLength() >= 4 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 func (b *bench) otherPaths(ctx context.Context, r *Results) error {
@@ -386,15 +414,11 @@ func (b *bench) memoryWith(ctx context.Context, open int, child *workerProcess) 
 		}
 	}
 	time.Sleep(2 * time.Second) // let the last tasks settle
-	mem, err := child.memory()
+	rss, heap, err := child.memory()
 	if err != nil {
 		return MemorySample{}, err
 	}
-	rss, err := child.rss()
-	if err != nil {
-		return MemorySample{}, err
-	}
-	return MemorySample{Open: open, RSS: rss, HeapAlloc: mem.HeapAlloc}, nil
+	return MemorySample{Open: open, RSS: rss, HeapLive: heap}, nil
 }
 
 func (b *bench) countEvents(ctx context.Context, workflowID, runID string) (int, error) {
@@ -422,67 +446,99 @@ func percentiles(ds []time.Duration) Percentiles {
 	return Percentiles{P50: at(0.50), P95: at(0.95), P99: at(0.99)}
 }
 
-// workerProcess is the product worker running as a child process.
+// workerProcess is the production worker binary, run as its own process so
+// that its memory is measured alone, with exactly the code production runs.
 type workerProcess struct {
-	cmd     *exec.Cmd
-	memAddr string
+	cmd         *exec.Cmd
+	metricsAddr string
+	exited      chan struct{}
 }
 
-func startWorkerProcess(ctx context.Context, opts Options, address, dsn string) (*workerProcess, error) {
-	memPort, err := freePort()
+func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, dir string, opts Options, address, dsn string) (*workerProcess, error) {
+	bin := filepath.Join(dir, "termination-worker")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/cloudmarket/termination-orders/cmd/termination-worker").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build the worker: %v\n%s", err, out)
+	}
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	memAddr := "127.0.0.1:" + strconv.Itoa(memPort)
-	cmd := exec.CommandContext(ctx, opts.Self, "worker-process", "--address", address, "--namespace", namespace,
-		"--task-queue", productQueue, "--store-dsn", dsn, "--cache-size", strconv.Itoa(opts.CacheSize), "--mem", memAddr)
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"TEMPORAL_CONFIG_FILE="+filepath.Join(dir, "no-temporal.toml"),
+		"TERMINATION_CONFIG=",
+		"TERMINATION_TEMPORAL_ADDRESS="+address,
+		"TERMINATION_TEMPORAL_NAMESPACE="+namespace,
+		"TERMINATION_TEMPORAL_TASK_QUEUE="+productQueue,
+		"TERMINATION_STORE_DSN="+dsn,
+		"TERMINATION_WORKER_WORKFLOW_CACHE_SIZE="+strconv.Itoa(opts.CacheSize),
+		"TERMINATION_METRICS_LISTEN_ADDRESS="+metricsAddr,
+		"TERMINATION_LOG_LEVEL=warn",
+	)
 	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the benchmark
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("worker process did not start: %q %v", line, err)
-	}
-	return &workerProcess{cmd: cmd, memAddr: memAddr}, nil
+	p := &workerProcess{cmd: cmd, metricsAddr: metricsAddr, exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		close(p.exited)
+		cancel(fmt.Errorf("the worker process exited: %v", err)) // fails the run instead of hanging it
+	}()
+	return p, nil
 }
 
-func (p *workerProcess) memory() (MemStats, error) {
-	resp, err := http.Get("http://" + p.memAddr + "/")
-	if err != nil {
-		return MemStats{}, err
-	}
-	defer resp.Body.Close()
-	var m MemStats
-	return m, json.NewDecoder(resp.Body).Decode(&m)
-}
-
-// rss reads the process's resident set size from /proc (Linux).
-func (p *workerProcess) rss() (uint64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024, err
+// waitForPollers waits until the worker polls the orders' task queue.
+func waitForPollers(ctx context.Context, c client.Client) error {
+	for {
+		resp, err := c.DescribeTaskQueue(ctx, productQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err == nil && len(resp.GetPollers()) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// memory reads the worker's resident memory and live heap (after its last
+// garbage collection) from its own Prometheus endpoint.
+func (p *workerProcess) memory() (rss, heapLive uint64, err error) {
+	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, perr := strconv.ParseFloat(value, 64)
+		switch {
+		case perr != nil:
+		case name == "process_resident_memory_bytes":
+			rss = uint64(v)
+		case name == "go_gc_heap_live_bytes":
+			heapLive = uint64(v)
+		}
+	}
+	if rss == 0 || heapLive == 0 {
+		return 0, 0, errors.New("the worker's /metrics has no process_resident_memory_bytes or go_gc_heap_live_bytes")
+	}
+	return rss, heapLive, sc.Err()
 }
 
 func (p *workerProcess) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(15 * time.Second):
 		_ = p.cmd.Process.Kill()
 	}
@@ -496,3 +552,11 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// quiet drops the SDK's lines: the benchmark prints a table, not logs.
+type quiet struct{}
+
+func (quiet) Debug(string, ...any) {}
+func (quiet) Info(string, ...any)  {}
+func (quiet) Warn(string, ...any)  {}
+func (quiet) Error(string, ...any) {}

@@ -28,9 +28,9 @@ func Print(w io.Writer, r *Results) error {
 	row("unlink signal -> status message stored", r.Latency.UnlinkStored)
 	row("timer due -> final message stored", r.Latency.TimerStored)
 	fmt.Fprintln(tw, "\t\t\t")
-	fmt.Fprintln(tw, "Worker memory, orders open in their window\tRSS (MiB)\tGo heap (MiB)\t")
+	fmt.Fprintln(tw, "Worker memory, orders open in their window\tRSS (MiB)\tGo live heap (MiB)\t")
 	for _, m := range r.Memory {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t\n", m.Open, mib(m.RSS), mib(m.HeapAlloc))
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t\n", m.Open, mib(m.RSS), mib(m.HeapLive))
 	}
 	return tw.Flush()
 }

@@ -24,32 +24,23 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) > 1 && os.Args[1] == "worker-process" {
-		os.Exit(workerProcess(ctx, os.Args[2:]))
-	}
-
 	fs := pflag.NewFlagSet("termination-bench", pflag.ExitOnError)
 	orders := fs.Int("orders", 200, "orders driven through their full life (and as many baseline workflows)")
 	concurrency := fs.Int("concurrency", 20, "orders in flight at once")
 	window := fs.Duration("window", 3*time.Second, "reopen window of those orders")
 	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
-	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (0: the SDK default, 10000)")
+	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	out := fs.String("json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
 	_ = fs.Parse(os.Args[1:])
 
 	opens, err := parseCounts(*open)
-	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *cache < 0 {
-		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --cache-size at least 0, --open a list of counts such as 1000,10000")
+	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *cache < 1 {
+		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --cache-size at least 1, --open a list of counts such as 1000,10000")
 		os.Exit(2)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "termination-bench:", err)
-		os.Exit(1)
 	}
 	began := time.Now()
 	r, err := bench.Run(ctx, bench.Options{
-		Orders: *orders, Concurrency: *concurrency, Window: *window, Open: opens, CacheSize: *cache, Self: self,
+		Orders: *orders, Concurrency: *concurrency, Window: *window, Open: opens, CacheSize: *cache,
 		Progress: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 		},
@@ -70,23 +61,6 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "results written to %s (%.0fs in all)\n", *out, time.Since(began).Seconds())
 	}
-}
-
-func workerProcess(ctx context.Context, args []string) int {
-	fs := pflag.NewFlagSet("worker-process", pflag.ExitOnError)
-	var p bench.WorkerProcess
-	fs.StringVar(&p.Address, "address", "", "")
-	fs.StringVar(&p.Namespace, "namespace", "", "")
-	fs.StringVar(&p.TaskQueue, "task-queue", "", "")
-	fs.StringVar(&p.StoreDSN, "store-dsn", "", "")
-	fs.IntVar(&p.CacheSize, "cache-size", 0, "")
-	fs.StringVar(&p.MemAddr, "mem", "", "")
-	_ = fs.Parse(args)
-	if err := p.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "worker process:", err)
-		return 1
-	}
-	return 0
 }
 
 func parseCounts(s string) ([]int, error) {

@@ -52,7 +52,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	if r.Throughput.Product <= 0 || r.Throughput.Baseline <= 0 || r.Latency.UnlinkStored.P99 <= 0 || r.Latency.TimerStored.P50 <= 0 {
 		t.Errorf("figures missing: %+v %+v", r.Throughput, r.Latency)
 	}
-	if len(r.Memory) != 2 || r.Memory[0].Open != 20 || r.Memory[1].Open != 40 || r.Memory[0].RSS == 0 || r.Memory[0].HeapAlloc == 0 {
+	if len(r.Memory) != 2 || r.Memory[0].Open != 20 || r.Memory[1].Open != 40 || r.Memory[0].RSS == 0 || r.Memory[0].HeapLive == 0 {
 		t.Errorf("memory = %+v", r.Memory)
 	}
 }
