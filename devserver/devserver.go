@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -59,6 +60,7 @@ type Options struct {
 
 // Server is a running Temporal server, and its Web UI.
 type Server struct {
+	lock     *os.File
 	temporal temporal.Server
 	logLevel zap.AtomicLevel
 	ui       *uiserver.Server
@@ -73,10 +75,25 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("dev server data directory: %w", err)
 	}
-	address := net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port))
-	if err := checkFree(address, "Temporal gRPC", "--port"); err != nil {
+	lock, err := lockDataDir(opts.DataDir)
+	if err != nil {
 		return nil, err
 	}
+	started := false
+	defer func() {
+		if !started {
+			lock.Close()
+		}
+	}()
+	if err := checkFree(net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port)), "Temporal gRPC", "--port"); err != nil {
+		return nil, err
+	}
+	// Clients dial a listening address; "all interfaces" is not one.
+	dialIP := opts.IP
+	if ip := net.ParseIP(opts.IP); ip != nil && ip.IsUnspecified() {
+		dialIP = "127.0.0.1"
+	}
+	address := net.JoinHostPort(dialIP, strconv.Itoa(opts.Port))
 	var uiAddress string
 	if opts.UIPort != 0 {
 		uiAddress = net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort))
@@ -148,7 +165,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start Temporal server: %w", err)
 	}
-	s := &Server{temporal: srv, address: address, logLevel: level}
+	s := &Server{lock: lock, temporal: srv, address: address, logLevel: level}
+	started = true
 	if err := s.waitUntilServing(ctx, opts.Namespace); err != nil {
 		s.Stop()
 		return nil, err
@@ -191,6 +209,21 @@ func (s *Server) Stop() {
 		s.ui.Stop()
 	}
 	_ = s.temporal.Stop()
+	_ = s.lock.Close() // releases the data directory
+}
+
+// lockDataDir makes sure one server at a time uses a data directory: two on
+// one SQLite file would corrupt each other's view of the orders.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "temporal.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another dev server; stop it or choose another with --data-dir", dir)
+	}
+	return f, nil
 }
 
 // frontendService gives the frontend its HTTP API port as well.

@@ -17,6 +17,12 @@ import (
 // with its status store, in this one process until ctx is cancelled (Ctrl-C).
 // It tells out where everything is.
 func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writer) error {
+	if cfg.MetricsAddress != "" {
+		// Found busy now rather than once the server is up.
+		if err := checkFree(cfg.MetricsAddress, "metrics", "--metrics-address"); err != nil {
+			return err
+		}
+	}
 	srv, err := Start(ctx, Options{
 		DataDir:   cfg.Dev.DataDir,
 		IP:        cfg.Dev.IP,
