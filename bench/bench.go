@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -114,7 +115,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		return nil, err
 	}
 	defer srv.Stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: namespace, Logger: quiet{}})
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: namespace, Logger: logging.ForTemporal(zap.NewNop())})
 	if err != nil {
 		return nil, err
 	}
@@ -552,11 +553,3 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
-
-// quiet drops the SDK's lines: the benchmark prints a table, not logs.
-type quiet struct{}
-
-func (quiet) Debug(string, ...any) {}
-func (quiet) Info(string, ...any)  {}
-func (quiet) Warn(string, ...any)  {}
-func (quiet) Error(string, ...any) {}

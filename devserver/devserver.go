@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -298,7 +299,7 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	c, err := client.NewLazyClient(client.Options{HostPort: s.address, Namespace: namespace, Logger: quietLogger{}})
+	c, err := client.NewLazyClient(client.Options{HostPort: s.address, Namespace: namespace, Logger: logging.ForTemporal(zap.NewNop())})
 	if err != nil {
 		return err
 	}
@@ -376,11 +377,3 @@ func freePort(ip string) (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
-
-// quietLogger drops the SDK client's lines while polling for readiness.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}
