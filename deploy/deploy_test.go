@@ -196,10 +196,7 @@ func TestSetupCreatesTheContractSearchAttributes(t *testing.T) {
 	if m == nil {
 		t.Fatal("setup-namespace.sh: no search attribute list found")
 	}
-	var got []string
-	for _, sa := range strings.Fields(m[1]) {
-		got = append(got, sa)
-	}
+	got := strings.Fields(m[1])
 	var want []string
 	for _, key := range workflows.SearchAttributes {
 		want = append(want, key.GetName()+":"+key.GetValueType().String())

@@ -316,7 +316,7 @@ func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Temporal server at %s did not become ready: %w", s.address, err)
+			return fmt.Errorf("the Temporal server at %s did not become ready: %w", s.address, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
