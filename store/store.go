@@ -74,7 +74,11 @@ type Store struct {
 // Open connects to the store the DSN names and brings its schema up to date.
 // A DSN is "sqlite:<path>" (the file is created if missing) or a PostgreSQL URL
 // "postgres://user@host:port/database?sslmode=disable".
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	d, source, err := dialectFor(dsn)
 	if err != nil {
 		return nil, err
@@ -83,13 +87,33 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s status store: %w", d.name, err)
 	}
+	if d != sqliteDialect {
+		o.pool.apply(db)
+	}
+	openCtx := ctx
+	if o.connectTimeout > 0 {
+		var cancel context.CancelFunc
+		openCtx, cancel = context.WithTimeout(ctx, o.connectTimeout)
+		defer cancel()
+	}
 	s := &Store{db: db, dialect: d}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(openCtx); err != nil {
 		_ = db.Close()
-		return nil, err
+		return nil, timeoutError(ctx, openCtx, dsn, o.connectTimeout, err)
 	}
 	return s, nil
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s status store: %w", s.dialect.name, err)
+	}
+	return nil
+}
+
+// Stats are the connection pool's figures, its limits among them.
+func (s *Store) Stats() sql.DBStats { return s.db.Stats() }
 
 // Close releases the store's connections.
 func (s *Store) Close() error { return s.db.Close() }
