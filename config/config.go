@@ -11,6 +11,7 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -52,6 +53,12 @@ type Config struct {
 	// WorkflowCacheSize bounds how many orders a worker keeps in memory
 	// between their workflow tasks.
 	WorkflowCacheSize int
+	// MaxConcurrentActivities and MaxConcurrentLocalActivities bound how many
+	// activities and local activities (the status writes) a worker runs at once.
+	MaxConcurrentActivities      int
+	MaxConcurrentLocalActivities int
+	// Store is how the worker opens the status store and bounds its connections.
+	Store Store
 	// Dev is the embedded server of the dev command; other commands ignore it.
 	Dev DevServer
 }
@@ -62,6 +69,15 @@ type DevServer struct {
 	IP      string
 	Port    int // Temporal gRPC frontend
 	UIPort  int // Temporal Web UI
+}
+
+// Store bounds opening the status store and its connections to PostgreSQL.
+type Store struct {
+	// ConnectTimeout bounds opening the store: connecting and migrating.
+	ConnectTimeout  time.Duration
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
 }
 
 // Temporal is the connection to the Temporal service.
@@ -114,10 +130,16 @@ var keys = []key{
 	{"temporal.tls.server_name", "temporal-tls-server-name", "", "server name to verify, if not the address's host", CLI | Worker},
 	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", Worker | Dev},
 	{"store.dsn", "store-dsn", DefaultStoreDSN, "status store: sqlite:<path> or postgres://user@host:port/db", allCommands},
+	{"store.connect_timeout", "store-connect-timeout", "10s", "how long the worker waits for the status store to connect and migrate before it gives up", Worker | Dev},
+	{"store.max_open_conns", "store-max-open-conns", "10", "most connections to PostgreSQL at once (SQLite always uses one)", Worker | Dev},
+	{"store.max_idle_conns", "store-max-idle-conns", "5", "connections to PostgreSQL kept open while idle; at most store.max_open_conns", Worker | Dev},
+	{"store.conn_max_lifetime", "store-conn-max-lifetime", "30m", "how long a connection to PostgreSQL is reused before it is replaced", Worker | Dev},
 	{"log.level", "log-level", "info", "log level: debug, info, warn or error", allCommands},
 	{"log.format", "log-format", "json", "log format: json or console", allCommands},
 	{"worker.stop_timeout", "stop-timeout", "30s", "how long a stopping worker lets running activities finish", Worker | Dev},
 	{"worker.workflow_cache_size", "workflow-cache-size", "1000", "orders a worker keeps in memory between their workflow tasks; an order idle for 90 days gains nothing from it", Worker | Dev},
+	{"worker.max_concurrent_activities", "max-concurrent-activities", "50", "activities a worker runs at once", Worker | Dev},
+	{"worker.max_concurrent_local_activities", "max-concurrent-local-activities", "50", "local activities (status writes) a worker runs at once", Worker | Dev},
 	{"metrics.listen_address", "metrics-address", "127.0.0.1:9464", "host:port of the worker's Prometheus /metrics endpoint; empty for none", Worker | Dev},
 	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", Dev},
 	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", Dev},
@@ -228,9 +250,16 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 		if key := v.GetString("temporal.api_key"); key != "" {
 			profile.APIKey = key
 		}
+		checkTemporalTLS(v, profile.TLS, bad)
 		layerTLS(v, &profile, bad)
 	}
 	cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.Temporal.profile = profile.Address, profile.Namespace, profile
+	if uses("temporal.api_key") && len(errs) == 0 {
+		// What the checks above do not cover fails now, not at the first dial.
+		if _, err := profile.ToClientOptions(envconfig.ToClientOptionsRequest{}); err != nil {
+			errs = append(errs, fmt.Errorf("temporal connection (temporal.* settings over TEMPORAL_* variables and the TOML profile): %w", err))
+		}
+	}
 
 	if uses("temporal.address") {
 		if err := checkHostPort(cfg.Temporal.Address); err != nil {
@@ -272,6 +301,41 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 			bad("worker.workflow_cache_size", "must be a whole number of at least 1, got %q", v.GetString("worker.workflow_cache_size"))
 		}
 		cfg.WorkflowCacheSize = n
+	}
+	for _, limit := range []struct {
+		name string
+		dst  *int
+	}{
+		{"worker.max_concurrent_activities", &cfg.MaxConcurrentActivities},
+		{"worker.max_concurrent_local_activities", &cfg.MaxConcurrentLocalActivities},
+		{"store.max_open_conns", &cfg.Store.MaxOpenConns},
+		{"store.max_idle_conns", &cfg.Store.MaxIdleConns},
+	} {
+		if uses(limit.name) {
+			n, err := strconv.Atoi(v.GetString(limit.name))
+			if err != nil || n < 1 {
+				bad(limit.name, "must be a whole number of at least 1, got %q", v.GetString(limit.name))
+			}
+			*limit.dst = n
+		}
+	}
+	if cfg.Store.MaxOpenConns > 0 && cfg.Store.MaxIdleConns > cfg.Store.MaxOpenConns {
+		bad("store.max_idle_conns", "must be at most store.max_open_conns (%d), got %d", cfg.Store.MaxOpenConns, cfg.Store.MaxIdleConns)
+	}
+	for _, d := range []struct {
+		name, example string
+		dst           *time.Duration
+	}{
+		{"store.connect_timeout", "10s", &cfg.Store.ConnectTimeout},
+		{"store.conn_max_lifetime", "30m", &cfg.Store.ConnMaxLifetime},
+	} {
+		if uses(d.name) {
+			dur, err := time.ParseDuration(v.GetString(d.name))
+			if err != nil || dur <= 0 {
+				bad(d.name, "must be a positive duration such as %s, got %q", d.example, v.GetString(d.name))
+			}
+			*d.dst = dur
+		}
 	}
 	if uses("metrics.listen_address") {
 		cfg.MetricsAddress = v.GetString("metrics.listen_address")
@@ -358,6 +422,94 @@ func layerTLS(v *viper.Viper, profile *envconfig.ClientConfigProfile, bad func(n
 		t.ServerName = serverName
 	}
 	t.Disabled = false
+}
+
+// checkTemporalTLS checks the TLS files and data that Temporal's environment
+// configuration names (TEMPORAL_TLS_* or the TOML profile) and the project's
+// settings do not replace, so a bad one fails at start naming its variable,
+// not later as an anonymous connection error.
+func checkTemporalTLS(v *viper.Viper, t *envconfig.ClientConfigTLS, bad func(name, rule string, args ...any)) {
+	if t == nil || t.Disabled {
+		return
+	}
+	if v.GetString("temporal.tls.cert_file") == "" && v.GetString("temporal.tls.key_file") == "" {
+		from := temporalSource("CLIENT_CERT_PATH", "CLIENT_KEY_PATH")
+		certPEM, keyPEM := t.ClientCertData, t.ClientKeyData
+		if len(certPEM) > 0 || len(keyPEM) > 0 {
+			from = temporalSource("CLIENT_CERT_DATA", "CLIENT_KEY_DATA")
+		}
+		certFrom, keyFrom := from[0], from[1]
+		readPEM := func(path, from string) []byte {
+			if path == "" {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				bad(from, "cannot be read: %v", err)
+			}
+			return b
+		}
+		if len(certPEM) == 0 && len(keyPEM) == 0 {
+			certPEM, keyPEM = readPEM(t.ClientCertPath, certFrom), readPEM(t.ClientKeyPath, keyFrom)
+		}
+		switch {
+		case t.ClientCertPath == "" && t.ClientKeyPath == "" && len(t.ClientCertData) == 0 && len(t.ClientKeyData) == 0:
+		case len(certPEM) == 0 && len(keyPEM) == 0:
+			// unreadable: named above
+		case len(certPEM) == 0 || len(keyPEM) == 0:
+			bad(certFrom, "and %s go together for mTLS: set both or neither", keyFrom)
+		default:
+			if _, err := x509.ParseCertificate(firstPEM(certPEM, "CERTIFICATE")); err != nil {
+				bad(certFrom, "holds no PEM certificate")
+			} else if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+				bad(certFrom, "with %s is not a usable certificate and key: %v", keyFrom, err)
+			}
+		}
+	}
+	if v.GetString("temporal.tls.ca_file") == "" {
+		caPEM, caFrom := t.ServerCACertData, temporalSource("SERVER_CA_CERT_DATA")[0]
+		if len(caPEM) == 0 && t.ServerCACertPath != "" {
+			caFrom = temporalSource("SERVER_CA_CERT_PATH")[0]
+			var err error
+			if caPEM, err = os.ReadFile(t.ServerCACertPath); err != nil {
+				bad(caFrom, "cannot be read: %v", err)
+				return
+			}
+		}
+		if (len(caPEM) > 0 || t.ServerCACertPath != "") && !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+			bad(caFrom, "holds no PEM certificate")
+		}
+	}
+}
+
+// temporalSource names where Temporal's environment configuration took TLS
+// values from, given their TEMPORAL_TLS_<suffix> variables: those variables
+// if any of them is set, else the keys of the TOML profile.
+func temporalSource(suffixes ...string) []string {
+	fromEnv := slices.ContainsFunc(suffixes, func(s string) bool { return os.Getenv("TEMPORAL_TLS_"+s) != "" })
+	names := make([]string, len(suffixes))
+	for i, s := range suffixes {
+		if fromEnv {
+			names[i] = "TEMPORAL_TLS_" + s
+		} else {
+			names[i] = "tls." + strings.ToLower(s) + " of the Temporal TOML profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)"
+		}
+	}
+	return names
+}
+
+// firstPEM is the DER of the first PEM block of the type, or nil.
+func firstPEM(b []byte, typ string) []byte {
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil
+		}
+		if block.Type == typ {
+			return block.Bytes
+		}
+	}
 }
 
 // ParseWindow reads a reopen window: a Go duration (2160h, 90m, 30s) or whole

@@ -119,3 +119,94 @@ func TestBadTLSFilesNameTheKey(t *testing.T) {
 		})
 	}
 }
+
+// Temporal's own TEMPORAL_TLS_* variables (and its TOML profile) are checked
+// at start like the project's settings, and a bad one is named.
+func TestBadTemporalTLSVariablesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, "worker")
+	_, otherKey := writeCert(t, dir, "other")
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nope.pem")
+	certPEM, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"missing client cert", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": missing, "TEMPORAL_TLS_CLIENT_KEY_PATH": key},
+			"TEMPORAL_TLS_CLIENT_CERT_PATH: cannot be read"},
+		{"client cert not PEM", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": garbage, "TEMPORAL_TLS_CLIENT_KEY_PATH": key},
+			"TEMPORAL_TLS_CLIENT_CERT_PATH: holds no PEM certificate"},
+		{"missing client key", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": cert, "TEMPORAL_TLS_CLIENT_KEY_PATH": missing},
+			"TEMPORAL_TLS_CLIENT_KEY_PATH: cannot be read"},
+		{"cert without key", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": cert},
+			"TEMPORAL_TLS_CLIENT_CERT_PATH: and TEMPORAL_TLS_CLIENT_KEY_PATH go together"},
+		{"key of another cert", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": cert, "TEMPORAL_TLS_CLIENT_KEY_PATH": otherKey},
+			"TEMPORAL_TLS_CLIENT_CERT_PATH: with TEMPORAL_TLS_CLIENT_KEY_PATH is not a usable certificate and key"},
+		{"cert data not PEM", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_DATA": "garbage", "TEMPORAL_TLS_CLIENT_KEY_DATA": "also garbage"},
+			"TEMPORAL_TLS_CLIENT_CERT_DATA: holds no PEM certificate"},
+		{"missing CA", map[string]string{"TEMPORAL_TLS_SERVER_CA_CERT_PATH": missing},
+			"TEMPORAL_TLS_SERVER_CA_CERT_PATH: cannot be read"},
+		{"CA not PEM", map[string]string{"TEMPORAL_TLS_SERVER_CA_CERT_PATH": garbage},
+			"TEMPORAL_TLS_SERVER_CA_CERT_PATH: holds no PEM certificate"},
+		{"CA data not PEM", map[string]string{"TEMPORAL_TLS_SERVER_CA_CERT_DATA": "garbage"},
+			"TEMPORAL_TLS_SERVER_CA_CERT_DATA: holds no PEM certificate"},
+		{"CA path and data", map[string]string{"TEMPORAL_TLS_SERVER_CA_CERT_PATH": cert, "TEMPORAL_TLS_SERVER_CA_CERT_DATA": string(certPEM)},
+			"cannot have server CA cert path with data"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			isolate(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := load(t, "--temporal-address", "temporal.internal:7233")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v; want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "also garbage") {
+				t.Fatalf("error shows key data: %v", err)
+			}
+		})
+	}
+
+	t.Run("TOML profile", func(t *testing.T) {
+		isolate(t)
+		toml := filepath.Join(t.TempDir(), "temporal.toml")
+		body := "[profile.default]\naddress = \"temporal.internal:7233\"\n[profile.default.tls]\nserver_ca_cert_path = \"" + garbage + "\"\n"
+		if err := os.WriteFile(toml, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("TEMPORAL_CONFIG_FILE", toml)
+		_, err := load(t)
+		if want := "tls.server_ca_cert_path of the Temporal TOML profile"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Load = %v; want %q", err, want)
+		}
+	})
+
+	// Good files load, and a project setting replaces a bad Temporal variable.
+	t.Run("good", func(t *testing.T) {
+		isolate(t)
+		t.Setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", cert)
+		t.Setenv("TEMPORAL_TLS_CLIENT_KEY_PATH", key)
+		t.Setenv("TEMPORAL_TLS_SERVER_CA_CERT_PATH", garbage)
+		cfg, err := load(t, "--temporal-address", "temporal.internal:7233", "--temporal-tls-ca", cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := cfg.Temporal.ClientOptions(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tlsCfg := opts.ConnectionOptions.TLS; tlsCfg == nil || len(tlsCfg.Certificates) != 1 || tlsCfg.RootCAs == nil {
+			t.Fatalf("TLS config = %+v", tlsCfg)
+		}
+	})
+}
