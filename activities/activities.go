@@ -1,10 +1,17 @@
-// Package activities holds the termination order's side effects: writing each
+// Package activities holds the termination order's side effects and the
+// decisions that depend on the worker's rules and policy: accepting an order,
+// deciding an unlink report that came as a raw signal, and writing each
 // customer-facing status message to the status store an order page reads.
+//
+// A decision made here is recorded in the order's history (as a local
+// activity's result), so a later change of rules or policy never changes what
+// an order already decided.
 package activities
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
@@ -15,8 +22,12 @@ import (
 	"github.com/cloudmarket/termination-orders/store"
 )
 
-// RecordStatusName is the activity type of RecordStatus, as it appears in history.
-const RecordStatusName = "RecordStatus"
+// Activity types, as they appear in history.
+const (
+	RecordStatusName       = "RecordStatus"
+	AcceptOrderName        = "AcceptOrder"
+	DecideUnlinkSignalName = "DecideUnlinkSignal"
+)
 
 // ErrTypeInvalidStatusMessage is the failure type of a status message the store
 // can never accept; retrying it is pointless, so it is non-retryable.
@@ -24,34 +35,74 @@ const ErrTypeInvalidStatusMessage = "InvalidStatusMessage"
 
 // StatusChange is the input of RecordStatus: one timeline entry of an order.
 type StatusChange struct {
-	OrderID string              `json:"orderId"`
-	Entry   order.TimelineEntry `json:"entry"`
+	OrderID string `json:"orderId"`
+	// RunKey identifies the order's life in the store: the workflow's original
+	// run ID, which a reset keeps, so a message re-decided after a reset is
+	// stored once. Empty in changes scheduled before it existed: the run ID.
+	RunKey string              `json:"runKey,omitempty"`
+	Entry  order.TimelineEntry `json:"entry"`
 }
 
 // StatusStore is where status messages go; *store.Store is the real one.
 type StatusStore interface {
 	Record(ctx context.Context, m store.Message) (inserted bool, err error)
+	// PriorLife returns the latest message of the order written by another
+	// life than runKey in a stage other than Failed, if there is one.
+	PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error)
+}
+
+// SignalTimes finds when the server received a signal: the time of the
+// ordinal-th signal of that name (counting from 1) in a workflow run's history.
+type SignalTimes interface {
+	SignalTime(ctx context.Context, workflowID, runID, signalName string, ordinal int) (time.Time, error)
+}
+
+// Policy is the worker's configuration that orders take on when accepted.
+type Policy struct {
+	// ReopenWindow is the post-closure period of an order that does not set
+	// its own; zero means order.DefaultReopenWindow.
+	ReopenWindow time.Duration
 }
 
 // Activities holds what the activities need. Register it with Register.
 type Activities struct {
-	Store StatusStore
+	Store  StatusStore
+	Policy Policy
+	// Signals finds the server's receive time of a raw unlink signal that
+	// states no close time; nil uses the time the decision is made.
+	Signals SignalTimes
+	// Now is the clock of the rules' "not in the future" checks; nil is time.Now.
+	Now func() time.Time
 }
 
 // Register registers the activities under their contract names.
 func Register(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a.RecordStatus, activity.RegisterOptions{Name: RecordStatusName})
+	r.RegisterActivityWithOptions(a.AcceptOrder, activity.RegisterOptions{Name: AcceptOrderName})
+	r.RegisterActivityWithOptions(a.DecideUnlinkSignal, activity.RegisterOptions{Name: DecideUnlinkSignalName})
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // RecordStatus writes a status message where the order details page reads it.
-// It is idempotent: the workflow run and the entry's sequence number identify
-// the message, so a retry after a timeout whose first write landed stores nothing new.
+// It is idempotent: the order's life (RunKey) and the entry's sequence number
+// identify the message, so a retry after a timeout whose first write landed
+// stores nothing new.
 func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) error {
 	info := activity.GetInfo(ctx)
 	logger := log.With(activity.GetLogger(ctx), "OrderID", in.OrderID, "Seq", in.Entry.Seq, "Stage", in.Entry.Stage)
+	runKey := in.RunKey
+	if runKey == "" {
+		runKey = info.WorkflowExecution.RunID
+	}
 	m := store.Message{
 		OrderID:     in.OrderID,
-		RunID:       info.WorkflowExecution.RunID,
+		RunID:       runKey,
 		Seq:         in.Entry.Seq,
 		Stage:       in.Entry.Stage,
 		OrderStatus: in.Entry.Stage.OrderStatus(),

@@ -45,6 +45,13 @@ func CancelledMessage(s Status, at time.Time, r CancelRequest) string {
 		s.OrderID, FormatTime(at), r.RequestedBy, r.Reason, s.AccountID)
 }
 
+// AlreadyProcessedMessage is the status of a run refused because its order
+// already lived. It is never written to the order's page, which belongs to
+// the order's first life.
+func AlreadyProcessedMessage(orderID string, prior error) string {
+	return fmt.Sprintf("Termination order %s was not started again: %v.", orderID, prior)
+}
+
 // FailedMessage is shown when the order could not be processed.
 func FailedMessage(err error) string {
 	return fmt.Sprintf("Your termination order could not be processed: %v. "+

@@ -30,6 +30,23 @@ const (
 	MaxReopenWindow = 365 * 24 * time.Hour
 )
 
+// Bounds on the reopenWindowSeconds field itself. The field is range-checked as
+// an integer before it is ever turned into a duration: multiplying first would
+// wrap a huge value into a short window.
+const (
+	MinReopenWindowSeconds = int64(MinReopenWindow / time.Second)
+	MaxReopenWindowSeconds = int64(MaxReopenWindow / time.Second)
+)
+
+// Bounds on the size of an order. A subscription has a handful of items; the
+// limits keep every order far below Temporal's payload limits, so that input
+// too large is refused here with the field named, never at the server.
+const (
+	MaxItems = 100
+	// MaxInputBytes bounds the start input as JSON.
+	MaxInputBytes = 64 << 10
+)
+
 // Order is a termination order as the marketplace submits it.
 type Order struct {
 	OrderID         string `json:"orderId"`
@@ -81,10 +98,12 @@ func (o *Order) UnmarshalJSON(b []byte) error {
 }
 
 // ReopenWindow is the post-closure period of this order: its own override if
-// it has one, else the window of the policy it was accepted under, else DefaultReopenWindow.
+// it has one, else the window of the policy it was accepted under, else
+// DefaultReopenWindow. An override outside its bounds (which Validate refuses)
+// is never used.
 func (o Order) ReopenWindow(policy time.Duration) time.Duration {
 	switch {
-	case o.ReopenWindowSeconds > 0:
+	case o.ReopenWindowSeconds >= MinReopenWindowSeconds && o.ReopenWindowSeconds <= MaxReopenWindowSeconds:
 		return time.Duration(o.ReopenWindowSeconds) * time.Second
 	case policy > 0:
 		return policy
@@ -93,9 +112,43 @@ func (o Order) ReopenWindow(policy time.Duration) time.Duration {
 	}
 }
 
+// workflowIDPrefix starts the workflow ID of every order.
+const workflowIDPrefix = "termination-"
+
 // WorkflowID is the Temporal workflow ID of the order: termination-<orderId>.
 func WorkflowID(orderID string) string {
-	return "termination-" + orderID
+	return workflowIDPrefix + orderID
+}
+
+// OwnerOf is the order a workflow ID belongs to: the orderId of
+// termination-<orderId>, if that is a valid order ID, else "". Only the owner's
+// order page may receive a workflow's status messages.
+func OwnerOf(workflowID string) string {
+	id, ok := strings.CutPrefix(workflowID, workflowIDPrefix)
+	if !ok || CheckOrderID(id) != nil {
+		return ""
+	}
+	return id
+}
+
+// DecodeJSON decodes start input from any client. It never fails: input that
+// is too large, not JSON, or not an object comes back as an order whose
+// Validate reports it, so that such a start still ends as a Failed order
+// with a message naming the problem.
+func DecodeJSON(b []byte) Order {
+	if len(b) > MaxInputBytes {
+		return Order{decodeErr: &FieldError{Field: "(input)", Rule: fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxInputBytes, len(b))}}
+	}
+	var o Order
+	if err := json.Unmarshal(b, &o); err != nil {
+		rule := "must be a JSON object"
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			rule = fmt.Sprintf("must be a JSON object (invalid JSON at byte %d: %v)", syntax.Offset, syntax)
+		}
+		return Order{decodeErr: &FieldError{Field: "(input)", Rule: rule}}
+	}
+	return o
 }
 
 func jsonKind(goType string) string {

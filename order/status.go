@@ -27,6 +27,9 @@ type TimelineEntry struct {
 	Time    time.Time `json:"time"`
 	Stage   Stage     `json:"stage"`
 	Message string    `json:"message"`
+	// RequestID is the request ID of the unlink, reopen or cancel that made
+	// this change, if its caller gave one.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // NewStatus is the status of an order before its first stage.
@@ -37,7 +40,13 @@ func NewStatus(o Order) Status {
 // Enter moves the order to stage at the given time with the given customer
 // message, and returns the timeline entry that records the change.
 func (s *Status) Enter(stage Stage, at time.Time, message string) TimelineEntry {
-	entry := TimelineEntry{Seq: len(s.Timeline) + 1, Time: at, Stage: stage, Message: message}
+	return s.EnterFor("", stage, at, message)
+}
+
+// EnterFor is Enter for a change made by a request with the given request ID
+// ("" for none), which the entry keeps.
+func (s *Status) EnterFor(requestID string, stage Stage, at time.Time, message string) TimelineEntry {
+	entry := TimelineEntry{Seq: len(s.Timeline) + 1, Time: at, Stage: stage, Message: message, RequestID: requestID}
 	s.Stage = stage
 	s.OrderStatus = stage.OrderStatus()
 	s.StatusMessage = message
@@ -53,26 +62,129 @@ func (s Status) EnteredAt() time.Time {
 	return s.Timeline[len(s.Timeline)-1].Time
 }
 
+// Applied returns the timeline entry of the change that the request with this
+// ID made, if it made one: a retried request is answered from it.
+func (s Status) Applied(requestID string) (TimelineEntry, bool) {
+	if requestID == "" {
+		return TimelineEntry{}, false
+	}
+	for _, e := range s.Timeline {
+		if e.RequestID == requestID {
+			return e, true
+		}
+	}
+	return TimelineEntry{}, false
+}
+
+// RefusalKind classifies why a request is refused. The values are part of the
+// wire contract: they are the failure type of a rejected update.
+type RefusalKind string
+
+// The kinds of refusal.
+const (
+	// RefusedByStage: the order's stage does not allow the request.
+	RefusedByStage RefusalKind = "RejectedByStage"
+	// RefusedClosedForGood: the account's post-closure period is over; it can
+	// never be reopened.
+	RefusedClosedForGood RefusalKind = "ClosedForGood"
+	// RefusedAlreadyUnlinked: the unlink was reported before; nothing changed.
+	RefusedAlreadyUnlinked RefusalKind = "AlreadyUnlinked"
+	// RefusedNotAcceptedYet: the order is still being accepted (its
+	// acceptance waits for the status store); nothing changed, ask again shortly.
+	RefusedNotAcceptedYet RefusalKind = "NotAcceptedYet"
+	// RefusedRequestIDReused: the request ID was already used by a different
+	// kind of request on this order.
+	RefusedRequestIDReused RefusalKind = "RequestIDReused"
+)
+
+// NotAcceptedYet is the refusal of a request that reaches an order before its
+// acceptance step has decided.
+func NotAcceptedYet(orderID string) *Refusal {
+	return refuse(RefusedNotAcceptedYet, "order %s is still being accepted (its acceptance waits for the status store to confirm the order ID was never used); nothing changed, ask again shortly", orderID)
+}
+
+// CheckRequestID refuses a request whose ID already made a change of another
+// kind (one that entered a stage other than want) on this order. It returns
+// the entry the ID made, if it made want's change.
+func (s Status) CheckRequestID(requestID string, want Stage) (TimelineEntry, bool, error) {
+	e, ok := s.Applied(requestID)
+	if !ok {
+		return TimelineEntry{}, false, nil
+	}
+	if e.Stage != want {
+		return TimelineEntry{}, false, refuse(RefusedRequestIDReused, "request ID %s was already used on this order for the change to %s on %s; use a new request ID", requestID, e.Stage, FormatTime(e.Time))
+	}
+	return e, true, nil
+}
+
+// CheckCloseTime refuses a close time before the order was placed (allowing
+// for clock skew): Operations close the account in answer to the order.
+func (s Status) CheckCloseTime(closedAt time.Time) error {
+	if len(s.Timeline) == 0 {
+		return nil
+	}
+	placed := s.Timeline[0].Time
+	if closedAt.Before(placed.Add(-ClockSkew)) {
+		var c checker
+		c.fail("completedAt", "must not be before the order was placed (%s), got %s", FormatTime(placed), closedAt.UTC().Format(time.RFC3339))
+		return c.err("unlink-completed report")
+	}
+	return nil
+}
+
+// Refusal is a request the order's stage does not allow, and why.
+type Refusal struct {
+	Kind RefusalKind
+	// Reason is for the person who asked.
+	Reason string
+}
+
+func (r *Refusal) Error() string { return r.Reason }
+
+func refuse(kind RefusalKind, format string, args ...any) *Refusal {
+	return &Refusal{Kind: kind, Reason: fmt.Sprintf(format, args...)}
+}
+
+// The Check methods say whether a request can be taken now; if not, the
+// error is a *Refusal saying why.
+
+// CheckUnlink says whether Operations' unlink report can be taken now, and if
+// not, why.
+func (s Status) CheckUnlink() error {
+	switch s.Stage {
+	case StageAwaitingUnlink:
+		return nil
+	case StagePostClosure, StageReopened, StagePermanentlyClosed:
+		return refuse(RefusedAlreadyUnlinked, "AWS account %s was reported unlinked and closed on %s (the order is %s); nothing changed",
+			s.AccountID, FormatTime(s.ClosedAt), s.Stage)
+	case StageCancelled:
+		return refuse(RefusedByStage, "the order was cancelled on %s, so AWS account %s must not be closed; there is no unlink to report",
+			FormatTime(s.EnteredAt()), s.AccountID)
+	default:
+		return refuse(RefusedByStage, "the order is %s since %s; there is no unlink to report", s.Stage, FormatTime(s.EnteredAt()))
+	}
+}
+
 // CheckReopen says whether the account can be reopened now, and if not, why.
 func (s Status) CheckReopen(now time.Time) error {
 	switch s.Stage {
 	case StagePostClosure:
 		if !now.Before(s.ReopenDeadline) {
-			return fmt.Errorf("the post-closure period of AWS account %s ended on %s: the account is closed for good and can no longer be reopened",
+			return refuse(RefusedClosedForGood, "the post-closure period of AWS account %s ended on %s: the account is closed for good and can no longer be reopened",
 				s.AccountID, FormatTime(s.ReopenDeadline))
 		}
 		return nil
 	case StageAwaitingUnlink:
-		return fmt.Errorf("AWS account %s has not been closed yet (the order is awaiting the unlink), so there is nothing to reopen; cancel the order instead", s.AccountID)
+		return refuse(RefusedByStage, "AWS account %s has not been closed yet (the order is awaiting the unlink), so there is nothing to reopen; cancel the order instead", s.AccountID)
 	case StageReopened:
-		return fmt.Errorf("AWS account %s was already reopened on %s", s.AccountID, FormatTime(s.EnteredAt()))
+		return refuse(RefusedByStage, "AWS account %s was already reopened on %s", s.AccountID, FormatTime(s.EnteredAt()))
 	case StagePermanentlyClosed:
-		return fmt.Errorf("AWS account %s has been closed for good since %s, when its post-closure period ended; it can no longer be reopened",
+		return refuse(RefusedClosedForGood, "AWS account %s has been closed for good since %s, when its post-closure period ended; it can no longer be reopened",
 			s.AccountID, FormatTime(s.ReopenDeadline))
 	case StageCancelled:
-		return fmt.Errorf("the order was cancelled on %s and AWS account %s was never closed, so there is nothing to reopen", FormatTime(s.EnteredAt()), s.AccountID)
+		return refuse(RefusedByStage, "the order was cancelled on %s and AWS account %s was never closed, so there is nothing to reopen", FormatTime(s.EnteredAt()), s.AccountID)
 	default:
-		return fmt.Errorf("the order failed and AWS account %s was never closed, so there is nothing to reopen", s.AccountID)
+		return refuse(RefusedByStage, "the order failed and AWS account %s was never closed, so there is nothing to reopen", s.AccountID)
 	}
 }
 
@@ -82,12 +194,12 @@ func (s Status) CheckCancel() error {
 	case StageAwaitingUnlink:
 		return nil
 	case StagePostClosure:
-		return fmt.Errorf("AWS account %s was already unlinked and closed on %s, so the order can no longer be cancelled; reopen the account before %s instead",
+		return refuse(RefusedByStage, "AWS account %s was already unlinked and closed on %s, so the order can no longer be cancelled; reopen the account before %s instead",
 			s.AccountID, FormatTime(s.ClosedAt), FormatTime(s.ReopenDeadline))
 	case StageCancelled:
-		return fmt.Errorf("the order was already cancelled on %s", FormatTime(s.EnteredAt()))
+		return refuse(RefusedByStage, "the order was already cancelled on %s", FormatTime(s.EnteredAt()))
 	default:
-		return fmt.Errorf("the order can no longer be cancelled: it is %s since %s", s.Stage, FormatTime(s.EnteredAt()))
+		return refuse(RefusedByStage, "the order can no longer be cancelled: it is %s since %s", s.Stage, FormatTime(s.EnteredAt()))
 	}
 }
 

@@ -17,10 +17,15 @@ const (
 	maxTextLength = 500
 )
 
+// EarliestTime is the earliest time an order or a report may state: a
+// timestamp before it is a client's zero value or a typing mistake, never a
+// real date of this product.
+var EarliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // FieldError is one broken rule: the field (as named on the wire) and the rule.
 type FieldError struct {
-	Field string
-	Rule  string
+	Field string `json:"field"`
+	Rule  string `json:"rule"`
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Rule }
@@ -87,21 +92,34 @@ func (c *checker) text(field, v string) {
 	}
 }
 
-// timestamp checks an optional RFC 3339 time that must not lie in the future.
-func (c *checker) timestamp(field, v string, now time.Time) (time.Time, bool) {
+// requestID checks an optional request ID: the caller's key that makes a
+// retried request get the original answer.
+func (c *checker) requestID(v string) {
+	if v != "" {
+		c.identifier("requestId", v)
+	}
+}
+
+// timestamp checks an optional RFC 3339 time that must lie between EarliestTime
+// and now (with clock skew).
+func (c *checker) timestamp(field, v string, now time.Time) {
+	c.timestampSince(field, v, now, EarliestTime)
+}
+
+// timestampSince is timestamp with its own lower bound; the zero time means none.
+func (c *checker) timestampSince(field, v string, now, earliest time.Time) {
 	if v == "" {
-		return time.Time{}, false
+		return
 	}
 	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
+	switch {
+	case err != nil:
 		c.fail(field, "must be an RFC 3339 time such as 2026-11-26T14:03:00Z, got %s", quote(v))
-		return time.Time{}, false
-	}
-	if t.After(now.Add(ClockSkew)) {
+	case t.After(now.Add(ClockSkew)):
 		c.fail(field, "must not be in the future (got %s)", v)
-		return time.Time{}, false
+	case !earliest.IsZero() && t.Before(earliest):
+		c.fail(field, "must not be before %s (got %s)", earliest.Format(time.RFC3339), v)
 	}
-	return t, true
 }
 
 // quote shows a rejected value, shortened: an error message must stay readable
@@ -118,9 +136,36 @@ func isIDRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }
 
-// Validate checks the order against the contract. now is the current time of the
-// caller (the workflow's own clock inside a workflow).
+// Validate checks the order against the contract. now is the current time of
+// the caller. Inside the workflow only the acceptance step calls it, and its
+// answer is recorded in history, so tightening a rule never changes an order
+// that was already accepted.
 func (o Order) Validate(now time.Time) error {
+	return o.validate(now, currentRules)
+}
+
+// ValidateV1 checks the order by the rules orders were accepted under before
+// the acceptance step existed (workflow version 1), which re-ran validation on
+// every replay. Orders started then replay with it, so it must never change.
+func (o Order) ValidateV1(now time.Time) error {
+	return o.validate(now, rulesV1)
+}
+
+// rules are what differ between the rule sets of Validate and ValidateV1.
+type rules struct {
+	maxItems int       // 0: no bound
+	earliest time.Time // zero: no lower bound on submittedAt
+	// windowMultipliedFirst is version 1's check of reopenWindowSeconds, which
+	// multiplied before it range-checked and so let a huge value wrap.
+	windowMultipliedFirst bool
+}
+
+var (
+	currentRules = rules{maxItems: MaxItems, earliest: EarliestTime}
+	rulesV1      = rules{windowMultipliedFirst: true}
+)
+
+func (o Order) validate(now time.Time, r rules) error {
 	var c checker
 	if o.decodeErr != nil {
 		c.fields = append(c.fields, o.decodeErr)
@@ -136,6 +181,10 @@ func (o Order) Validate(now time.Time) error {
 	if len(o.Items) == 0 {
 		c.fail("items", "must list at least one item")
 	}
+	if r.maxItems > 0 && len(o.Items) > r.maxItems {
+		c.fail("items", "must list at most %d items, got %d", r.maxItems, len(o.Items))
+		return c.err("termination order") // one line, not one per item beyond the bound
+	}
 	seen := make(map[string]bool, len(o.Items))
 	for i, it := range o.Items {
 		field := fmt.Sprintf("items[%d]", i)
@@ -149,15 +198,20 @@ func (o Order) Validate(now time.Time) error {
 		}
 	}
 	c.text("requestedBy", o.RequestedBy)
-	c.timestamp("submittedAt", o.SubmittedAt, now)
-	if o.ReopenWindowSeconds != 0 {
-		w := time.Duration(o.ReopenWindowSeconds) * time.Second
-		if o.ReopenWindowSeconds < 0 || w < MinReopenWindow || w > MaxReopenWindow {
-			c.fail("reopenWindowSeconds", "must be between %d and %d seconds when set, got %d",
-				int64(MinReopenWindow/time.Second), int64(MaxReopenWindow/time.Second), o.ReopenWindowSeconds)
-		}
+	c.timestampSince("submittedAt", o.SubmittedAt, now, r.earliest)
+	if o.ReopenWindowSeconds != 0 && !r.windowAllowed(o.ReopenWindowSeconds) {
+		c.fail("reopenWindowSeconds", "must be between %d and %d seconds when set, got %d",
+			MinReopenWindowSeconds, MaxReopenWindowSeconds, o.ReopenWindowSeconds)
 	}
 	return c.err("termination order")
+}
+
+func (r rules) windowAllowed(seconds int64) bool {
+	if r.windowMultipliedFirst {
+		w := time.Duration(seconds) * time.Second
+		return seconds >= 0 && w >= MinReopenWindow && w <= MaxReopenWindow
+	}
+	return seconds >= MinReopenWindowSeconds && seconds <= MaxReopenWindowSeconds
 }
 
 func isAccountID(v string) bool {
@@ -177,9 +231,14 @@ type UnlinkCompleted struct {
 	CompletedBy string `json:"completedBy"`
 	// Reference is the ticket or note that documents the unlink.
 	Reference string `json:"reference"`
-	// CompletedAt is when the account was closed, RFC 3339. Optional: it
-	// defaults to when the workflow handles the report.
+	// CompletedAt is when the account was closed, RFC 3339. Optional: the
+	// starter stamps the moment it reports the unlink; a raw signal without it
+	// closes at the time the server received the signal, a raw update at the
+	// time the workflow handles it.
 	CompletedAt string `json:"completedAt,omitempty"`
+	// RequestID is the caller's key for this report (optional): a retry with
+	// the same ID gets the original answer.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Validate checks the report; now is the caller's current time.
@@ -188,26 +247,20 @@ func (u UnlinkCompleted) Validate(now time.Time) error {
 	c.text("completedBy", u.CompletedBy)
 	c.text("reference", u.Reference)
 	c.timestamp("completedAt", u.CompletedAt, now)
+	c.requestID(u.RequestID)
 	return c.err("unlink-completed report")
 }
 
 // ValidateFor checks the report against the order it is for: besides Validate,
-// the stated close time cannot come before the order was accepted (allowing for
-// clock skew), since Operations close the account in answer to the order.
+// the stated close time cannot come before the order was placed.
 func (u UnlinkCompleted) ValidateFor(s Status, now time.Time) error {
 	if err := u.Validate(now); err != nil {
 		return err
 	}
-	if len(s.Timeline) == 0 || u.CompletedAt == "" {
+	if u.CompletedAt == "" {
 		return nil
 	}
-	accepted := s.Timeline[0].Time
-	if u.ClosedAt(now).Before(accepted.Add(-ClockSkew)) {
-		var c checker
-		c.fail("completedAt", "must not be before the order was placed (%s), got %s", FormatTime(accepted), u.CompletedAt)
-		return c.err("unlink-completed report")
-	}
-	return nil
+	return s.CheckCloseTime(u.ClosedAt(now))
 }
 
 // ClosedAt is the close time the report states, or handledAt when it states none.
@@ -223,6 +276,9 @@ func (u UnlinkCompleted) ClosedAt(handledAt time.Time) time.Time {
 type ReopenRequest struct {
 	RequestedBy string `json:"requestedBy"`
 	Reason      string `json:"reason"`
+	// RequestID is the caller's key for this request (optional): a retry with
+	// the same ID gets the original answer, also after the order has ended.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Validate checks the request.
@@ -230,6 +286,7 @@ func (r ReopenRequest) Validate() error {
 	var c checker
 	c.text("requestedBy", r.RequestedBy)
 	c.text("reason", r.Reason)
+	c.requestID(r.RequestID)
 	return c.err("reopen request")
 }
 
@@ -237,6 +294,9 @@ func (r ReopenRequest) Validate() error {
 type CancelRequest struct {
 	RequestedBy string `json:"requestedBy"`
 	Reason      string `json:"reason"`
+	// RequestID is the caller's key for this request (optional): a retry with
+	// the same ID gets the original answer, also after the order has ended.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Validate checks the request.
@@ -244,6 +304,7 @@ func (r CancelRequest) Validate() error {
 	var c checker
 	c.text("requestedBy", r.RequestedBy)
 	c.text("reason", r.Reason)
+	c.requestID(r.RequestID)
 	return c.err("cancel request")
 }
 

@@ -166,13 +166,25 @@ func (s *Store) Latest(ctx context.Context, orderID string) (Message, error) {
 	return msgs[0], nil
 }
 
+// PriorLife returns the latest message of the order that another life of it
+// (a run key other than runKey) wrote in a stage other than Failed. Its
+// existence means the order already lived: only a life that failed on invalid
+// input may be followed by another.
+func (s *Store) PriorLife(ctx context.Context, orderID, runKey string) (Message, bool, error) {
+	msgs, err := s.query(ctx, selectMessages+` AND run_id <> ? AND stage <> ?`+latestOrder, orderID, runKey, string(order.StageFailed))
+	if err != nil || len(msgs) == 0 {
+		return Message{}, false, err
+	}
+	return msgs[0], true, nil
+}
+
 // Timeline is every message of the order, oldest first.
 func (s *Store) Timeline(ctx context.Context, orderID string) ([]Message, error) {
 	return s.query(ctx, selectMessages+timelineOrder, orderID)
 }
 
-func (s *Store) query(ctx context.Context, q string, orderID string) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(q), orderID)
+func (s *Store) query(ctx context.Context, q string, orderID string, more ...any) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, s.dialect.rebind(q), append([]any{orderID}, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
 	}

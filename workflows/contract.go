@@ -21,20 +21,40 @@ const (
 	WorkflowType = "TerminationOrder"
 
 	// SignalUnlinkCompleted is Operations' report that the account is unlinked
-	// and closed. Payload: UnlinkCompleted. A repeat changes nothing; a signal
-	// sent before the workflow waits for it is kept until it does.
+	// and closed, for clients that can only signal. Payload: UnlinkCompleted.
+	// A repeat changes nothing; a signal sent before the workflow waits for it
+	// is kept until it does; an invalid one is logged and ignored. Without a
+	// completedAt the account closes when the server received the signal.
+	// Prefer UpdateConfirmUnlink, which answers.
 	SignalUnlinkCompleted = "unlink-completed"
 
+	// UpdateConfirmUnlink is Operations' report that the account is unlinked
+	// and closed, answered. Payload: UnlinkCompleted; result: Status. Rejected
+	// with type AlreadyUnlinked after the unlink (unless the requestId is the
+	// one that made it, which gets the original answer) and RejectedByStage
+	// when the order was cancelled or failed. Without a completedAt the account
+	// closes when the workflow handles the update.
+	UpdateConfirmUnlink = "confirm-unlink"
+
 	// UpdateReopen reopens the account during its post-closure period.
-	// Payload: ReopenRequest; result: Status. Its validator rejects it, with the
-	// reason, in every other stage; a rejection leaves no trace in history.
+	// Payload: ReopenRequest; result: Status. Rejected, with the reason, in
+	// every other stage: type ClosedForGood once the period is over, else
+	// RejectedByStage. A rejection by the validator leaves no trace in history.
 	UpdateReopen = "reopen"
 
 	// UpdateCancel cancels the order before the unlink. Payload: CancelRequest;
-	// result: Status. Rejected from the unlink on.
+	// result: Status. Rejected (RejectedByStage) from the unlink on.
 	UpdateCancel = "cancel"
 
-	// QueryStatus returns the order's Status.
+	// Every update is decided in the order the server recorded it, after any
+	// unlink-completed signal recorded before it. A request that reaches an
+	// order whose acceptance waits for the status store is rejected with type
+	// NotAcceptedYet; input that breaks the contract with type ValidationError.
+	// An update answers once the decision is made; its status message is
+	// stored behind it (the workflow ends only once every message is stored).
+
+	// QueryStatus returns the order's Status. Before the order is accepted it
+	// fails with the reason (the acceptance waits for the status store).
 	QueryStatus = "status"
 )
 
@@ -46,12 +66,13 @@ type (
 	// "requestedBy", "submittedAt" (RFC 3339, optional),
 	// "reopenWindowSeconds" (optional; default 90 days)}.
 	Order = order.Order
-	// UnlinkCompleted is the unlink-completed signal:
-	// {"completedBy", "reference", "completedAt" (RFC 3339, optional)}.
+	// UnlinkCompleted is the unlink-completed signal's and the confirm-unlink
+	// update's payload: {"completedBy", "reference", "completedAt" (RFC 3339,
+	// optional), "requestId" (optional)}.
 	UnlinkCompleted = order.UnlinkCompleted
-	// ReopenRequest is the reopen update's argument: {"requestedBy", "reason"}.
+	// ReopenRequest is the reopen update's argument: {"requestedBy", "reason", "requestId" (optional)}.
 	ReopenRequest = order.ReopenRequest
-	// CancelRequest is the cancel update's argument: {"requestedBy", "reason"}.
+	// CancelRequest is the cancel update's argument: {"requestedBy", "reason", "requestId" (optional)}.
 	CancelRequest = order.CancelRequest
 	// Status is the status query's result and the workflow's result:
 	// {"orderId", "subscriptionId", "accountId", "stage", "orderStatus",
@@ -74,6 +95,13 @@ var (
 	SearchAttributes = []temporal.SearchAttributeKey{StageKey, AccountIDKey, SubscriptionIDKey, ReopenDeadlineKey}
 )
 
-// ErrTypeInvalidOrder is the failure type of a workflow started with input that
-// breaks the contract. It is non-retryable.
-const ErrTypeInvalidOrder = "InvalidOrder"
+// Failure types of a workflow that changes nothing. Both are non-retryable.
+const (
+	// ErrTypeInvalidOrder: the start input breaks the contract (each broken
+	// field is named). The order page gets a Failed message.
+	ErrTypeInvalidOrder = "InvalidOrder"
+	// ErrTypeOrderAlreadyProcessed: the order already lived under another run
+	// (the status store remembers it beyond Temporal's retention); one order
+	// closes an account at most once. Nothing is written to its order page.
+	ErrTypeOrderAlreadyProcessed = "OrderAlreadyProcessed"
+)

@@ -38,7 +38,7 @@ func TestReplayCommittedHistories(t *testing.T) {
 // An unversioned change to the order's steps must fail the replay: this is
 // what keeps 90-day-old orders safe from a careless deploy.
 func TestReplayCatchesAnUnversionedChange(t *testing.T) {
-	changed := func(ctx workflow.Context, o workflows.Order) (workflows.Status, error) {
+	changed := func(ctx workflow.Context, o converter.RawValue) (workflows.Status, error) {
 		// A new first step that the recorded orders never took.
 		if err := workflow.Sleep(ctx, time.Minute); err != nil {
 			return workflows.Status{}, err

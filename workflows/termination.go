@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -17,7 +18,9 @@ import (
 // Policy is the worker's configuration that the orders it runs follow.
 type Policy struct {
 	// ReopenWindow is the post-closure period of an order that does not set
-	// its own; zero means order.DefaultReopenWindow.
+	// its own; zero means order.DefaultReopenWindow. Orders of version 2 read
+	// it in their acceptance step (activities.Policy); version 1 recorded it
+	// with a SideEffect.
 	ReopenWindow time.Duration
 }
 
@@ -26,103 +29,354 @@ func Register(r worker.WorkflowRegistry, p Policy) {
 	r.RegisterWorkflowWithOptions(TerminationOrder(p), workflow.RegisterOptions{Name: WorkflowType})
 }
 
-// A status write is a short database insert, so it first runs as a local
-// activity inside the workflow task: one marker in history instead of three
-// activity events. Local activity retries that back off for long add timers to
-// history, so after a minute of failures (a store outage) the write goes to a
-// regular activity, which the server retries without limit and without growing
-// the history. Only a message the store can never accept is not retried.
-var (
-	statusWriteLocalOptions = workflow.LocalActivityOptions{
-		StartToCloseTimeout:    5 * time.Second,
-		ScheduleToCloseTimeout: time.Minute, // unset, it would default to StartToCloseTimeout
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        10 * time.Second,
-			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidStatusMessage},
-		},
-	}
-	statusWriteFallbackOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidStatusMessage},
-		},
-	}
-)
+// ChangeAcceptanceStep is the workflow.GetVersion change ID of version 2, the
+// order's life as this file runs it: one acceptance step decides the input,
+// the policy and whether the order already lived, and records that in
+// history; requests are decided in the order the server recorded them; the
+// unlink can be confirmed with an update; status messages are written behind
+// the decisions, keyed on the order's original run. Version 1
+// (workflow.DefaultVersion) is in termination_v1.go.
+const ChangeAcceptanceStep = "acceptance-step"
 
 // TerminationOrder is the life of one termination order, run under the
 // worker's policy: submitted and awaiting Operations' unlink; then the
 // post-closure period during which the account can be reopened; then closed
 // for good. It can be cancelled before the unlink.
-func TerminationOrder(p Policy) func(workflow.Context, Order) (Status, error) {
-	return func(ctx workflow.Context, o Order) (Status, error) {
+//
+// The input is taken raw so that input from any client, however broken, is
+// decided by the acceptance step and answered with a Failed order naming the
+// problem rather than an SDK decode error.
+func TerminationOrder(p Policy) func(workflow.Context, converter.RawValue) (Status, error) {
+	return func(ctx workflow.Context, input converter.RawValue) (Status, error) {
+		info := workflow.GetInfo(ctx)
 		w := &terminationOrder{
-			order:  o,
-			status: order.NewStatus(o),
-			logger: log.With(workflow.GetLogger(ctx), "OrderID", o.OrderID),
+			logger: log.With(workflow.GetLogger(ctx), "OrderID", order.OwnerOf(info.WorkflowExecution.ID)),
 		}
-		return w.run(ctx, p)
+		if workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return w.runV1(ctx, input, p)
+		}
+		w.v2 = true
+		return w.run(ctx, input)
 	}
 }
 
 type terminationOrder struct {
+	// v2 is set for orders of version 2 (ChangeAcceptanceStep).
+	v2     bool
 	order  order.Order
 	status order.Status
 	unlink order.UnlinkCompleted
 	// window is the order's post-closure period, fixed when it is accepted.
 	window time.Duration
 	logger log.Logger
-	// writes counts status writes in flight, so the workflow ends only after
-	// every message it produced is stored.
+
+	// accepted is set once the acceptance step has decided, and slow once it
+	// waits for the status store: requests are then refused, not held.
+	accepted, slow bool
+	// owner is the order whose page receives this run's messages ("" for none).
+	owner string
+	// runKey identifies this life of the order in the status store.
+	runKey string
+
+	// unlinks carries raw unlink-completed signals; signals counts those
+	// received and deciding those being decided.
+	unlinks  workflow.ReceiveChannel
+	signals  int
+	deciding int
+
+	// queued are status messages decided but not yet written; writes counts
+	// writes in flight. The workflow ends only once every message is stored.
+	queued []order.TimelineEntry
 	writes int
 }
 
-func (w *terminationOrder) run(ctx workflow.Context, p Policy) (Status, error) {
-	// The first stage is set before any handler exists, so that a request
-	// arriving with the start already sees it.
-	invalid := w.validate(ctx)
-	if invalid != nil {
+func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (Status, error) {
+	info := workflow.GetInfo(ctx)
+	w.runKey = info.OriginalRunID
+	if w.runKey == "" {
+		w.runKey = info.WorkflowExecution.RunID
+	}
+	w.status = order.NewStatus(order.Order{OrderID: order.OwnerOf(info.WorkflowExecution.ID)})
+	w.unlinks = workflow.GetSignalChannel(ctx, SignalUnlinkCompleted)
+	// Handlers exist from the start: a query is answered, and a request is
+	// held (or refused, when the store is slow) until the order is accepted.
+	w.setup(ctx)
+	steady, _ := workflow.NewDisconnectedContext(ctx)
+	workflow.Go(steady, w.writeQueued)
+
+	acc, err := w.accept(steady, input)
+	if err != nil {
+		return w.status, err
+	}
+	w.order, w.owner, w.window = acc.Order, acc.Owner, acc.ReopenWindow
+	w.status = order.NewStatus(acc.Order)
+	if w.status.OrderID == "" {
+		w.status.OrderID = order.OwnerOf(info.WorkflowExecution.ID)
+	}
+
+	if acc.PriorLife != nil {
+		w.logger.Error("Termination order refused: the order already lived", "PriorStage", acc.PriorLife.Stage)
+		w.transition(ctx, order.StageFailed, order.AlreadyProcessedMessage(w.status.OrderID, acc.PriorLife), "")
+		w.accepted = true
+		w.awaitQuiet(steady)
+		return w.status, temporal.NewNonRetryableApplicationError(acc.PriorLife.Error(), ErrTypeOrderAlreadyProcessed, nil)
+	}
+	if invalid := acc.Invalid(); invalid != nil {
 		w.logger.Error("Termination order rejected: invalid input", "Error", invalid)
-		entry := w.transition(ctx, order.StageFailed, order.FailedMessage(invalid))
-		w.setup(ctx)
-		w.record(ctx, entry)
-		w.awaitQuiet(ctx)
+		w.enter(ctx, order.StageFailed, order.FailedMessage(invalid), "")
+		w.accepted = true
+		w.awaitQuiet(steady)
 		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, nil)
 	}
 
-	// The worker's policy is recorded in history now, so a later change of
-	// configuration never moves this order's deadline.
-	var policyWindow time.Duration
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return p.ReopenWindow }).Get(&policyWindow); err != nil {
-		return w.status, err
-	}
-	w.window = w.order.ReopenWindow(policyWindow)
-
-	entry := w.transition(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order))
-	w.setup(ctx)
+	w.enter(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order), "")
+	w.accepted = true
 	// A Temporal cancel request (the Web UI's button) ends the order only
 	// before the unlink; the steps after it run on a context it cannot cancel.
-	steady, _ := workflow.NewDisconnectedContext(ctx)
-	// An unlink signal that arrived before this point waits in its channel.
 	workflow.Go(steady, w.listenForUnlink)
-	w.record(ctx, entry)
 
-	err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink })
-	if temporal.IsCanceledError(err) && w.status.Stage == order.StageAwaitingUnlink {
-		w.logger.Info("Order cancelled by a Temporal cancel request")
-		w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(ctx), order.CancelRequest{
-			RequestedBy: "Operations", Reason: "cancel request in Temporal",
-		}))
-		w.awaitQuiet(steady)
+	err = workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink })
+	if temporal.IsCanceledError(err) {
+		// An unlink reported before the cancel request was recorded comes first.
+		_ = workflow.Await(steady, func() bool { return !w.unlinkPending() })
+		if w.status.Stage == order.StageAwaitingUnlink {
+			return w.cancelledByTemporal(steady, err)
+		}
+	} else if err != nil {
 		return w.status, err
 	}
-	if err != nil && !temporal.IsCanceledError(err) {
-		return w.status, err
+	return w.finish(ctx, steady)
+}
+
+// accept runs the acceptance step and returns its decision.
+func (w *terminationOrder) accept(ctx workflow.Context, input converter.RawValue) (activities.Acceptance, error) {
+	info := workflow.GetInfo(ctx)
+	in := activities.AcceptInput{WorkflowID: info.WorkflowExecution.ID, RunKey: w.runKey}
+	in.Input, in.InputProblem = rawJSON(input)
+	var acc activities.Acceptance
+	err := w.decide(ctx, activities.AcceptOrderName, in, &acc, func() {
+		w.slow = true
+		w.logger.Warn("Acceptance waits for the status store; requests are refused until it answers")
+	})
+	return acc, err
+}
+
+// rawJSON returns the JSON of a payload, or why there is none.
+func rawJSON(v converter.RawValue) ([]byte, string) {
+	p := v.Payload()
+	if p == nil || len(p.GetData()) == 0 && string(p.GetMetadata()[converter.MetadataEncoding]) == converter.MetadataEncodingNil {
+		return nil, ""
 	}
+	if enc := string(p.GetMetadata()[converter.MetadataEncoding]); enc != converter.MetadataEncodingJSON {
+		return nil, fmt.Sprintf("must be a JSON object, got a payload encoded as %q", enc)
+	}
+	return p.GetData(), ""
+}
+
+// setup registers the handlers of the contract.
+func (w *terminationOrder) setup(ctx workflow.Context) {
+	w.setQuery(ctx)
+	w.setUpdate(ctx, UpdateReopen, w.reopenUpdate, w.validateReopen)
+	w.setUpdate(ctx, UpdateCancel, w.cancelUpdate, w.validateCancel)
+	w.setUpdate(ctx, UpdateConfirmUnlink, w.confirmUnlink, w.validateConfirmUnlink)
+}
+
+func (w *terminationOrder) setQuery(ctx workflow.Context) {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
+		if !w.accepted {
+			return Status{}, order.NotAcceptedYet(w.status.OrderID)
+		}
+		return w.status, nil
+	}); err != nil {
+		panic(err) // only on a duplicate name: a programming error
+	}
+}
+
+func (w *terminationOrder) setUpdate(ctx workflow.Context, name string, handler, validator any) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, name, handler,
+		workflow.UpdateHandlerOptions{Validator: validator}); err != nil {
+		panic(err)
+	}
+}
+
+// unlinkPending reports whether an unlink-completed signal recorded in
+// history still waits to be decided while the order awaits the unlink: a
+// request recorded after it must not be decided before it.
+func (w *terminationOrder) unlinkPending() bool {
+	return w.status.Stage == order.StageAwaitingUnlink && (w.unlinks.Len() > 0 || w.deciding > 0)
+}
+
+// ready reports whether a request can be decided now: the order is accepted
+// and no earlier unlink signal waits to be decided.
+func (w *terminationOrder) ready() bool { return w.accepted && !w.unlinkPending() }
+
+// validateRequest is the validator of every request: input that breaks the
+// contract and requests the current stage refuses are rejected at once, with
+// nothing in history. When an earlier request is still being decided, the
+// request is accepted and decided by its handler, in order. A validator does
+// not run on replay, so its rules may change freely.
+func (w *terminationOrder) validateRequest(input error, requestID string, target order.Stage, check func() error) error {
+	if input != nil {
+		return input
+	}
+	if !w.accepted && w.slow {
+		return w.refusal(order.NotAcceptedYet(w.status.OrderID))
+	}
+	if !w.ready() {
+		return nil
+	}
+	if _, done, err := w.status.CheckRequestID(requestID, target); done || err != nil {
+		return w.refusal(err)
+	}
+	return w.refusal(check())
+}
+
+// decideRequest is the handler of every request: once every request recorded
+// before it is decided, it checks the stage again and applies the request, or
+// refuses it with the reason. A retry with the request ID of the change
+// already made gets the original answer.
+func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string, target order.Stage, check func() error, apply func()) (Status, error) {
+	steady, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.Await(steady, func() bool { return w.ready() || !w.accepted && w.slow })
+	if !w.accepted {
+		return Status{}, w.refusal(order.NotAcceptedYet(w.status.OrderID))
+	}
+	if _, done, err := w.status.CheckRequestID(requestID, target); done || err != nil {
+		return w.status, w.refusal(err)
+	}
+	if err := check(); err != nil {
+		return Status{}, w.refusal(err)
+	}
+	apply()
+	return w.status, nil
+}
+
+// refusal turns the domain's refusal into the update failure clients see: its
+// type is the refusal kind, its message the reason.
+func (w *terminationOrder) refusal(err error) error {
+	var r *order.Refusal
+	if errors.As(err, &r) {
+		return temporal.NewNonRetryableApplicationError(r.Reason, string(r.Kind), nil)
+	}
+	return err
+}
+
+func (w *terminationOrder) checkUnlink(requestID string) error {
+	if _, done, err := w.status.CheckRequestID(requestID, order.StagePostClosure); done || err != nil {
+		return err
+	}
+	return w.status.CheckUnlink()
+}
+
+func (w *terminationOrder) validateConfirmUnlink(ctx workflow.Context, u UnlinkCompleted) error {
+	input := u.ValidateFor(w.status, workflow.Now(ctx))
+	return w.validateRequest(input, u.RequestID, order.StagePostClosure, func() error { return w.status.CheckUnlink() })
+}
+
+func (w *terminationOrder) confirmUnlink(ctx workflow.Context, u UnlinkCompleted) (Status, error) {
+	closedAt := u.ClosedAt(workflow.Now(ctx))
+	return w.decideRequest(ctx, u.RequestID, order.StagePostClosure,
+		func() error {
+			if err := w.status.CheckUnlink(); err != nil {
+				return err
+			}
+			return w.status.CheckCloseTime(closedAt)
+		},
+		func() { w.applyUnlink(ctx, u, closedAt) })
+}
+
+func (w *terminationOrder) validateReopen(ctx workflow.Context, r ReopenRequest) error {
+	now := workflow.Now(ctx)
+	return w.validateRequest(r.Validate(), r.RequestID, order.StageReopened, func() error { return w.status.CheckReopen(now) })
+}
+
+func (w *terminationOrder) reopenUpdate(ctx workflow.Context, r ReopenRequest) (Status, error) {
+	now := workflow.Now(ctx)
+	return w.decideRequest(ctx, r.RequestID, order.StageReopened,
+		func() error { return w.status.CheckReopen(now) },
+		func() { w.reopen(ctx, r) })
+}
+
+func (w *terminationOrder) validateCancel(_ workflow.Context, r CancelRequest) error {
+	return w.validateRequest(r.Validate(), r.RequestID, order.StageCancelled, func() error { return w.status.CheckCancel() })
+}
+
+func (w *terminationOrder) cancelUpdate(ctx workflow.Context, r CancelRequest) (Status, error) {
+	// Checks read w.status when called: a method value would copy it now.
+	return w.decideRequest(ctx, r.RequestID, order.StageCancelled, func() error { return w.status.CheckCancel() },
+		func() { w.cancel(ctx, r) })
+}
+
+func (w *terminationOrder) reopen(ctx workflow.Context, r ReopenRequest) {
+	w.logger.Info("Account reopened", "RequestID", r.RequestID)
+	w.enter(ctx, order.StageReopened, order.ReopenedMessage(w.status, workflow.Now(ctx), r), r.RequestID)
+}
+
+func (w *terminationOrder) cancel(ctx workflow.Context, r CancelRequest) {
+	w.logger.Info("Order cancelled", "RequestID", r.RequestID)
+	w.enter(ctx, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(ctx), r), r.RequestID)
+}
+
+// listenForUnlink decides each unlink-completed signal, in the order received.
+// A signal cannot be refused to its sender, so its decision (valid or not, and
+// the close time) is made by an activity and recorded in history.
+func (w *terminationOrder) listenForUnlink(ctx workflow.Context) {
+	info := workflow.GetInfo(ctx)
+	for {
+		var raw converter.RawValue
+		w.unlinks.Receive(ctx, &raw)
+		w.signals++
+		if w.status.Stage != order.StageAwaitingUnlink {
+			w.logger.Info("Unlink-completed signal ignored: the order is past that step", "Stage", w.status.Stage)
+			continue
+		}
+		payload, _ := rawJSON(raw)
+		in := activities.UnlinkSignal{
+			Payload: payload, SignalName: SignalUnlinkCompleted, Ordinal: w.signals,
+			PlacedAt: w.status.Timeline[0].Time, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+		}
+		w.deciding++
+		var d activities.UnlinkDecision
+		err := w.decide(ctx, activities.DecideUnlinkSignalName, in, &d, nil)
+		w.deciding--
+		switch {
+		case err != nil:
+			w.logger.Error("Unlink-completed signal not decided", "Error", err)
+		case d.Problem != "":
+			// Operations can send a correct one; the starter validates first.
+			w.logger.Warn("Unlink-completed signal ignored: invalid", "Problem", d.Problem)
+		case w.status.Stage != order.StageAwaitingUnlink:
+			w.logger.Info("Unlink-completed signal ignored: the order is past that step", "Stage", w.status.Stage)
+		default:
+			w.applyUnlink(ctx, d.Report, d.ClosedAt)
+		}
+	}
+}
+
+// applyUnlink closes the account at closedAt and starts its reopen window.
+func (w *terminationOrder) applyUnlink(ctx workflow.Context, u UnlinkCompleted, closedAt time.Time) {
+	w.unlink = u
+	w.status.ClosedAt = closedAt.UTC()
+	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.window)
+	w.logger.Info("Account unlinked and closed", "Reference", u.Reference, "RequestID", u.RequestID,
+		"ClosedAt", w.status.ClosedAt, "ReopenDeadline", w.status.ReopenDeadline)
+	workflow.GetMetricsHandler(ctx).Timer(MetricUnlinkWait).Record(workflow.Now(ctx).Sub(w.status.Timeline[0].Time))
+	w.enter(ctx, order.StagePostClosure, order.PostClosureMessage(w.status), u.RequestID)
+}
+
+// cancelledByTemporal ends the order as cancelled by a Temporal cancel request.
+func (w *terminationOrder) cancelledByTemporal(steady workflow.Context, cause error) (Status, error) {
+	w.logger.Info("Order cancelled by a Temporal cancel request")
+	w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(steady), order.CancelRequest{
+		RequestedBy: "Operations", Reason: "cancel request in Temporal",
+	}), "")
+	w.awaitQuiet(steady)
+	return w.status, cause
+}
+
+// finish runs the reopen window of a closed account, then waits until every
+// message is stored and every request answered.
+func (w *terminationOrder) finish(ctx, steady workflow.Context) (Status, error) {
 	if w.status.Stage == order.StagePostClosure {
 		if ctx.Err() != nil {
 			w.logger.Warn("Temporal cancel request ignored: the account is closed and its reopen window must run its course")
@@ -134,45 +388,6 @@ func (w *terminationOrder) run(ctx workflow.Context, p Policy) (Status, error) {
 	w.awaitQuiet(steady)
 	w.logger.Info("Termination order finished", "Stage", w.status.Stage)
 	return w.status, nil
-}
-
-// validate checks the input against the contract, including that the order
-// runs under its own workflow ID.
-func (w *terminationOrder) validate(ctx workflow.Context) error {
-	info := workflow.GetInfo(ctx)
-	var fields []*order.FieldError
-	for _, err := range []error{
-		w.order.Validate(workflow.Now(ctx)),
-		order.CheckWorkflowID(w.order, info.WorkflowExecution.ID),
-	} {
-		var verr *order.ValidationError
-		if errors.As(err, &verr) {
-			fields = append(fields, verr.Fields...)
-		}
-	}
-	if len(fields) == 0 {
-		return nil
-	}
-	return &order.ValidationError{Subject: "termination order", Fields: fields}
-}
-
-// setup registers the handlers of the contract. The order's stage decides what
-// each accepts; the state changes happen synchronously before any write, so a
-// handler running next always sees the current stage.
-func (w *terminationOrder) setup(ctx workflow.Context) {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
-		return w.status, nil
-	}); err != nil {
-		panic(err) // only on a duplicate name: a programming error
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReopen, w.reopen,
-		workflow.UpdateHandlerOptions{Validator: w.validateReopen}); err != nil {
-		panic(err)
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, w.cancel,
-		workflow.UpdateHandlerOptions{Validator: w.validateCancel}); err != nil {
-		panic(err)
-	}
 }
 
 // awaitReopenWindow waits until the reopen deadline or a reopen, whichever comes
@@ -192,160 +407,6 @@ func (w *terminationOrder) awaitReopenWindow(ctx workflow.Context) error {
 			return err
 		}
 	}
-	w.enter(ctx, order.StagePermanentlyClosed, order.PermanentlyClosedMessage(w.status))
+	w.enter(ctx, order.StagePermanentlyClosed, order.PermanentlyClosedMessage(w.status), "")
 	return nil
-}
-
-func (w *terminationOrder) listenForUnlink(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, SignalUnlinkCompleted)
-	for {
-		var u UnlinkCompleted
-		ch.Receive(ctx, &u)
-		w.unlinkCompleted(ctx, u)
-	}
-}
-
-func (w *terminationOrder) unlinkCompleted(ctx workflow.Context, u UnlinkCompleted) {
-	now := workflow.Now(ctx)
-	if w.status.Stage != order.StageAwaitingUnlink {
-		w.logger.Info("Unlink-completed signal ignored: the order is past that step",
-			"Stage", w.status.Stage, "CompletedBy", u.CompletedBy, "Reference", u.Reference)
-		return
-	}
-	if err := u.ValidateFor(w.status, now); err != nil {
-		// A signal cannot be refused; the starter validates before sending, so
-		// this is a hand-made signal. Operations can send a correct one.
-		w.logger.Warn("Unlink-completed signal ignored: invalid", "Error", err)
-		return
-	}
-	w.unlink = u
-	w.status.ClosedAt = u.ClosedAt(now)
-	w.status.ReopenDeadline = w.status.ClosedAt.Add(w.window)
-	w.logger.Info("Account unlinked and closed", "CompletedBy", u.CompletedBy, "Reference", u.Reference,
-		"ClosedAt", w.status.ClosedAt, "ReopenDeadline", w.status.ReopenDeadline)
-	workflow.GetMetricsHandler(ctx).Timer(MetricUnlinkWait).Record(now.Sub(w.status.Timeline[0].Time))
-	w.enter(ctx, order.StagePostClosure, order.PostClosureMessage(w.status))
-}
-
-func (w *terminationOrder) validateReopen(ctx workflow.Context, r ReopenRequest) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	return w.status.CheckReopen(workflow.Now(ctx))
-}
-
-func (w *terminationOrder) reopen(ctx workflow.Context, r ReopenRequest) (Status, error) {
-	now := workflow.Now(ctx)
-	w.logger.Info("Account reopened", "RequestedBy", r.RequestedBy)
-	w.enter(ctx, order.StageReopened, order.ReopenedMessage(w.status, now, r))
-	return w.status, nil
-}
-
-func (w *terminationOrder) validateCancel(_ workflow.Context, r CancelRequest) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	return w.status.CheckCancel()
-}
-
-func (w *terminationOrder) cancel(ctx workflow.Context, r CancelRequest) (Status, error) {
-	now := workflow.Now(ctx)
-	w.logger.Info("Order cancelled", "RequestedBy", r.RequestedBy)
-	w.enter(ctx, order.StageCancelled, order.CancelledMessage(w.status, now, r))
-	return w.status, nil
-}
-
-// enter moves the order to a stage and stores the new status message.
-func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message string) {
-	w.record(ctx, w.transition(ctx, stage, message))
-}
-
-// transition changes the stage, the search attributes and the Web UI details at
-// once, without blocking, and returns the timeline entry still to be stored.
-func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, message string) order.TimelineEntry {
-	entry := w.status.Enter(stage, workflow.Now(ctx), message)
-	countStage(ctx, stage)
-	w.upsertSearchAttributes(ctx)
-	workflow.SetCurrentDetails(ctx, w.details())
-	return entry
-}
-
-// upsertSearchAttributes brings the search attributes up to date, sending only
-// what changed: an order the starter started with its attributes set needs no
-// upsert for its first stage, which saves an event.
-func (w *terminationOrder) upsertSearchAttributes(ctx workflow.Context) {
-	current := workflow.GetTypedSearchAttributes(ctx)
-	var updates []temporal.SearchAttributeUpdate
-	setKeyword := func(key temporal.SearchAttributeKeyKeyword, value string) {
-		if got, ok := current.GetKeyword(key); !ok || got != value {
-			updates = append(updates, key.ValueSet(value))
-		}
-	}
-	setKeyword(StageKey, string(w.status.Stage))
-	// Input that failed validation is not indexed: it may be anything.
-	if w.status.Stage != order.StageFailed {
-		setKeyword(AccountIDKey, w.order.AccountID)
-		setKeyword(SubscriptionIDKey, w.order.SubscriptionID)
-	}
-	if !w.status.ReopenDeadline.IsZero() {
-		if got, ok := current.GetTime(ReopenDeadlineKey); !ok || !got.Equal(w.status.ReopenDeadline) {
-			updates = append(updates, ReopenDeadlineKey.ValueSet(w.status.ReopenDeadline))
-		}
-	}
-	if len(updates) == 0 {
-		return
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		w.logger.Error("Search attributes not updated", "Stage", w.status.Stage, "Error", err)
-	}
-}
-
-// record stores a timeline entry where the order details page reads it.
-func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry) {
-	if order.CheckOrderID(w.order.OrderID) != nil {
-		return // no valid order ID, no order page to show the message on
-	}
-	w.writes++
-	defer func() { w.writes-- }()
-	// A message, once decided, is stored even if the workflow is being cancelled.
-	ctx, _ = workflow.NewDisconnectedContext(ctx)
-	change := activities.StatusChange{OrderID: w.order.OrderID, Entry: entry}
-	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, statusWriteLocalOptions),
-		activities.RecordStatusName, change).Get(ctx, nil)
-	if err != nil && !isPermanent(err) {
-		w.logger.Warn("Status write failing; handing it to a regular activity", "Seq", entry.Seq, "Error", err)
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, statusWriteFallbackOptions),
-			activities.RecordStatusName, change).Get(ctx, nil)
-	}
-	if err != nil {
-		// Only a message the store can never accept gets here; the order's life
-		// goes on and the message stays readable through the status query.
-		w.logger.Error("Status message not stored", "Seq", entry.Seq, "Stage", entry.Stage, "Error", err)
-	}
-}
-
-func isPermanent(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidStatusMessage
-}
-
-// awaitQuiet waits for status writes and update handlers still running, so the
-// workflow never ends with a message unstored or an update unanswered.
-func (w *terminationOrder) awaitQuiet(ctx workflow.Context) {
-	_ = workflow.Await(ctx, func() bool { return w.writes == 0 && workflow.AllHandlersFinished(ctx) })
-}
-
-// details is the Web UI's "current details" of the order, in Markdown.
-func (w *terminationOrder) details() string {
-	s := w.status
-	if s.Stage == order.StageFailed {
-		return "**Failed**: the order's input breaks the contract. " + s.StatusMessage
-	}
-	d := fmt.Sprintf("**%s** (order %s) · AWS account %s · subscription %s\n\n%s",
-		s.Stage, s.OrderID, s.AccountID, s.SubscriptionID, s.StatusMessage)
-	if !s.ClosedAt.IsZero() {
-		d += fmt.Sprintf("\n\nClosed %s by %s (ref. %s) · reopen deadline %s",
-			order.FormatTime(s.ClosedAt), w.unlink.CompletedBy, w.unlink.Reference, order.FormatTime(s.ReopenDeadline))
-	}
-	return d
 }

@@ -75,7 +75,11 @@ func newHarnessWithPolicy(t *testing.T, statusStore activities.StatusStore, poli
 	h.env.SetStartTime(startTime)
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: order.WorkflowID(validOrder().OrderID)})
 	workflows.Register(h.env, workflows.Policy{ReopenWindow: policy})
-	activities.Register(h.env, &activities.Activities{Store: statusStore})
+	activities.Register(h.env, &activities.Activities{
+		Store:  statusStore,
+		Policy: activities.Policy{ReopenWindow: policy},
+		Now:    h.env.Now, // the rules' clock is the test's
+	})
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -447,6 +451,10 @@ func (f *flakyStore) Record(ctx context.Context, m store.Message) (bool, error) 
 	return inserted, err
 }
 
+func (f *flakyStore) PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error) {
+	return f.real.PriorLife(ctx, orderID, runKey)
+}
+
 func TestRetriedStatusWriteStoresOnce(t *testing.T) {
 	flaky := &flakyStore{failed: map[int]bool{}}
 	h := newHarness(t, flaky)
@@ -481,6 +489,10 @@ func (d *downStore) Record(ctx context.Context, m store.Message) (bool, error) {
 	}
 	d.mu.Unlock()
 	return d.real.Record(ctx, m)
+}
+
+func (d *downStore) PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error) {
+	return d.real.PriorLife(ctx, orderID, runKey)
 }
 
 func TestStoreOutageFallsBackToRegularActivity(t *testing.T) {

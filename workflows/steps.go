@@ -1,0 +1,168 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/order"
+)
+
+// The steps with side effects (the acceptance step, a signal's decision, a
+// status write) are short, so each first runs as a local activity inside the
+// workflow task: one marker in history instead of three activity events. A
+// workflow task waits for its local activities, and a query or an update is
+// answered only between tasks, so a local activity gets a few seconds; if it
+// has not succeeded by then (a store outage), the step goes to a regular
+// activity, which the server retries without limit and without growing the
+// history, while queries and updates are answered. Only a message the store
+// can never accept is not retried.
+var (
+	localStepOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout:    2 * time.Second,
+		ScheduleToCloseTimeout: 3 * time.Second, // unset, it would default to StartToCloseTimeout
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        250 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidStatusMessage},
+		},
+	}
+	fallbackStepOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			// Bounds how long a step waits after the store is back.
+			MaximumInterval:        30 * time.Second,
+			NonRetryableErrorTypes: []string{activities.ErrTypeInvalidStatusMessage},
+		},
+	}
+)
+
+// decide runs one step: as a local activity, then, if that keeps failing, as
+// a regular activity. onSlow, if set, is called when it falls back.
+func (w *terminationOrder) decide(ctx workflow.Context, name string, in, out any, onSlow func()) error {
+	// A step, once started, completes even if the workflow is being cancelled.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localStepOptions), name, in).Get(ctx, out)
+	if err != nil && !isPermanent(err) {
+		if onSlow != nil {
+			onSlow()
+		}
+		w.logger.Warn("Step failing; handing it to a regular activity", "Activity", name, "Error", err)
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallbackStepOptions), name, in).Get(ctx, out)
+	}
+	return err
+}
+
+func isPermanent(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidStatusMessage
+}
+
+// enter moves the order to a stage and stores the new status message: version
+// 2 queues it for the writer and goes on; version 1 waits for the write.
+func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message, requestID string) {
+	entry := w.transition(ctx, stage, message, requestID)
+	if w.v2 {
+		w.queued = append(w.queued, entry)
+		return
+	}
+	w.record(ctx, entry)
+}
+
+// writeQueued writes the queued status messages, one at a time, in order.
+func (w *terminationOrder) writeQueued(ctx workflow.Context) {
+	for {
+		_ = workflow.Await(ctx, func() bool { return len(w.queued) > 0 })
+		entry := w.queued[0]
+		w.queued = w.queued[1:]
+		w.record(ctx, entry)
+	}
+}
+
+// record stores a timeline entry where the order details page reads it.
+func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry) {
+	if w.owner == "" {
+		return // nothing written for a start may land on an order it does not own
+	}
+	w.writes++
+	defer func() { w.writes-- }()
+	change := activities.StatusChange{OrderID: w.owner, Entry: entry}
+	if w.v2 {
+		change.RunKey = w.runKey
+	}
+	if err := w.decide(ctx, activities.RecordStatusName, change, nil, nil); err != nil {
+		// Only a message the store can never accept gets here; the order's life
+		// goes on and the message stays readable through the status query.
+		w.logger.Error("Status message not stored", "Seq", entry.Seq, "Stage", entry.Stage, "Error", err)
+	}
+}
+
+// awaitQuiet waits for status writes and update handlers still running, so the
+// workflow never ends with a message unstored or an update unanswered.
+func (w *terminationOrder) awaitQuiet(ctx workflow.Context) {
+	_ = workflow.Await(ctx, func() bool {
+		return w.writes == 0 && len(w.queued) == 0 && workflow.AllHandlersFinished(ctx)
+	})
+}
+
+// transition changes the stage, the search attributes and the Web UI details at
+// once, without blocking, and returns the timeline entry still to be stored.
+func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, message, requestID string) order.TimelineEntry {
+	entry := w.status.EnterFor(requestID, stage, workflow.Now(ctx), message)
+	countStage(ctx, stage)
+	w.upsertSearchAttributes(ctx)
+	workflow.SetCurrentDetails(ctx, w.details())
+	return entry
+}
+
+// upsertSearchAttributes brings the search attributes up to date, sending only
+// what changed: an order the starter started with its attributes set needs no
+// upsert for its first stage, which saves an event.
+func (w *terminationOrder) upsertSearchAttributes(ctx workflow.Context) {
+	current := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	setKeyword := func(key temporal.SearchAttributeKeyKeyword, value string) {
+		if got, ok := current.GetKeyword(key); !ok || got != value {
+			updates = append(updates, key.ValueSet(value))
+		}
+	}
+	setKeyword(StageKey, string(w.status.Stage))
+	// Input that failed validation is not indexed: it may be anything.
+	if w.status.Stage != order.StageFailed {
+		setKeyword(AccountIDKey, w.order.AccountID)
+		setKeyword(SubscriptionIDKey, w.order.SubscriptionID)
+	}
+	if !w.status.ReopenDeadline.IsZero() {
+		if got, ok := current.GetTime(ReopenDeadlineKey); !ok || !got.Equal(w.status.ReopenDeadline) {
+			updates = append(updates, ReopenDeadlineKey.ValueSet(w.status.ReopenDeadline))
+		}
+	}
+	if len(updates) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		w.logger.Error("Search attributes not updated", "Stage", w.status.Stage, "Error", err)
+	}
+}
+
+// details is the Web UI's "current details" of the order, in Markdown.
+func (w *terminationOrder) details() string {
+	s := w.status
+	if s.Stage == order.StageFailed {
+		return "**Failed**: the order's input breaks the contract. " + s.StatusMessage
+	}
+	d := fmt.Sprintf("**%s** (order %s) · AWS account %s · subscription %s\n\n%s",
+		s.Stage, s.OrderID, s.AccountID, s.SubscriptionID, s.StatusMessage)
+	if !s.ClosedAt.IsZero() {
+		d += fmt.Sprintf("\n\nClosed %s by %s (ref. %s) · reopen deadline %s",
+			order.FormatTime(s.ClosedAt), w.unlink.CompletedBy, w.unlink.Reference, order.FormatTime(s.ReopenDeadline))
+	}
+	return d
+}
