@@ -33,6 +33,7 @@ type Exporter struct {
 	Handler  client.MetricsHandler
 	provider *sdkmetric.MeterProvider
 	server   *http.Server
+	mux      *http.ServeMux
 	addr     string
 }
 
@@ -72,6 +73,7 @@ func Start(addr string, logger *zap.Logger) (*Exporter, error) {
 		}),
 		provider: provider,
 		server:   &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		mux:      mux,
 		addr:     l.Addr().String(),
 	}
 	go func() {
@@ -81,6 +83,10 @@ func Start(addr string, logger *zap.Logger) (*Exporter, error) {
 	}()
 	return e, nil
 }
+
+// Handle serves h at pattern beside /metrics, on the same listener: the
+// worker's health endpoints live there.
+func (e *Exporter) Handle(pattern string, h http.Handler) { e.mux.Handle(pattern, h) }
 
 // URL is where Prometheus scrapes.
 func (e *Exporter) URL() string { return "http://" + e.addr + "/metrics" }

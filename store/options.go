@@ -51,11 +51,14 @@ func (p Pool) apply(db *sql.DB) {
 	}
 }
 
+// ErrNoAnswer means the store did not answer within the connect timeout.
+var ErrNoAnswer = errors.New("did not answer")
+
 // timeoutError turns the end of the open's own deadline into an error that
 // names the store and the timeout; other errors pass unchanged.
 func timeoutError(ctx, openCtx context.Context, dsn string, timeout time.Duration, err error) error {
 	if ctx.Err() == nil && errors.Is(openCtx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("status store %s did not answer within %s (connect and migrate): %w", Redacted(dsn), timeout, err)
+		return fmt.Errorf("status store %s %w within %s (connect and migrate): %w", Redacted(dsn), ErrNoAnswer, timeout, err)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/metrics"
 	"github.com/cloudmarket/termination-orders/store"
@@ -30,6 +32,24 @@ type Options struct {
 	// their workflow tasks (the SDK's sticky cache, shared by every worker of
 	// the process); zero keeps the SDK's default.
 	CacheSize int
+	// MaxConcurrentActivities and MaxConcurrentLocalActivities bound the
+	// activities and local activities (status writes) running at once; zero
+	// keeps the SDK's default of 1,000 each.
+	MaxConcurrentActivities      int
+	MaxConcurrentLocalActivities int
+	// OnFatalError is called once if the worker stops polling on an error it
+	// cannot recover from (the namespace is gone, the server refuses the client).
+	OnFatalError func(error)
+}
+
+// SDKOptions are the Temporal SDK's worker options these options make.
+func (o Options) SDKOptions() sdkworker.Options {
+	return sdkworker.Options{
+		WorkerStopTimeout:                       o.StopTimeout,
+		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: o.MaxConcurrentLocalActivities,
+		OnFatalError:                            o.OnFatalError,
+	}
 }
 
 // New builds a worker with the workflow and activities registered, writing
@@ -38,7 +58,7 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 	if opts.CacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(opts.CacheSize)
 	}
-	w := sdkworker.New(c, opts.TaskQueue, sdkworker.Options{WorkerStopTimeout: opts.StopTimeout})
+	w := sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
 	workflows.Register(w, opts.Policy)
 	activities.Register(w, &activities.Activities{Store: st})
 	return w
@@ -81,16 +101,13 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Run
 }
 
 func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOptions) error {
-	st, err := store.Open(ctx, cfg.StoreDSN)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
 	opts, err := cfg.Temporal.ClientOptions(logging.ForTemporal(logger))
 	if err != nil {
 		return err
 	}
+	// Health first, so that /healthz answers and /readyz says what is
+	// missing while the store and Temporal are still being reached.
+	var readiness health.Readiness
 	if cfg.MetricsAddress != "" {
 		exporter, err := metrics.Start(cfg.MetricsAddress, logger)
 		if err != nil {
@@ -98,8 +115,18 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		}
 		defer exporter.Close(context.WithoutCancel(ctx)) //nolint:errcheck // stopping anyway
 		opts.MetricsHandler = exporter.Handler
-		logger.Info("Metrics for Prometheus", zap.String("url", exporter.URL()))
+		h := readiness.Handler()
+		exporter.Handle("/healthz", h)
+		exporter.Handle("/readyz", h)
+		logger.Info("Metrics for Prometheus, health at /healthz and /readyz", zap.String("url", exporter.URL()))
 	}
+
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	readiness.StoreOpened(st.Dialect()+" status store", st)
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
@@ -115,21 +142,24 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		return err
 	}
 
-	w := New(c, st, Options{
-		TaskQueue:   cfg.Temporal.TaskQueue,
-		Policy:      workflows.Policy{ReopenWindow: cfg.ReopenWindow},
-		StopTimeout: cfg.StopTimeout,
-		CacheSize:   cfg.WorkflowCacheSize,
-	})
+	// The SDK stops polling on an error it cannot recover from; then this
+	// process must end, so that whatever runs it starts another.
+	fatal := make(chan error, 1)
+	wopts := OptionsFrom(cfg)
+	wopts.OnFatalError = func(err error) { fatal <- err }
+	w := New(c, st, wopts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	readiness.Polling(cfg.Temporal.TaskQueue)
 	logger.Info("Worker started",
 		zap.String("temporalAddress", cfg.Temporal.Address),
 		zap.String("namespace", cfg.Temporal.Namespace),
 		zap.String("taskQueue", cfg.Temporal.TaskQueue),
 		zap.Stringer("reopenWindow", cfg.ReopenWindow),
 		zap.Int("workflowCacheSize", cfg.WorkflowCacheSize),
+		zap.Int("maxConcurrentActivities", wopts.MaxConcurrentActivities),
+		zap.Int("maxConcurrentLocalActivities", wopts.MaxConcurrentLocalActivities),
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("store", st.Dialect()))
@@ -137,9 +167,57 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		o.onStarted()
 	}
 
-	<-ctx.Done()
+	select {
+	case err := <-fatal:
+		readiness.Failed(err)
+		logger.Error("Worker stopped polling on a fatal error; exiting so that it can be restarted",
+			zap.String("namespace", cfg.Temporal.Namespace), zap.String("taskQueue", cfg.Temporal.TaskQueue), zap.Error(err))
+		w.Stop()
+		return fmt.Errorf("worker stopped polling task queue %s in namespace %s on a fatal error: %w",
+			cfg.Temporal.TaskQueue, cfg.Temporal.Namespace, err)
+	case <-ctx.Done():
+	}
+	readiness.Stopping()
 	logger.Info("Worker stopping: no new work taken, running activities may finish", zap.Duration("stopTimeout", cfg.StopTimeout))
 	w.Stop()
 	logger.Info("Worker stopped")
 	return nil
+}
+
+// OptionsFrom are the worker options the settings give.
+func OptionsFrom(cfg config.Config) Options {
+	return Options{
+		TaskQueue:                    cfg.Temporal.TaskQueue,
+		Policy:                       workflows.Policy{ReopenWindow: cfg.ReopenWindow},
+		StopTimeout:                  cfg.StopTimeout,
+		CacheSize:                    cfg.WorkflowCacheSize,
+		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
+		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
+	}
+}
+
+// openStore opens the status store within store.connect_timeout, saying what
+// it waits for: a store that accepts connections and never answers would
+// otherwise hold the worker silently.
+func openStore(ctx context.Context, cfg config.Config, logger *zap.Logger) (*store.Store, error) {
+	where := store.Redacted(cfg.StoreDSN)
+	logger.Info("Opening the status store", zap.String("store", where), zap.Duration("connectTimeout", cfg.Store.ConnectTimeout))
+	st, err := store.Open(ctx, cfg.StoreDSN,
+		store.WithConnectTimeout(cfg.Store.ConnectTimeout),
+		store.WithPool(store.Pool{
+			MaxOpenConns:    cfg.Store.MaxOpenConns,
+			MaxIdleConns:    cfg.Store.MaxIdleConns,
+			ConnMaxLifetime: cfg.Store.ConnMaxLifetime,
+		}))
+	if errors.Is(err, store.ErrNoAnswer) {
+		return nil, fmt.Errorf("%w; store.connect_timeout is %s", err, cfg.Store.ConnectTimeout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("Status store open", zap.String("store", where),
+		zap.Int("maxOpenConns", st.Stats().MaxOpenConnections),
+		zap.Int("maxIdleConns", cfg.Store.MaxIdleConns),
+		zap.Duration("connMaxLifetime", cfg.Store.ConnMaxLifetime))
+	return st, nil
 }
