@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -271,4 +272,63 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// The worker's health check runs the binary's own --health-check mode, in
+// exec form: the distroless image has no shell and no curl. It reads /readyz
+// on metrics.listen_address, so the worker must serve one, and compose must
+// give it longer than the check's own bound.
+func TestWorkerHealthCheckUsesItsHealthCheckMode(t *testing.T) {
+	c := loadCompose(t)
+	w := c.Services["worker"]
+	if w.Healthcheck == nil {
+		t.Fatal("worker has no health check")
+	}
+	entry := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"\]`).FindStringSubmatch(readFile(t, "../Dockerfile"))
+	if entry == nil {
+		t.Fatal("Dockerfile has no exec-form ENTRYPOINT")
+	}
+	if want := []string{"CMD", entry[1], "--health-check"}; !slices.Equal(w.Healthcheck.Test, want) {
+		t.Errorf("worker health check is %q; want %q", w.Healthcheck.Test, want)
+	}
+	// The mode exists: the worker's main hands a health check to the command,
+	// which then has the flag.
+	if !strings.Contains(readFile(t, "../cmd/termination-worker/main.go"), "HealthCheck: worker.CheckReady") {
+		t.Error("cmd/termination-worker does not offer --health-check (HealthCheck: worker.CheckReady)")
+	}
+	if !strings.Contains(readFile(t, "../internal/command/command.go"), `"health-check"`) {
+		t.Error("internal/command registers no --health-check flag")
+	}
+	if w.Environment["TERMINATION_METRICS_LISTEN_ADDRESS"] == "" {
+		t.Error("worker serves no metrics listener, so there is no /readyz to check")
+	}
+	timeout, err := time.ParseDuration(w.Healthcheck.Timeout)
+	if err != nil || timeout <= worker.CheckReadyTimeout {
+		t.Errorf("health check timeout %q must exceed the check's own %s", w.Healthcheck.Timeout, worker.CheckReadyTimeout)
+	}
+	interval, err := time.ParseDuration(w.Healthcheck.Interval)
+	if err != nil || interval < timeout {
+		t.Errorf("health check interval %q must be at least its timeout", w.Healthcheck.Interval)
+	}
+	if _, err := time.ParseDuration(w.Healthcheck.StartPeriod); err != nil || w.Healthcheck.Retries < 1 {
+		t.Errorf("health check needs a start period and retries, got %q and %d", w.Healthcheck.StartPeriod, w.Healthcheck.Retries)
+	}
+	// No service built from the distroless Dockerfile may use a shell form.
+	for name, s := range c.Services {
+		if s.Build != nil && s.Healthcheck != nil && (len(s.Healthcheck.Test) == 0 || s.Healthcheck.Test[0] != "CMD") {
+			t.Errorf("service %s: health check %q needs a shell the distroless image lacks", name, s.Healthcheck.Test)
+		}
+	}
+}
+
+// The worker's pool and concurrency are bounded in compose too, beside
+// Temporal's own use of the same PostgreSQL.
+func TestWorkerResourcesAreBounded(t *testing.T) {
+	w := loadCompose(t).Services["worker"]
+	for _, key := range []string{"store.max_open_conns", "worker.max_concurrent_activities", "worker.max_concurrent_local_activities"} {
+		n, err := strconv.Atoi(w.Environment[config.EnvVar(key)])
+		if err != nil || n < 1 || n > 100 {
+			t.Errorf("worker %s = %q; want a small bound", config.EnvVar(key), w.Environment[config.EnvVar(key)])
+		}
+	}
 }

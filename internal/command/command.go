@@ -23,6 +23,11 @@ type Options struct {
 	Of   config.Command
 	// ConsoleLogs makes human-readable logs the default, for a person watching.
 	ConsoleLogs bool
+	// HealthCheck, when set, gives the command a --health-check flag: instead
+	// of running, it asks once whether the running command is ready, prints
+	// the one-line answer, and exits 0 if ready and 1 if not, as a container
+	// health check expects.
+	HealthCheck func(ctx context.Context, cfg config.Config) (string, error)
 }
 
 // Run parses the flags, loads and checks the settings, builds the logger, and
@@ -31,8 +36,15 @@ type Options struct {
 func Run(opts Options, run func(ctx context.Context, cfg config.Config, logger *zap.Logger) error) {
 	fs := pflag.NewFlagSet(opts.Name, pflag.ExitOnError)
 	config.RegisterFlags(fs, opts.Of)
+	var healthCheck bool
+	if opts.HealthCheck != nil {
+		fs.BoolVar(&healthCheck, "health-check", false, "check whether the running worker is ready (its /readyz on metrics.listen_address), print why, exit 0 if ready, 1 if not")
+	}
 	_ = fs.Parse(os.Args[1:]) // ExitOnError: Parse exits on a bad flag
 	cfg, err := config.Load(fs, opts.Of)
+	if healthCheck {
+		os.Exit(checkHealth(opts, cfg, err))
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", opts.Name, err)
 		os.Exit(2)
@@ -60,4 +72,20 @@ func Run(opts Options, run func(ctx context.Context, cfg config.Config, logger *
 	if err != nil {
 		os.Exit(1)
 	}
+}
+
+// checkHealth is the --health-check mode: one line out, 0 ready, 1 not.
+// Bad settings are "not ready" too: a container engine reserves status 2.
+func checkHealth(opts Options, cfg config.Config, loadErr error) int {
+	if loadErr != nil {
+		fmt.Fprintf(os.Stderr, "%s: not ready: %v\n", opts.Name, loadErr)
+		return 1
+	}
+	line, err := opts.HealthCheck(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", opts.Name, err)
+		return 1
+	}
+	fmt.Println(line)
+	return 0
 }
