@@ -347,7 +347,7 @@ func (b *bench) otherPaths(ctx context.Context, r *Results) error {
 	if err != nil {
 		return err
 	}
-	if err := b.orders.ConfirmUnlink(ctx, o.OrderID, order.UnlinkCompleted{CompletedBy: "bench", Reference: "BENCH"}); err != nil {
+	if _, err := b.orders.ConfirmUnlink(ctx, o.OrderID, order.UnlinkCompleted{CompletedBy: "bench", Reference: "BENCH"}); err != nil {
 		return err
 	}
 	if _, err := b.waitForMessage(ctx, o.OrderID, 2); err != nil {

@@ -1,7 +1,14 @@
 // Package starter is the Go client of termination orders, for backend services
-// and for the terminationctl command: start an order, report the unlink, reopen,
-// cancel, read status and list orders by stage. Every input is validated before
-// anything is sent, so bad input starts or changes nothing.
+// and for the terminationctl command: start an order, confirm the unlink,
+// reopen, cancel, read status and list orders by stage. Every input is
+// validated before anything is sent, so bad input starts or changes nothing.
+//
+// Every request gets a definite answer: it was applied (and the order's status
+// comes back), it was rejected (a *RejectedError says why; nothing changed),
+// or its outcome is unknown because no answer came in time (an
+// *OutcomeUnknownError says how to find out). Requests carry a request ID
+// (the caller's, or one the starter makes), so a retry with the same ID gets
+// the original answer, also after the order has ended.
 package starter
 
 import (
@@ -10,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -34,26 +42,61 @@ var (
 	// ErrAlreadyUnlinked: the unlink was reported before; the repeat changed
 	// nothing. The error says when the account was closed.
 	ErrAlreadyUnlinked = errors.New("unlink already reported")
+	// ErrInvalid: the workflow refused the request's input (for example a
+	// close time before the order was placed). Nothing was changed.
+	ErrInvalid = errors.New("invalid request")
+	// ErrOutcomeUnknown: no answer came in time; the request may or may not
+	// have been applied. The error (an *OutcomeUnknownError) says how to check.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrNoAnswer: a read got no answer in time; nothing was changed.
+	ErrNoAnswer = errors.New("no answer from Temporal")
 )
 
-// RejectedError is a request the order's stage does not allow.
+// RejectedError is a request the order refused, with the reason.
 type RejectedError struct {
 	OrderID string
+	// Kind is the workflow's refusal type (order.RefusalKind values).
+	Kind order.RefusalKind
 	// Reason says why, for the person who asked.
-	Reason        string
-	closedForGood bool
+	Reason string
 }
 
 func (e *RejectedError) Error() string { return "order " + e.OrderID + ": " + e.Reason }
 
-// Is makes errors.Is match ErrRejected, and ErrClosedForGood when the account is closed for good.
+// Is makes errors.Is match ErrAlreadyUnlinked for a repeated unlink, ErrInvalid
+// for refused input, and ErrRejected for the rest, which is ErrClosedForGood
+// too when the account is closed for good.
 func (e *RejectedError) Is(target error) bool {
-	return target == ErrRejected || (target == ErrClosedForGood && e.closedForGood)
+	switch e.Kind {
+	case order.RefusedAlreadyUnlinked:
+		return target == ErrAlreadyUnlinked
+	case kindInvalid:
+		return target == ErrInvalid
+	}
+	return target == ErrRejected || (target == ErrClosedForGood && e.Kind == order.RefusedClosedForGood)
 }
 
-func rejected(orderID string, reason error) *RejectedError {
-	return &RejectedError{OrderID: orderID, Reason: reason.Error()}
+// kindInvalid is the failure type of a validator's refusal of the input.
+const kindInvalid order.RefusalKind = "ValidationError"
+
+// OutcomeUnknownError is a request that got no answer in time.
+type OutcomeUnknownError struct {
+	OrderID   string
+	Request   string
+	RequestID string
+	Cause     error
 }
+
+func (e *OutcomeUnknownError) Error() string {
+	return fmt.Sprintf("the outcome of the %s request for order %s is unknown: no answer came in time (%v). "+
+		"It may or may not have been applied: check with `terminationctl status %s`, or send it again with request ID %s, which returns the original answer",
+		e.Request, e.OrderID, e.Cause, e.OrderID, e.RequestID)
+}
+
+// Is makes errors.Is match ErrOutcomeUnknown.
+func (e *OutcomeUnknownError) Is(target error) bool { return target == ErrOutcomeUnknown }
+
+func (e *OutcomeUnknownError) Unwrap() error { return e.Cause }
 
 // Client starts and drives termination orders. Its zero value is not usable: use New.
 type Client struct {
@@ -77,7 +120,9 @@ type Run struct {
 
 // Start starts the workflow of a termination order. Starting an order whose ID
 // was already used returns an error wrapping ErrOrderExists that names the
-// existing run; only an order whose earlier run failed may be started again.
+// existing run; only an order whose earlier run failed on invalid input may be
+// started again. (The workflow's acceptance step checks the same against the
+// status store, which outlives Temporal's retention.)
 func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
 	if err := o.Validate(c.now()); err != nil {
 		return Run{}, err
@@ -86,9 +131,10 @@ func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
 	opts := client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: c.taskQueue,
-		// One order, one workflow: a second start is refused, except after a
-		// failed run (invalid input) so the corrected order can go through.
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		// One order, one workflow: a second start is refused, whatever became
+		// of the first; only a run that failed on invalid input is replaced
+		// (below), so the corrected order can go through.
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		// No execution or run timeout: nothing may cut the reopen window short.
@@ -101,15 +147,51 @@ func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
 		StaticDetails: staticDetails(o),
 	}
 	run, err := c.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowType, o)
-	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		replaceable, cerr := c.failedOnInvalidInput(ctx, id, started.RunId)
+		if cerr != nil {
+			return Run{}, c.startError(o.OrderID, cerr)
+		}
+		if !replaceable {
 			return Run{OrderID: o.OrderID, WorkflowID: id, RunID: started.RunId},
 				fmt.Errorf("%w: order %s was already started as workflow %s (run %s); it was not started again", ErrOrderExists, o.OrderID, id, started.RunId)
 		}
-		return Run{}, fmt.Errorf("start order %s: %w", o.OrderID, err)
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+		run, err = c.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowType, o)
+		if errors.As(err, &started) {
+			return Run{OrderID: o.OrderID, WorkflowID: id, RunID: started.RunId},
+				fmt.Errorf("%w: order %s was started again meanwhile as workflow %s (run %s); it was not started a third time", ErrOrderExists, o.OrderID, id, started.RunId)
+		}
+	}
+	if err != nil {
+		return Run{}, c.startError(o.OrderID, err)
 	}
 	return Run{OrderID: o.OrderID, WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
+}
+
+func (c *Client) startError(orderID string, err error) error {
+	if isTimeout(err) {
+		return fmt.Errorf("%w: the start of order %s got no answer in time (%v); it may or may not have started: "+
+			"check with `terminationctl status %s`, or start it again (a second start of a started order is refused and names its run)",
+			ErrOutcomeUnknown, orderID, err, orderID)
+	}
+	return fmt.Errorf("start order %s: %w", orderID, err)
+}
+
+// failedOnInvalidInput reports whether the order's run is closed and failed
+// because its input broke the contract: the only run a new one may replace.
+func (c *Client) failedOnInvalidInput(ctx context.Context, workflowID, runID string) (bool, error) {
+	desc, err := c.temporal.DescribeWorkflowExecution(ctx, workflowID, runID)
+	if err != nil {
+		return false, err
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_FAILED {
+		return false, nil
+	}
+	err = c.temporal.GetWorkflow(ctx, workflowID, runID).Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeInvalidOrder, nil
 }
 
 func staticDetails(o order.Order) string {
@@ -121,41 +203,29 @@ func staticDetails(o order.Order) string {
 	return d
 }
 
-// ConfirmUnlink reports that Operations unlinked and closed the account. A
-// repeat changes nothing and fails with ErrAlreadyUnlinked, saying when the
-// account was closed. It fails with ErrOrderNotFound for an unknown order,
-// ErrRejected for a cancelled or failed one, and a validation error for a
-// close time before the order was placed.
-func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.UnlinkCompleted) error {
+// ConfirmUnlink reports that Operations unlinked and closed the account, and
+// returns the order's status with its reopen deadline. The close time is the
+// report's completedAt, stamped now when it has none, so the deadline does not
+// depend on when a worker handles it. A repeat changes nothing and fails with
+// ErrAlreadyUnlinked, saying when the account was closed (unless it carries
+// the request ID of the report that closed it: then it gets the original
+// answer). It fails with ErrOrderNotFound for an unknown order, ErrRejected
+// for a cancelled or failed one, and ErrInvalid for a close time before the
+// order was placed.
+func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.UnlinkCompleted) (order.Status, error) {
 	if err := order.CheckOrderID(orderID); err != nil {
-		return err
+		return order.Status{}, err
 	}
-	if err := u.Validate(c.now()); err != nil {
-		return err
+	now := c.now()
+	if err := u.Validate(now); err != nil {
+		return order.Status{}, err
 	}
-	s, err := c.Status(ctx, orderID)
-	if err != nil {
-		return err
+	if u.CompletedAt == "" {
+		u.CompletedAt = now.UTC().Truncate(time.Second).Format(time.RFC3339)
 	}
-	switch s.Stage {
-	case order.StageAwaitingUnlink:
-	case order.StagePostClosure, order.StageReopened, order.StagePermanentlyClosed:
-		return fmt.Errorf("%w: order %s: AWS account %s was reported unlinked and closed on %s (now %s); nothing changed",
-			ErrAlreadyUnlinked, orderID, s.AccountID, order.FormatTime(s.ClosedAt), s.Stage)
-	default:
-		return rejected(orderID, fmt.Errorf("the order is %s since %s; there is no unlink to report", s.Stage, order.FormatTime(s.EnteredAt())))
-	}
-	if err := u.ValidateFor(s, c.now()); err != nil {
-		return err
-	}
-	err = c.temporal.SignalWorkflow(ctx, order.WorkflowID(orderID), "", workflows.SignalUnlinkCompleted, u)
-	if isNotFound(err) {
-		return rejected(orderID, errors.New("the order ended while the unlink was being reported; see its status"))
-	}
-	if err != nil {
-		return fmt.Errorf("report unlink of order %s: %w", orderID, err)
-	}
-	return nil
+	u.RequestID = requestID(u.RequestID)
+	return c.request(ctx, orderID, workflows.UpdateConfirmUnlink, u.RequestID, u, order.StagePostClosure,
+		func(s order.Status) error { return s.CheckUnlink() })
 }
 
 // Reopen reopens the account during its post-closure period and returns the
@@ -168,16 +238,9 @@ func (c *Client) Reopen(ctx context.Context, orderID string, r order.ReopenReque
 	if err := r.Validate(); err != nil {
 		return order.Status{}, err
 	}
-	return c.request(ctx, orderID, workflows.UpdateReopen, r, func(current order.Status) error {
-		reason := current.CheckReopen(c.now())
-		if reason == nil {
-			return nil
-		}
-		rej := rejected(orderID, reason)
-		rej.closedForGood = current.Stage == order.StagePermanentlyClosed ||
-			(current.Stage == order.StagePostClosure && !c.now().Before(current.ReopenDeadline))
-		return rej
-	})
+	r.RequestID = requestID(r.RequestID)
+	return c.request(ctx, orderID, workflows.UpdateReopen, r.RequestID, r, order.StageReopened,
+		func(s order.Status) error { return s.CheckReopen(c.now()) })
 }
 
 // Cancel cancels the order before the unlink and returns its status. From the
@@ -189,38 +252,67 @@ func (c *Client) Cancel(ctx context.Context, orderID string, r order.CancelReque
 	if err := r.Validate(); err != nil {
 		return order.Status{}, err
 	}
-	return c.request(ctx, orderID, workflows.UpdateCancel, r, func(current order.Status) error {
-		if reason := current.CheckCancel(); reason != nil {
-			return rejected(orderID, reason)
+	r.RequestID = requestID(r.RequestID)
+	return c.request(ctx, orderID, workflows.UpdateCancel, r.RequestID, r, order.StageCancelled,
+		func(s order.Status) error { return s.CheckCancel() })
+}
+
+func requestID(id string) string {
+	if id != "" {
+		return id
+	}
+	return uuid.NewString()
+}
+
+// request sends an update and waits for its answer. The update ID is derived
+// from the request ID, so the server answers a retry with the original
+// outcome while the order runs; once it has ended, the order's final status
+// answers: the request made its change (the timeline keeps its request ID),
+// or the stage says why not (whyNot, the same rule the workflow applies).
+func (c *Client) request(ctx context.Context, orderID, name, reqID string, arg any, target order.Stage, whyNot func(order.Status) error) (order.Status, error) {
+	for {
+		s, err := c.update(ctx, orderID, name, reqID, arg)
+		var notReady *serviceerror.WorkflowNotReady
+		switch {
+		case err == nil:
+			return s, nil
+		case errors.As(err, &notReady):
+			// The workflow task that saw the request failed (for example a signal
+			// arrived while it completed the order) and the server dropped the
+			// request: send it again, so it is decided on what happened.
+			select {
+			case <-ctx.Done():
+				return order.Status{}, c.outcomeUnknown(orderID, name, reqID, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		case isTimeout(err):
+			return order.Status{}, c.outcomeUnknown(orderID, name, reqID, err)
+		case !isNotFound(err):
+			return order.Status{}, err
 		}
-		return nil
-	})
+		// The workflow has ended (or never existed): its status answers.
+		current, qerr := c.Status(ctx, orderID)
+		if qerr != nil {
+			if errors.Is(qerr, ErrNoAnswer) {
+				return order.Status{}, c.outcomeUnknown(orderID, name, reqID, qerr)
+			}
+			return order.Status{}, qerr
+		}
+		if e, ok := current.Applied(reqID); ok && e.Stage == target {
+			return current, nil
+		}
+		if reason := whyNot(current); reason != nil {
+			return current, rejection(orderID, reason)
+		}
+		return order.Status{}, fmt.Errorf("%s order %s: the order ended while the request was sent (now %s); see its status", name, orderID, current.Stage)
+	}
 }
 
-// request sends an update. When the order refuses it, or its workflow has
-// ended, the order's current status says why (whyNot), so the answer is the
-// same whether the workflow is running or not.
-func (c *Client) request(ctx context.Context, orderID, name string, arg any, whyNot func(order.Status) error) (order.Status, error) {
-	s, err := c.update(ctx, orderID, name, arg)
-	if err == nil {
-		return s, nil
-	}
-	if !errors.Is(err, ErrRejected) && !isNotFound(err) {
-		return order.Status{}, err
-	}
-	current, qerr := c.Status(ctx, orderID)
-	if qerr != nil {
-		return order.Status{}, qerr
-	}
-	if reason := whyNot(current); reason != nil {
-		return current, reason
-	}
-	return order.Status{}, err // the order changed between the two calls
-}
-
-func (c *Client) update(ctx context.Context, orderID, name string, arg any) (order.Status, error) {
+func (c *Client) update(ctx context.Context, orderID, name, reqID string, arg any) (order.Status, error) {
 	handle, err := c.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   order.WorkflowID(orderID),
+		UpdateID:     name + ":" + reqID,
 		UpdateName:   name,
 		Args:         []any{arg},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -233,13 +325,25 @@ func (c *Client) update(ctx context.Context, orderID, name string, arg any) (ord
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		// The validator's rejection: its message says why.
-		return order.Status{}, &RejectedError{OrderID: orderID, Reason: appErr.Message()}
+		// The workflow's refusal: its type says which, its message why.
+		return order.Status{}, &RejectedError{OrderID: orderID, Kind: order.RefusalKind(appErr.Type()), Reason: appErr.Message()}
 	}
-	if isNotFound(err) {
+	if isNotFound(err) || isTimeout(err) {
 		return order.Status{}, err
 	}
 	return order.Status{}, fmt.Errorf("%s order %s: %w", name, orderID, err)
+}
+
+func (c *Client) outcomeUnknown(orderID, name, reqID string, cause error) error {
+	return &OutcomeUnknownError{OrderID: orderID, Request: name, RequestID: reqID, Cause: cause}
+}
+
+func rejection(orderID string, reason error) error {
+	var r *order.Refusal
+	if errors.As(reason, &r) {
+		return &RejectedError{OrderID: orderID, Kind: r.Kind, Reason: r.Reason}
+	}
+	return &RejectedError{OrderID: orderID, Kind: order.RefusedByStage, Reason: reason.Error()}
 }
 
 // Status reads the order's status, also after its workflow has ended: a
@@ -255,27 +359,46 @@ func (c *Client) Status(ctx context.Context, orderID string) (order.Status, erro
 		if isNotFound(err) {
 			return order.Status{}, fmt.Errorf("%w: no termination order %s (workflow %s)", ErrOrderNotFound, orderID, id)
 		}
-		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+		return order.Status{}, c.readError(orderID, err)
 	}
 	var s order.Status
 	run := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		if err := c.temporal.GetWorkflow(ctx, id, run).Get(ctx, &s); err != nil {
-			return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+			return order.Status{}, c.readError(orderID, err)
 		}
 		return s, nil
 	}
 	v, err := c.temporal.QueryWorkflow(ctx, id, run, workflows.QueryStatus)
 	if err != nil {
-		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+		var failed *serviceerror.QueryFailed
+		if errors.As(err, &failed) {
+			return order.Status{}, fmt.Errorf("read status of order %s: %s", orderID, failed.Message)
+		}
+		return order.Status{}, c.readError(orderID, err)
 	}
 	if err := v.Get(&s); err != nil {
-		return order.Status{}, fmt.Errorf("read status of order %s: %w", orderID, err)
+		return order.Status{}, c.readError(orderID, err)
 	}
 	return s, nil
+}
+
+func (c *Client) readError(orderID string, err error) error {
+	if isTimeout(err) {
+		return fmt.Errorf("%w: read status of order %s: no answer in time (%v); nothing was changed, ask again", ErrNoAnswer, orderID, err)
+	}
+	return fmt.Errorf("read status of order %s: %w", orderID, err)
 }
 
 func isNotFound(err error) bool {
 	var nf *serviceerror.NotFound
 	return errors.As(err, &nf)
+}
+
+// isTimeout reports an error that means the answer did not come in time.
+func isTimeout(err error) bool {
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &deadline) || errors.As(err, &canceled)
 }

@@ -60,7 +60,11 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 	}
 	w := sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
 	workflows.Register(w, opts.Policy)
-	activities.Register(w, &activities.Activities{Store: st})
+	activities.Register(w, &activities.Activities{
+		Store:   st,
+		Policy:  activities.Policy{ReopenWindow: opts.Policy.ReopenWindow},
+		Signals: activities.HistorySignals{Client: c},
+	})
 	return w
 }
 

@@ -323,8 +323,13 @@ func (w *terminationOrder) cancel(ctx workflow.Context, r CancelRequest) {
 func (w *terminationOrder) listenForUnlink(ctx workflow.Context) {
 	info := workflow.GetInfo(ctx)
 	for {
+		// Wait for the channel to hold a signal rather than block in Receive: a
+		// blocked Receive takes a signal as it arrives, out of sight of the
+		// update validators of the same workflow task, which must see it
+		// pending (unlinkPending) to decide after it.
+		_ = workflow.Await(ctx, func() bool { return w.unlinks.Len() > 0 })
 		var raw converter.RawValue
-		w.unlinks.Receive(ctx, &raw)
+		w.unlinks.ReceiveAsync(&raw)
 		w.signals++
 		if w.status.Stage != order.StageAwaitingUnlink {
 			w.logger.Info("Unlink-completed signal ignored: the order is past that step", "Stage", w.status.Stage)

@@ -29,6 +29,7 @@ const (
 	ExitInvalid  = 2 // bad input or configuration: nothing was sent
 	ExitRejected = 3 // the order exists already, or its stage does not allow the request
 	ExitNotFound = 4 // no such order
+	ExitUnknown  = 5 // no answer in time: the request may or may not have been applied
 )
 
 // Run executes terminationctl with args and returns its exit code.
@@ -56,8 +57,10 @@ func exitCode(err error) int {
 	var verr *order.ValidationError
 	var usage usageError
 	switch {
-	case errors.As(err, &verr), errors.As(err, &usage):
+	case errors.As(err, &verr), errors.As(err, &usage), errors.Is(err, starter.ErrInvalid):
 		return ExitInvalid
+	case errors.Is(err, starter.ErrOutcomeUnknown):
+		return ExitUnknown
 	case errors.Is(err, starter.ErrOrderNotFound):
 		return ExitNotFound
 	case errors.Is(err, starter.ErrOrderExists), errors.Is(err, starter.ErrRejected):
@@ -219,7 +222,7 @@ func (a *app) unlinkCommand() *cobra.Command {
 	var u order.UnlinkCompleted
 	cmd := &cobra.Command{
 		Use:     "unlink ORDER_ID",
-		Short:   "Report that Operations unlinked and closed the account (signal unlink-completed)",
+		Short:   "Confirm that Operations unlinked and closed the account (update confirm-unlink)",
 		Example: "  terminationctl unlink ORD-4821-3307 --completed-by ops.sam@example.com --reference OPS-7781",
 		Args:    exactlyOneOrderID,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -227,7 +230,7 @@ func (a *app) unlinkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = orders.ConfirmUnlink(cmd.Context(), args[0], u)
+			s, err := orders.ConfirmUnlink(cmd.Context(), args[0], u)
 			if errors.Is(err, starter.ErrAlreadyUnlinked) {
 				// Reporting twice is harmless: say so and succeed.
 				fmt.Fprintln(cmd.OutOrStdout(), err)
@@ -236,13 +239,15 @@ func (a *app) unlinkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Unlink of order %s reported; the account enters its post-closure period.\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "Unlink of order %s confirmed: AWS account %s closed on %s; it can be reopened until %s.\n",
+				args[0], s.AccountID, order.FormatTime(s.ClosedAt), order.FormatTime(s.ReopenDeadline))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&u.CompletedBy, "completed-by", "", "who unlinked the account")
 	cmd.Flags().StringVar(&u.Reference, "reference", "", "ticket or note documenting the unlink")
 	cmd.Flags().StringVar(&u.CompletedAt, "completed-at", "", "when the account was closed, RFC 3339 (default: now)")
+	requestIDFlag(cmd, &u.RequestID)
 	return cmd
 }
 
@@ -267,6 +272,7 @@ func (a *app) reopenCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the reopen")
 	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
+	requestIDFlag(cmd, &r.RequestID)
 	return cmd
 }
 
@@ -291,6 +297,7 @@ func (a *app) cancelCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the cancellation")
 	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
+	requestIDFlag(cmd, &r.RequestID)
 	return cmd
 }
 
@@ -348,6 +355,10 @@ func (a *app) listCommand() *cobra.Command {
 	cmd.Flags().StringVar(&stage, "stage", "", "only orders in this stage: AwaitingUnlink, PostClosure, Reopened, PermanentlyClosed, Cancelled or Failed")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func requestIDFlag(cmd *cobra.Command, id *string) {
+	cmd.Flags().StringVar(id, "request-id", "", "your key for this request: sent again with the same ID, it gets the original answer (default: a new one, printed if the outcome is unknown)")
 }
 
 func exactlyOneOrderID(_ *cobra.Command, args []string) error {

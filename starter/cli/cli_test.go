@@ -69,7 +69,7 @@ func TestOperationsWalkthrough(t *testing.T) {
 
 	code, out, errOut = c.run("", "unlink", "ORD-CLI-1", "--completed-by", "ops.sam@example.com", "--reference", "OPS-7781")
 	require.Equal(t, cli.ExitOK, code, errOut)
-	require.Contains(t, out, "post-closure period")
+	require.Contains(t, out, "it can be reopened until")
 
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		code, out, _ := c.run("", "list", "--stage", "PostClosure")
