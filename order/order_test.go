@@ -3,6 +3,7 @@ package order_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +272,61 @@ func TestMessagesTellTheCustomerWhatHappensNext(t *testing.T) {
 				t.Errorf("message %q lacks %q", msg, w)
 			}
 		}
+	}
+}
+
+// Numbers are range-checked before any arithmetic: a huge window must not wrap.
+func TestReopenWindowIsCheckedBeforeItIsMultiplied(t *testing.T) {
+	for _, seconds := range []int64{18446744075, 9223372036854775807, -9223372036854775808, 9223372037, order.MaxReopenWindowSeconds + 1, -1} {
+		o := valid()
+		o.ReopenWindowSeconds = seconds
+		if err := o.Validate(now); err == nil || !strings.Contains(err.Error(), "reopenWindowSeconds: must be between 1 and 31536000") {
+			t.Errorf("window %d: Validate = %v", seconds, err)
+		}
+		if w := o.ReopenWindow(time.Hour); w != time.Hour {
+			t.Errorf("window %d: an out-of-range override was used: %s", seconds, w)
+		}
+	}
+}
+
+// Version 1's rules are frozen: orders accepted under them replay with them.
+func TestVersion1RulesAreFrozen(t *testing.T) {
+	o := valid()
+	o.ReopenWindowSeconds = 18446744075 // wrapped into ~1.3 s under version 1
+	if err := o.ValidateV1(now); err != nil {
+		t.Fatalf("ValidateV1 = %v; version 1 accepted this order and must keep doing so", err)
+	}
+	o = valid()
+	for i := range 150 {
+		o.Items = append(o.Items, order.Item{ItemID: "X" + strconv.Itoa(i)})
+	}
+	if err := o.ValidateV1(now); err != nil {
+		t.Fatalf("ValidateV1 = %v; version 1 had no bound on items", err)
+	}
+	if err := o.Validate(now); err == nil || !strings.Contains(err.Error(), "items: must list at most 100 items, got 151") {
+		t.Fatalf("Validate = %v", err)
+	}
+}
+
+func TestBoundsOnSizeAndTime(t *testing.T) {
+	o := valid()
+	o.SubmittedAt = "0001-01-01T00:00:00Z"
+	if err := o.Validate(now); err == nil || !strings.Contains(err.Error(), "submittedAt: must not be before 2000-01-01T00:00:00Z") {
+		t.Fatalf("Validate = %v", err)
+	}
+	huge := `{"orderId":"ORD-1","items":[` + strings.Repeat(`{"itemId":"ITM-1","quantity":0},`, 3000) + `{"itemId":"last","quantity":0}]}`
+	err := order.DecodeJSON([]byte(huge)).Validate(now)
+	if err == nil || !strings.Contains(err.Error(), "(input): must be at most 65536 bytes of JSON") {
+		t.Fatalf("Validate = %v", err)
+	}
+	for _, bad := range []string{`{"orderId":`, `[1]`, `"order"`} {
+		err := order.DecodeJSON([]byte(bad)).Validate(now)
+		if err == nil || !strings.Contains(err.Error(), "must be a JSON object") {
+			t.Errorf("%s: Validate = %v", bad, err)
+		}
+	}
+	u := order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1", RequestID: "not ok!"}
+	if err := u.Validate(now); err == nil || !strings.Contains(err.Error(), "requestId: may contain only letters") {
+		t.Fatalf("Validate = %v", err)
 	}
 }

@@ -73,3 +73,23 @@ func startedOrder(t *testing.T, h *historypb.History) workflows.Order {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(input, &o))
 	return o
 }
+
+// Defect: the workflow re-ran the domain's validation on replay, so a stricter
+// rule deployed under a running order took another branch and wedged it.
+// v2_accepted_under_looser_rules.json holds an order accepted when 150 items
+// were allowed; today's rules refuse it, and it still replays, because its
+// acceptance was recorded in history when it was made.
+func TestStricterRuleLeavesAcceptedOrdersReplaying(t *testing.T) {
+	const file = "testdata/replay/v2_accepted_under_looser_rules.json"
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	o := startedOrder(t, history)
+	require.ErrorContains(t, o.Validate(time.Now()), "items: must list at most 100 items", "today's rule is stricter than the one the order was accepted under")
+
+	replayer := worker.NewWorkflowReplayer()
+	workflows.Register(replayer, workflows.Policy{})
+	require.NoError(t, replay(t, replayer, file))
+}
