@@ -2,11 +2,13 @@ package starter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
@@ -14,18 +16,43 @@ import (
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
-// Summary is one order in a listing, read from its search attributes.
+// Summary is one order in a listing, read from its search attributes. The
+// JSON names follow the wire contract.
 type Summary struct {
-	OrderID        string
-	WorkflowID     string
-	RunID          string
-	Stage          order.Stage
-	AccountID      string
-	SubscriptionID string
-	ReopenDeadline time.Time
-	StartedAt      time.Time
+	OrderID        string      `json:"orderId"`
+	WorkflowID     string      `json:"workflowId"`
+	RunID          string      `json:"runId"`
+	Stage          order.Stage `json:"stage"`
+	AccountID      string      `json:"accountId"`
+	SubscriptionID string      `json:"subscriptionId"`
+	ReopenDeadline time.Time   `json:"reopenDeadline,omitzero"`
+	StartedAt      time.Time   `json:"startedAt"`
 	// WorkflowStatus is Temporal's: Running, Completed, Failed, ...
-	WorkflowStatus string
+	WorkflowStatus string `json:"workflowStatus"`
+}
+
+// ListRequest asks for one page of orders.
+type ListRequest struct {
+	// Stage keeps the orders in one stage; empty lists every order.
+	Stage order.Stage
+	// PageSize is at most how many orders the page holds (1 to MaxPageSize;
+	// 0 means DefaultPageSize).
+	PageSize int
+	// PageToken continues a listing where the previous page ended.
+	PageToken []byte
+}
+
+// Page sizes of a listing.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Page is one page of orders, newest first.
+type Page struct {
+	Orders []Summary `json:"orders"`
+	// NextPageToken continues the listing; empty on the last page.
+	NextPageToken []byte `json:"nextPageToken,omitempty"`
 }
 
 // ListQuery is the visibility query that lists orders in a stage (all orders
@@ -38,46 +65,70 @@ func ListQuery(stage order.Stage) string {
 	return q
 }
 
-// List returns the orders in a stage (every order when stage is empty), newest
-// first. Visibility is eventually consistent: a stage change shows after a moment.
-func (c *Client) List(ctx context.Context, stage order.Stage) ([]Summary, error) {
-	if stage != "" && !stage.Valid() {
-		return nil, &order.ValidationError{Subject: "listing", Fields: []*order.FieldError{{
-			Field: "stage", Rule: fmt.Sprintf("must be one of %s, got %q", stageNames(), stage)}}}
+// List returns one page of the orders in a stage (every order when the
+// stage is empty), newest first: never everything at once. Visibility is
+// eventually consistent: a stage change shows after a moment.
+func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
+	var ch checkList
+	if req.Stage != "" && !req.Stage.Valid() {
+		ch.fail("stage", fmt.Sprintf("must be one of %s, got %q", stageNames(), req.Stage))
 	}
-	var (
-		out   []Summary
-		token []byte
-	)
-	for {
-		resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: ListQuery(stage), NextPageToken: token,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list orders in stage %q: %w", stage, err)
-		}
-		for _, e := range resp.GetExecutions() {
-			fields := e.GetSearchAttributes().GetIndexedFields()
-			s := Summary{
-				OrderID:        strings.TrimPrefix(e.GetExecution().GetWorkflowId(), order.WorkflowID("")),
-				WorkflowID:     e.GetExecution().GetWorkflowId(),
-				RunID:          e.GetExecution().GetRunId(),
-				Stage:          order.Stage(keyword(fields, workflows.StageKey.GetName())),
-				AccountID:      keyword(fields, workflows.AccountIDKey.GetName()),
-				SubscriptionID: keyword(fields, workflows.SubscriptionIDKey.GetName()),
-				StartedAt:      e.GetStartTime().AsTime(),
-				WorkflowStatus: e.GetStatus().String(),
-			}
-			if p, ok := fields[workflows.ReopenDeadlineKey.GetName()]; ok {
-				_ = converter.GetDefaultDataConverter().FromPayload(p, &s.ReopenDeadline)
-			}
-			out = append(out, s)
-		}
-		token = resp.GetNextPageToken()
-		if len(token) == 0 {
-			return out, nil
-		}
+	if req.PageSize < 0 || req.PageSize > MaxPageSize {
+		ch.fail("pageSize", fmt.Sprintf("must be between 1 and %d, got %d", MaxPageSize, req.PageSize))
 	}
+	if err := ch.err(); err != nil {
+		return Page{}, err
+	}
+	size := req.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: ListQuery(req.Stage), PageSize: int32(size), NextPageToken: req.PageToken,
+	})
+	if err != nil {
+		var invalid *serviceerror.InvalidArgument
+		if errors.As(err, &invalid) && len(req.PageToken) > 0 {
+			return Page{}, &order.ValidationError{Subject: "listing", Fields: []*order.FieldError{{Field: "pageToken", Rule: "is not a token of this listing"}}}
+		}
+		if isTimeout(err) {
+			return Page{}, fmt.Errorf("%w: list orders: no answer in time (%v)", ErrNoAnswer, err)
+		}
+		return Page{}, fmt.Errorf("list orders in stage %q: %w", req.Stage, err)
+	}
+	page := Page{Orders: []Summary{}, NextPageToken: resp.GetNextPageToken()}
+	for _, e := range resp.GetExecutions() {
+		fields := e.GetSearchAttributes().GetIndexedFields()
+		s := Summary{
+			OrderID:        strings.TrimPrefix(e.GetExecution().GetWorkflowId(), order.WorkflowID("")),
+			WorkflowID:     e.GetExecution().GetWorkflowId(),
+			RunID:          e.GetExecution().GetRunId(),
+			Stage:          order.Stage(keyword(fields, workflows.StageKey.GetName())),
+			AccountID:      keyword(fields, workflows.AccountIDKey.GetName()),
+			SubscriptionID: keyword(fields, workflows.SubscriptionIDKey.GetName()),
+			StartedAt:      e.GetStartTime().AsTime(),
+			WorkflowStatus: e.GetStatus().String(),
+		}
+		if p, ok := fields[workflows.ReopenDeadlineKey.GetName()]; ok {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, &s.ReopenDeadline)
+		}
+		page.Orders = append(page.Orders, s)
+	}
+	return page, nil
+}
+
+// checkList collects the broken rules of a listing request.
+type checkList struct{ fields []*order.FieldError }
+
+func (c *checkList) fail(field, rule string) {
+	c.fields = append(c.fields, &order.FieldError{Field: field, Rule: rule})
+}
+
+func (c *checkList) err() error {
+	if len(c.fields) == 0 {
+		return nil
+	}
+	return &order.ValidationError{Subject: "listing", Fields: c.fields}
 }
 
 func keyword(fields map[string]*commonpb.Payload, name string) string {

@@ -136,6 +136,9 @@ func TestReopenInsideTheWindow(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.orders.Start(ctx, newOrder("ORD-REOPEN"))
 	require.NoError(t, err)
+	// (A request that arrives while the order is being accepted is decided
+	// just after: accepted by the validator, refused by the handler.)
+	e.waitForStage(t, "ORD-REOPEN", order.StageAwaitingUnlink)
 
 	// Before the unlink there is nothing to reopen.
 	_, err = e.orders.Reopen(ctx, "ORD-REOPEN", order.ReopenRequest{RequestedBy: "jane", Reason: "early"})
@@ -254,8 +257,9 @@ func TestBadInputStartsNothing(t *testing.T) {
 	require.Equal(t, order.StageAwaitingUnlink, s.Stage)
 	require.Len(t, s.Timeline, 1)
 
-	_, err = e.orders.List(ctx, "Closed")
+	_, err = e.orders.List(ctx, starter.ListRequest{Stage: "Closed", PageSize: 5000})
 	require.ErrorContains(t, err, `stage: must be one of AwaitingUnlink, PostClosure`)
+	require.ErrorContains(t, err, `pageSize: must be between 1 and 1000, got 5000`)
 }
 
 func TestUnknownOrder(t *testing.T) {
@@ -277,25 +281,32 @@ func TestListByStage(t *testing.T) {
 	post := e.waitForStage(t, "ORD-L2", order.StagePostClosure)
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		list, err := e.orders.List(ctx, order.StagePostClosure)
+		page, err := e.orders.List(ctx, starter.ListRequest{Stage: order.StagePostClosure})
 		require.NoError(c, err)
+		list := page.Orders
 		require.Len(c, list, 1)
 		require.Equal(c, "ORD-L2", list[0].OrderID)
 		require.Equal(c, "210987654321", list[0].AccountID)
 		require.Equal(c, "SUB-ORD-L2", list[0].SubscriptionID)
 		require.True(c, post.ReopenDeadline.Equal(list[0].ReopenDeadline), "deadline %v vs %v", post.ReopenDeadline, list[0].ReopenDeadline)
 
-		awaiting, err := e.orders.List(ctx, order.StageAwaitingUnlink)
+		awaiting, err := e.orders.List(ctx, starter.ListRequest{Stage: order.StageAwaitingUnlink})
 		require.NoError(c, err)
 		var ids []string
-		for _, s := range awaiting {
+		for _, s := range awaiting.Orders {
 			ids = append(ids, s.OrderID)
 		}
 		require.ElementsMatch(c, []string{"ORD-L1", "ORD-L3"}, ids)
 
-		all, err := e.orders.List(ctx, "")
+		// Page by page, never everything at once: 2, then 1, then the end.
+		first, err := e.orders.List(ctx, starter.ListRequest{PageSize: 2})
 		require.NoError(c, err)
-		require.Len(c, all, 3)
+		require.Len(c, first.Orders, 2)
+		require.NotEmpty(c, first.NextPageToken)
+		second, err := e.orders.List(ctx, starter.ListRequest{PageSize: 2, PageToken: first.NextPageToken})
+		require.NoError(c, err)
+		require.Len(c, second.Orders, 1)
+		require.NotEqual(c, first.Orders[0].OrderID, second.Orders[0].OrderID)
 	}, 30*time.Second, 200*time.Millisecond)
 	require.True(t, strings.Contains(starter.ListQuery(order.StagePostClosure), "TerminationStage = 'PostClosure'"))
 }

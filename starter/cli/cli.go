@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -328,32 +329,56 @@ func (a *app) statusCommand() *cobra.Command {
 
 func (a *app) listCommand() *cobra.Command {
 	var (
-		stage  string
-		asJSON bool
+		stage, token string
+		limit        int
+		asJSON       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List orders, optionally in one stage (search attribute TerminationStage)",
-		Example: "  terminationctl list --stage PostClosure\n" +
+		Short: "List orders, newest first, optionally in one stage (search attribute TerminationStage), a page at a time",
+		Example: "  terminationctl list --stage PostClosure --limit 50\n" +
+			"  terminationctl list --stage PostClosure --limit 50 --page-token <the token the last page printed>\n" +
 			"  # the same in the Web UI or the Temporal CLI: " + starter.ListQuery(order.StagePostClosure),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > starter.MaxPageSize {
+				return usageError{fmt.Errorf("--limit must be between 1 and %d, got %d", starter.MaxPageSize, limit)}
+			}
+			var pageToken []byte
+			if token != "" {
+				var err error
+				if pageToken, err = base64.RawURLEncoding.DecodeString(token); err != nil {
+					return usageError{fmt.Errorf("--page-token is not a token printed by list: %w", err)}
+				}
+			}
 			orders, err := a.orders()
 			if err != nil {
 				return err
 			}
-			list, err := orders.List(cmd.Context(), order.Stage(stage))
+			page, err := orders.List(cmd.Context(), starter.ListRequest{Stage: order.Stage(stage), PageSize: limit, PageToken: pageToken})
 			if err != nil {
 				return err
 			}
+			next := base64.RawURLEncoding.EncodeToString(page.NextPageToken)
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), list)
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Orders        []starter.Summary `json:"orders"`
+					NextPageToken string            `json:"nextPageToken,omitempty"`
+				}{page.Orders, next})
 			}
-			return printList(cmd.OutOrStdout(), list)
+			if err := printList(cmd.OutOrStdout(), page.Orders); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "More orders: add --page-token %s\n", next)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stage, "stage", "", "only orders in this stage: AwaitingUnlink, PostClosure, Reopened, PermanentlyClosed, Cancelled or Failed")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&limit, "limit", starter.DefaultPageSize, "at most this many orders (one page)")
+	cmd.Flags().StringVar(&token, "page-token", "", "continue after the page that printed this token")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: {\"orders\": [...], \"nextPageToken\"}, with the contract's field names")
 	return cmd
 }
 

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +77,15 @@ func TestOperationsWalkthrough(t *testing.T) {
 		code, out, _ := c.run("", "list", "--stage", "PostClosure")
 		require.Equal(ct, cli.ExitOK, code)
 		require.Contains(ct, out, "ORD-CLI-1")
+		code, out, _ = c.run("", "list", "--stage", "PostClosure", "--limit", "1", "--json")
+		require.Equal(ct, cli.ExitOK, code)
+		var page struct {
+			Orders []map[string]any `json:"orders"`
+		}
+		require.NoError(ct, json.Unmarshal([]byte(out), &page))
+		require.Len(ct, page.Orders, 1)
+		require.Equal(ct, "ORD-CLI-1", page.Orders[0]["orderId"], "the contract's camelCase names: %s", out)
+		require.Equal(ct, "123456789012", page.Orders[0]["accountId"])
 	}, 30*time.Second, 200*time.Millisecond)
 
 	code, out, errOut = c.run("", "status", "ORD-CLI-1")
@@ -132,6 +143,9 @@ func TestBadInputIsAnsweredAndStartsNothing(t *testing.T) {
 		{"bad order ID", "", []string{"status", "ORD X"}, cli.ExitInvalid, "orderId: may contain only"},
 		{"missing order ID", "", []string{"status"}, cli.ExitInvalid, "expected one ORDER_ID argument"},
 		{"bad stage", "", []string{"list", "--stage", "Closed"}, cli.ExitInvalid, "stage: must be one of"},
+		{"bad limit", "", []string{"list", "--limit", "0"}, cli.ExitInvalid, "--limit must be between 1 and 1000"},
+		{"bad page token", "", []string{"list", "--page-token", "!!"}, cli.ExitInvalid, "--page-token is not a token printed by list"},
+		{"bad request ID", "", []string{"cancel", "ORD-X", "--requested-by", "jane", "--reason", "r", "--request-id", "a b"}, cli.ExitInvalid, "requestId: may contain only"},
 		{"bad setting", "", []string{"status", "ORD-X", "--log-format", "xml"}, cli.ExitInvalid, "log.format"},
 		{"unknown flag", "", []string{"status", "ORD-X", "--colour"}, cli.ExitInvalid, "unknown flag: --colour"},
 		{"unknown order", "", []string{"status", "ORD-NOPE"}, cli.ExitNotFound, "order not found"},
@@ -158,11 +172,38 @@ func TestMessagesNeedAnExistingStore(t *testing.T) {
 	require.True(t, os.IsNotExist(err), "reading created a store")
 }
 
+// A server that takes the connection and never answers: the caller is told
+// the outcome is unknown, with the request ID to retry with.
+func TestSilentServerLeavesTheOutcomeUnknown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() }) // held open, never answered
+		}
+	}()
+	c := ctl{t: t, flags: []string{"--temporal-address", ln.Addr().String(), "--timeout", "2s", "--log-level", "error"}}
+	code, _, errOut := c.run("", "cancel", "ORD-X", "--requested-by", "jane", "--reason", "r", "--request-id", "REQ-7")
+	require.Equal(t, cli.ExitUnknown, code, errOut)
+	require.Contains(t, errOut, "outcome of the cancel request for order ORD-X is unknown")
+	require.Contains(t, errOut, "request ID REQ-7")
+	code, _, errOut = c.run("", "status", "ORD-X")
+	require.Equal(t, cli.ExitFailure, code, errOut)
+	require.Contains(t, errOut, "no answer")
+}
+
 func TestUnreachableServerTimesOut(t *testing.T) {
 	c := ctl{t: t, flags: []string{"--temporal-address", "127.0.0.1:1", "--timeout", "2s", "--log-level", "error"}}
 	code, _, errOut := c.run("", "status", "ORD-X")
 	require.Equal(t, cli.ExitFailure, code)
 	require.Contains(t, errOut, "read status of order ORD-X")
+	code, _, errOut = c.run("", "cancel", "ORD-X", "--requested-by", "jane", "--reason", "r")
+	require.Equal(t, cli.ExitFailure, code, "refused connections: nothing was sent: %s", errOut)
 	c.flags = []string{"--temporal-address", "127.0.0.1:1", "--timeout", "0s"}
 	code, _, errOut = c.run("", "status", "ORD-X")
 	require.Equal(t, cli.ExitInvalid, code)
