@@ -25,7 +25,7 @@ func Print(w io.Writer, r *Results) error {
 	}
 	row("start call", r.Latency.Start)
 	row("start call, baseline", r.Latency.BaselineStart)
-	row("unlink signal -> status message stored", r.Latency.UnlinkStored)
+	row("unlink confirmed -> status message stored", r.Latency.UnlinkStored)
 	row("timer due -> final message stored", r.Latency.TimerStored)
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "Worker memory, orders open in their window\tRSS (MiB)\tGo live heap (MiB)\t")

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -123,10 +124,18 @@ func TestOrderLinesNameOrderAndWorkflow(t *testing.T) {
 
 	orders := starter.New(c, "log-test")
 	run, err := orders.Start(ctx, order.Order{OrderID: "ORD-LOGS", SubscriptionID: "SUB-1", AccountID: "123456789012",
-		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
+		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane.doe@example.com"})
 	require.NoError(t, err)
-	require.NoError(t, confirmed(orders.ConfirmUnlink(ctx, "ORD-LOGS", order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"})))
+	require.NoError(t, confirmed(orders.ConfirmUnlink(ctx, "ORD-LOGS", order.UnlinkCompleted{CompletedBy: "ops.sam@example.com", Reference: "OPS-1"})))
 	require.NoError(t, c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil))
+
+	// Who did what is logged by request ID and reference, never by address.
+	for _, e := range logs.All() {
+		require.NotContains(t, e.Message, "@example.com")
+		for k, v := range e.ContextMap() {
+			require.NotContains(t, fmt.Sprint(v), "@example.com", "line %q field %s", e.Message, k)
+		}
+	}
 
 	seen := map[string]int{}
 	for _, e := range logs.All() {
