@@ -34,6 +34,7 @@ type env struct {
 	orders   *starter.Client
 	// newWorker starts another worker like the first, for restarts.
 	newWorker func(t *testing.T) interface{ Stop() }
+	namespace string
 }
 
 const taskQueue = "termination-orders-test"
@@ -64,7 +65,7 @@ func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store)
 		t.Cleanup(w.Stop)
 		return w
 	}
-	return &env{worker: newWorker(t), temporal: c, store: st, orders: starter.New(c, taskQueue), newWorker: newWorker}
+	return &env{worker: newWorker(t), temporal: c, store: st, orders: starter.New(c, taskQueue), newWorker: newWorker, namespace: ts.GetDefaultNamespace()}
 }
 
 func newOrder(id string) order.Order {
