@@ -84,6 +84,10 @@ func (brokenStore) Record(context.Context, store.Message) (bool, error) {
 	return false, errors.New("dial tcp 10.0.0.5:5432: connection refused")
 }
 
+func (brokenStore) PriorLife(context.Context, string, string) (store.Message, bool, error) {
+	return store.Message{}, false, errors.New("dial tcp 10.0.0.5:5432: connection refused")
+}
+
 func TestStoreOutageIsRetryable(t *testing.T) {
 	env := newActivityEnv(brokenStore{})
 	_, err := env.ExecuteActivity(activities.RecordStatusName, change(1, order.StageAwaitingUnlink))

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 )
@@ -291,5 +293,39 @@ func TestOrderPageReadsUseTheIndex(t *testing.T) {
 				t.Errorf("read %d is not served by the order index:\n%s", i, plan)
 			}
 		}
+	})
+}
+
+// An order's other lives are found across runs, except lives that only failed
+// on invalid input; the asking run's own messages never count.
+func TestPriorLife(t *testing.T) {
+	forEachStore(t, func(t *testing.T, _ string, s *store.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+		_, found, err := s.PriorLife(ctx, "ORD-P", "run-2")
+		require.NoError(t, err)
+		require.False(t, found, "a new order has no prior life")
+
+		failed := message("ORD-P", 1, at)
+		failed.RunID, failed.Stage, failed.OrderStatus = "run-1", order.StageFailed, order.OrderStatusFailed
+		_, err = s.Record(ctx, failed)
+		require.NoError(t, err)
+		_, found, err = s.PriorLife(ctx, "ORD-P", "run-2")
+		require.NoError(t, err)
+		require.False(t, found, "a life that failed on invalid input may be followed by another")
+
+		own := message("ORD-P", 1, at.Add(time.Minute))
+		own.RunID = "run-2"
+		_, err = s.Record(ctx, own)
+		require.NoError(t, err)
+		_, found, err = s.PriorLife(ctx, "ORD-P", "run-2")
+		require.NoError(t, err)
+		require.False(t, found, "the run's own messages are not a prior life")
+
+		prior, found, err := s.PriorLife(ctx, "ORD-P", "run-3")
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, "run-2", prior.RunID)
+		require.Equal(t, order.StageAwaitingUnlink, prior.Stage)
 	})
 }
