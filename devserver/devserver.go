@@ -57,6 +57,16 @@ type Options struct {
 	UIPort    int // Web UI; 0 runs no UI
 	Namespace string
 	Logger    *zap.Logger
+	// Persistence, when set, keeps the server's state in these SQL databases
+	// instead of the SQLite file in DataDir (which then holds only the lock).
+	Persistence *Persistence
+}
+
+// Persistence is a server's state in SQL databases other than the SQLite
+// file, such as PostgreSQL as production runs it. Both schemas must be set up
+// and the plugin registered (imported) by the caller.
+type Persistence struct {
+	Main, Visibility *config.SQL
 }
 
 // Server is a running Temporal server, and its Web UI.
@@ -108,7 +118,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	dbPath := filepath.Join(opts.DataDir, DatabaseFile)
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(dbPath); opts.Persistence == nil && errors.Is(err, os.ErrNotExist) {
 		if err := sqlite.SetupSchema(sqlConfig); err != nil {
 			return nil, fmt.Errorf("create Temporal database %s: %w", dbPath, err)
 		}
@@ -291,6 +301,12 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		}},
 		// The server's own internal client (its worker service) dials this.
 		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+	if p := opts.Persistence; p != nil {
+		// The namespace is then created through the main store's own plugin.
+		cfg.Persistence.DefaultStore, cfg.Persistence.VisibilityStore = "main", "visibility"
+		cfg.Persistence.DataStores = map[string]config.DataStore{"main": {SQL: p.Main}, "visibility": {SQL: p.Visibility}}
+		return cfg, p.Main, nil
 	}
 	return cfg, sqlConfig, nil
 }
