@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"github.com/cloudmarket/termination-orders/internal/pgtest"
 	"net/url"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cloudmarket/termination-orders/internal/netfault"
+	"github.com/cloudmarket/termination-orders/internal/pgtest"
 	"github.com/cloudmarket/termination-orders/store"
 )
 
@@ -69,7 +71,7 @@ func TestOpenCancelledIsNotATimeout(t *testing.T) {
 // The pool limits reach database/sql on PostgreSQL: at most MaxOpenConns
 // connections, MaxIdleConns of them kept idle. Without them the pool is unbounded.
 func TestPoolLimitsApplyToPostgres(t *testing.T) {
-	dsn := NewPostgresDatabase(t)
+	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	unbounded, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -119,7 +121,7 @@ func TestSQLiteKeepsOneConnection(t *testing.T) {
 // Ping answers while PostgreSQL does, and fails within its context once the
 // network path to it goes silent.
 func TestPingFailsWhenTheServerStopsAnswering(t *testing.T) {
-	dsn := NewPostgresDatabase(t)
+	dsn := pgtest.NewDatabase(t)
 	proxy, err := netfault.Listen(postgresHostPort(t, dsn))
 	if err != nil {
 		t.Fatal(err)

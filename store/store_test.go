@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cloudmarket/termination-orders/internal/pgtest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 )
@@ -30,7 +30,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, dsn string, s *store.Sto
 		test(t, dsn, s)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		dsn := NewPostgresDatabase(t)
+		dsn := pgtest.NewDatabase(t)
 		s, err := store.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -38,46 +38,6 @@ func forEachStore(t *testing.T, test func(t *testing.T, dsn string, s *store.Sto
 		t.Cleanup(func() { s.Close() })
 		test(t, dsn, s)
 	})
-}
-
-// NewPostgresDatabase creates an empty database on the PostgreSQL server named by
-// TERMINATION_TEST_POSTGRES_DSN (default: the local server) and drops it after the test.
-// Under CI=true a missing server fails the test instead of skipping it.
-func NewPostgresDatabase(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv("TERMINATION_TEST_POSTGRES_DSN")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at %s is required under CI: %v", admin, err)
-		}
-		t.Skipf("no PostgreSQL at %s: %v", admin, err)
-	}
-	name := fmt.Sprintf("termination_test_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", admin)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	return strings.Replace(admin, "/test?", "/"+name+"?", 1)
 }
 
 func message(orderID string, seq int, at time.Time) store.Message {
