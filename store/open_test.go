@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"github.com/cloudmarket/termination-orders/internal/pgtest"
 	"net/url"
 	"strings"
 	"sync"
