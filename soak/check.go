@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -131,6 +132,8 @@ type orderState struct {
 	statusErr error
 	runID     string
 	closeTime time.Time
+	// pending describes the activities a running order waits on.
+	pending []string
 }
 
 func (r *runner) checkOrder(ctx context.Context, o *orderRun, res *Result) ([]store.Message, error) {
@@ -171,7 +174,8 @@ func (r *runner) checkOrder(ctx context.Context, o *orderRun, res *Result) ([]st
 	res.FinalStages[string(final)]++
 	if state.running {
 		res.Stuck++
-		res.finding("stuck: order %s (%s) still running after the drain, stage %q %v", id, o.path, final, errText(state.statusErr))
+		res.finding("stuck: order %s (%s) still running after the drain, stage %q %s; pending activities %v; stored %s; calls %s",
+			id, o.path, final, errText(state.statusErr), state.pending, storedSummary(msgs), callSummary(calls))
 	}
 
 	for _, c := range calls {
@@ -182,6 +186,36 @@ func (r *runner) checkOrder(ctx context.Context, o *orderRun, res *Result) ([]st
 		checkWindow(res, id, state, msgs, r.opts.Window)
 	}
 	return msgs, nil
+}
+
+func storedSummary(msgs []store.Message) string {
+	var parts []string
+	for _, m := range msgs {
+		parts = append(parts, fmt.Sprintf("%d %s at %s", m.Seq, m.Stage, m.RecordedAt.Format("15:04:05.000")))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// callSummary is the calls of an order, runs of the same answer folded.
+func callSummary(calls []Call) string {
+	var parts []string
+	for i := 0; i < len(calls); {
+		j := i
+		for j < len(calls) && calls[j].Kind == calls[i].Kind && calls[j].Outcome == calls[i].Outcome && calls[j].Again == calls[i].Again {
+			j++
+		}
+		c := calls[i]
+		part := fmt.Sprintf("%s %s %s", c.Began.Format("15:04:05.000"), c.Kind, c.Outcome)
+		if c.Again {
+			part += " (ask again)"
+		}
+		if j-i > 1 {
+			part += fmt.Sprintf(" x%d until %s", j-i, calls[j-1].Began.Format("15:04:05"))
+		}
+		parts = append(parts, part)
+		i = j
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
 }
 
 func errText(err error) string {
@@ -208,6 +242,10 @@ func (r *runner) orderState(ctx context.Context, id string, res *Result) (orderS
 		running: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
 	if info.GetCloseTime() != nil {
 		st.closeTime = info.GetCloseTime().AsTime()
+	}
+	for _, a := range d.GetPendingActivities() {
+		st.pending = append(st.pending, fmt.Sprintf("%s attempt %d %s, last failure %q", a.GetActivityType().GetName(), a.GetAttempt(),
+			a.GetState().String(), firstLine(a.GetLastFailure().GetMessage())))
 	}
 	if st.running {
 		st.status, st.statusErr = r.orders.Status(callCtx, id)

@@ -267,9 +267,8 @@ func outcomeUnknown(err error) bool {
 		errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &canceled) || errors.As(err, &updateWait)
 }
 
-// drain waits until no order of the run is still running, or Drain passes.
-func (r *runner) drain(ctx context.Context) bool {
-	deadline := time.Now().Add(r.opts.Drain)
+// drain waits until no order of the run is still running, or until the deadline.
+func (r *runner) drain(ctx context.Context, deadline time.Time) bool {
 	pending := slices.Clone(r.runs)
 	for {
 		var still []*orderRun

@@ -47,7 +47,8 @@ type Options struct {
 	Gap time.Duration
 	// WorkerKillEvery is how often a worker process is SIGKILLed.
 	WorkerKillEvery time.Duration
-	// Drain bounds the wait for every order to finish once the faults end.
+	// Drain bounds the wait for every order to finish once the faults end;
+	// drivers stop retrying their calls halfway through it.
 	Drain time.Duration
 	// PostgresDSN is an administrator's DSN of the PostgreSQL server that holds
 	// the run's fresh databases (the status store's, and Temporal's own).
@@ -222,7 +223,8 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Resul
 	defer r.workers.stop()
 
 	program := r.program()
-	r.giveUp = time.Now().Add(program.length() + opts.Drain)
+	// Drivers retry until half the drain; the drain ends a full Drain after the faults.
+	r.giveUp = time.Now().Add(program.length() + opts.Drain/2)
 	opts.Progress("[%s] %d orders over %s of faults: %s", kind, opts.Orders, program.length().Round(time.Second), program)
 	var drivers sync.WaitGroup
 	driveCtx, stopDriving := context.WithCancel(ctx)
@@ -231,10 +233,11 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Resul
 	if err := r.runProgram(ctx, program); err != nil {
 		return Result{}, err
 	}
+	drainUntil := time.Now().Add(opts.Drain)
 	opts.Progress("[%s] faults over; waiting for the drivers' last calls", kind)
 	drivers.Wait()
-	opts.Progress("[%s] draining: every order to its end (at most %s)", kind, opts.Drain)
-	drained := r.drain(ctx)
+	opts.Progress("[%s] draining: every order to its end (until %s after the faults)", kind, opts.Drain)
+	drained := r.drain(ctx, drainUntil)
 	opts.Progress("[%s] checking %d orders through the Temporal API and the status store", kind, len(r.runs))
 	res, err := r.check(ctx)
 	if err != nil {

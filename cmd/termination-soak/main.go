@@ -37,7 +37,7 @@ func main() {
 	outage := fs.Duration("store-outage", 30*time.Second, "how long each cut and each black hole of the status store lasts")
 	gap := fs.Duration("gap", 10*time.Second, "quiet time between two faults")
 	killEvery := fs.Duration("worker-kill-every", 7*time.Second, "how often a worker process is SIGKILLed")
-	drain := fs.Duration("drain", 5*time.Minute, "how long every order may take to finish once the faults end")
+	drain := fs.Duration("drain", 5*time.Minute, "how long every order may take to finish once the faults end (drivers stop retrying halfway)")
 	pg := fs.String("postgres", "", "administrator DSN of the PostgreSQL server for the run's fresh databases (default: TERMINATION_TEST_POSTGRES_DSN, else "+soak.DefaultPostgresDSN+")")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (which worker is killed, reopen timing)")
 	keep := fs.Bool("keep-logs", false, "keep the Temporal server's and the workers' logs (their directory is printed)")

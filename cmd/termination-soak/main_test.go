@@ -46,7 +46,7 @@ func TestSoakMeetsEveryTarget(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "results.json")
 	cmd := exec.Command(bin, "--server", "both", "--orders", "20", "--workers", "2", "--window", "3s",
-		"--store-outage", "5s", "--gap", "2s", "--worker-kill-every", "4s", "--call-timeout", "20s", "--drain", "90s",
+		"--store-outage", "5s", "--gap", "2s", "--worker-kill-every", "4s", "--call-timeout", "20s", "--drain", "60s",
 		"--json", jsonPath)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
