@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -29,9 +30,10 @@ import (
 const historyDir = "../workflows/testdata/replay"
 
 // historyVersion prefixes the files this code records: the workflow version
-// of ChangeAcceptanceStep. Files of earlier versions (no prefix: version 1)
+// (version 3: ChangeAcceptanceStep version 2). Files of earlier versions (no
+// prefix: version 1; v2_: version 2)
 // stay and keep being replayed.
-const historyVersion = "v2_"
+const historyVersion = "v3_"
 
 // A branch is one path of an order's life, driven on a real server.
 type branch struct {
@@ -41,8 +43,9 @@ type branch struct {
 	drive func(t *testing.T, e *env, id string) (runID string)
 }
 
-// failingStore refuses the writes of one order's first stage a number of
-// times (a store outage), so its write falls back to a regular activity.
+// failingStore refuses the write of one order's final message (written by a
+// local activity when the timer fires) a number of times, a store outage, so
+// it falls back to a regular activity.
 type failingStore struct {
 	*store.Store
 	mu      sync.Mutex
@@ -52,7 +55,7 @@ type failingStore struct {
 
 func (f *failingStore) Record(ctx context.Context, m store.Message) (bool, error) {
 	f.mu.Lock()
-	if m.OrderID == f.orderID && m.Seq == 2 && f.left > 0 {
+	if m.OrderID == f.orderID && m.Seq == 3 && f.left > 0 {
 		f.left--
 		f.mu.Unlock()
 		return false, errors.New("connection refused")
@@ -70,6 +73,7 @@ var branches = map[string]branch{
 	"reopened": {exact: true, drive: func(t *testing.T, e *env, id string) string {
 		run := start(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
+		waitQuiet(t, e, id)
 		_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Still need it"})
 		require.NoError(t, err)
 		return finish(t, e, id, run, order.StageReopened)
@@ -83,6 +87,7 @@ var branches = map[string]branch{
 	"cancel_refused_after_unlink": {exact: true, drive: func(t *testing.T, e *env, id string) string {
 		run := start(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
+		waitQuiet(t, e, id)
 		_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Too late"})
 		require.ErrorIs(t, err, starter.ErrRejected)
 		return finish(t, e, id, run, order.StagePermanentlyClosed)
@@ -248,6 +253,19 @@ func newLooserRulesWorker(t *testing.T, c client.Client, st *store.Store, queue 
 	w.RegisterActivityWithOptions(looserAcceptance{real}.AcceptOrder, activity.RegisterOptions{Name: activities.AcceptOrderName, DisableAlreadyRegisteredCheck: true})
 	require.NoError(t, w.Start())
 	return w
+}
+
+// waitQuiet waits until the order has no activity and no workflow task
+// pending, so that the next request starts a workflow task of its own and the
+// history's shape does not depend on timing.
+func waitQuiet(t *testing.T, e *env, id string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		desc, err := e.temporal.DescribeWorkflowExecution(context.Background(), order.WorkflowID(id), "")
+		require.NoError(c, err)
+		require.Empty(c, desc.GetPendingActivities())
+		require.Nil(c, desc.GetPendingWorkflowTask())
+	}, 30*time.Second, 20*time.Millisecond)
 }
 
 // start starts an order through the starter and waits until it is accepted.

@@ -9,10 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/workflows"
@@ -302,4 +304,59 @@ func rawPayload(data string) converter.RawValue {
 		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
 		Data:     []byte(data),
 	})
+}
+
+// Defect found by the soak: a request held while the order waited for its
+// acceptance was refused by its handler, and that refusal became the final
+// answer for its update ID, so every retry got it again. It now waits, and is
+// applied once the order is accepted.
+func TestRequestSentWithTheStartWaitsForTheAcceptance(t *testing.T) {
+	sw := &switchableStore{down: true}
+	h := newHarness(t, sw)
+	sw.real = h.store
+	var cancel *updateOutcome
+	h.at(0, func() { cancel = h.update(workflows.UpdateCancel, cancelRequest("C-1")) })
+	h.at(40*time.Second, func() { sw.setDown(false) })
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.True(t, cancel.accepted)
+	require.NoError(t, cancel.err, "held until the order was accepted, then applied")
+	require.Equal(t, order.StageCancelled, cancel.result.Stage)
+	require.Equal(t, order.StageCancelled, final.Stage)
+}
+
+// Defect found by the soak: the message of a decision made by an update was
+// written by a local activity inside the workflow task that made it, so a task
+// lost to a crash left on the order's page a message whose decision history
+// never kept. Such a message is now written by a regular activity, which the
+// server schedules only with the decision; the acceptance's and the timer's
+// messages, decided on events already in history, stay local.
+func TestMessagesOfUpdatesAreWrittenAfterTheDecisionIsKept(t *testing.T) {
+	h := newHarness(t, nil)
+	var mu sync.Mutex
+	regular := map[order.Stage]int{}
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name != activities.RecordStatusName {
+			return
+		}
+		var c activities.StatusChange
+		require.NoError(t, args.Get(&c))
+		mu.Lock()
+		defer mu.Unlock()
+		regular[c.Entry.Stage]++
+	})
+	h.at(time.Hour, func() {
+		report := unlink()
+		report.CompletedAt = startTime.Add(time.Hour).Format(time.RFC3339)
+		h.update(workflows.UpdateConfirmUnlink, report)
+	})
+	h.at(2*time.Hour, func() {
+		h.update(workflows.UpdateReopen, workflows.ReopenRequest{RequestedBy: "jane", Reason: "still needed"})
+	})
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, order.StageReopened, final.Stage)
+	require.Equal(t, map[order.Stage]int{order.StagePostClosure: 1, order.StageReopened: 1}, regular,
+		"the update-made messages went through regular activities, the accepted order's through a local one")
+	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StageReopened}, stages(h.storedTimeline("ORD-4821-3307")))
 }

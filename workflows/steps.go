@@ -65,29 +65,38 @@ func isPermanent(err error) bool {
 	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeInvalidStatusMessage
 }
 
-// enter moves the order to a stage and stores the new status message: version
-// 2 queues it for the writer and goes on; version 1 waits for the write.
+// queuedEntry is a status message decided and not yet written.
+type queuedEntry struct {
+	entry order.TimelineEntry
+	// afterCommit: the decision came from an update, which is in history only
+	// once this workflow task completes; its message is written by a regular
+	// activity, which the server runs only after that.
+	afterCommit bool
+}
+
+// enter moves the order to a stage and stores the new status message: from
+// version 2 it queues it for the writer and goes on; version 1 waits for the write.
 func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message, requestID string) {
 	entry := w.transition(ctx, stage, message, requestID)
 	if w.v2 {
-		w.queued = append(w.queued, entry)
+		w.queued = append(w.queued, queuedEntry{entry: entry, afterCommit: w.v3 && w.byUpdate})
 		return
 	}
-	w.record(ctx, entry)
+	w.record(ctx, entry, false)
 }
 
 // writeQueued writes the queued status messages, one at a time, in order.
 func (w *terminationOrder) writeQueued(ctx workflow.Context) {
 	for {
 		_ = workflow.Await(ctx, func() bool { return len(w.queued) > 0 })
-		entry := w.queued[0]
+		q := w.queued[0]
 		w.queued = w.queued[1:]
-		w.record(ctx, entry)
+		w.record(ctx, q.entry, q.afterCommit)
 	}
 }
 
 // record stores a timeline entry where the order details page reads it.
-func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry) {
+func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry, afterCommit bool) {
 	if w.owner == "" {
 		return // nothing written for a start may land on an order it does not own
 	}
@@ -97,7 +106,14 @@ func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntr
 	if w.v2 {
 		change.RunKey = w.runKey
 	}
-	if err := w.decide(ctx, activities.RecordStatusName, change, nil, nil); err != nil {
+	var err error
+	if afterCommit {
+		ctx, _ := workflow.NewDisconnectedContext(ctx)
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallbackStepOptions), activities.RecordStatusName, change).Get(ctx, nil)
+	} else {
+		err = w.decide(ctx, activities.RecordStatusName, change, nil, nil)
+	}
+	if err != nil {
 		// Only a message the store can never accept gets here; the order's life
 		// goes on and the message stays readable through the status query.
 		w.logger.Error("Status message not stored", "Seq", entry.Seq, "Stage", entry.Stage, "Error", err)

@@ -29,14 +29,26 @@ func Register(r worker.WorkflowRegistry, p Policy) {
 	r.RegisterWorkflowWithOptions(TerminationOrder(p), workflow.RegisterOptions{Name: WorkflowType})
 }
 
-// ChangeAcceptanceStep is the workflow.GetVersion change ID of version 2, the
-// order's life as this file runs it: one acceptance step decides the input,
-// the policy and whether the order already lived, and records that in
-// history; requests are decided in the order the server recorded them; the
-// unlink can be confirmed with an update; status messages are written behind
-// the decisions, keyed on the order's original run. Version 1
-// (workflow.DefaultVersion) is in termination_v1.go.
+// ChangeAcceptanceStep is the workflow.GetVersion change ID of the order's
+// life as this file runs it. Its versions:
+//
+//   - workflow.DefaultVersion (workflow version 1, termination_v1.go);
+//   - 1 (workflow version 2): one acceptance step decides the input, the policy
+//     and whether the order already lived, and records that in history;
+//     requests are decided in the order the server recorded them; the unlink
+//     can be confirmed with an update; status messages are written behind the
+//     decisions, keyed on the order's original run;
+//   - 2 (workflow version 3): the message of a decision made by an update is
+//     written by a regular activity, which runs only once the decision is in
+//     history (a local activity ran inside the workflow task, so a task lost
+//     to a crash could leave the message of a decision history never kept);
+//     and a request that waits for the order's acceptance keeps waiting
+//     instead of being refused, since a handler's refusal is the final answer
+//     for its update ID.
 const ChangeAcceptanceStep = "acceptance-step"
+
+// writesAfterCommit is version 2 of ChangeAcceptanceStep (workflow version 3).
+const writesAfterCommit workflow.Version = 2
 
 // TerminationOrder is the life of one termination order, run under the
 // worker's policy: submitted and awaiting Operations' unlink; then the
@@ -52,20 +64,25 @@ func TerminationOrder(p Policy) func(workflow.Context, converter.RawValue) (Stat
 		w := &terminationOrder{
 			logger: log.With(workflow.GetLogger(ctx), "OrderID", order.OwnerOf(info.WorkflowExecution.ID)),
 		}
-		if workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		version := workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, writesAfterCommit)
+		if version == workflow.DefaultVersion {
 			return w.runV1(ctx, input, p)
 		}
 		w.v2 = true
+		w.v3 = version >= writesAfterCommit
 		return w.run(ctx, input)
 	}
 }
 
 type terminationOrder struct {
-	// v2 is set for orders of version 2 (ChangeAcceptanceStep).
-	v2     bool
-	order  order.Order
-	status order.Status
-	unlink order.UnlinkCompleted
+	// v2 is set for orders of version 2 and later, v3 for version 3 (see
+	// ChangeAcceptanceStep).
+	v2, v3 bool
+	// byUpdate is set while an update handler applies its decision.
+	byUpdate bool
+	order    order.Order
+	status   order.Status
+	unlink   order.UnlinkCompleted
 	// window is the order's post-closure period, fixed when it is accepted.
 	window time.Duration
 	logger log.Logger
@@ -86,7 +103,7 @@ type terminationOrder struct {
 
 	// queued are status messages decided but not yet written; writes counts
 	// writes in flight. The workflow ends only once every message is stored.
-	queued []order.TimelineEntry
+	queued []queuedEntry
 	writes int
 }
 
@@ -237,9 +254,15 @@ func (w *terminationOrder) validateRequest(input error, requestID string, target
 // already made gets the original answer.
 func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string, target order.Stage, check func() error, apply func()) (Status, error) {
 	steady, _ := workflow.NewDisconnectedContext(ctx)
-	_ = workflow.Await(steady, func() bool { return w.ready() || !w.accepted && w.slow })
-	if !w.accepted {
-		return Status{}, w.refusal(order.NotAcceptedYet(w.status.OrderID))
+	if w.v3 {
+		// Until the order is accepted: a caller that gives up is told the
+		// outcome is unknown, and its retry with the same ID joins this one.
+		_ = workflow.Await(steady, w.ready)
+	} else {
+		_ = workflow.Await(steady, func() bool { return w.ready() || !w.accepted && w.slow })
+		if !w.accepted {
+			return Status{}, w.refusal(order.NotAcceptedYet(w.status.OrderID))
+		}
 	}
 	if _, done, err := w.status.CheckRequestID(requestID, target); done || err != nil {
 		return w.status, w.refusal(err)
@@ -247,7 +270,9 @@ func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string,
 	if err := check(); err != nil {
 		return Status{}, w.refusal(err)
 	}
+	w.byUpdate = true
 	apply()
+	w.byUpdate = false
 	return w.status, nil
 }
 
