@@ -65,7 +65,9 @@ type postgresSpec struct {
 func (p *postgresSpec) sql(database string) *config.SQL {
 	return &config.SQL{
 		PluginName: postgresql.PluginName, DatabaseName: database, ConnectAddr: p.Addr, ConnectProtocol: "tcp",
-		User: p.User, Password: p.Password, MaxConns: 20, MaxIdleConns: 20,
+		// Each of the server's stores opens its own pool: keep them small, the
+		// PostgreSQL server (100 connections) is shared with the tests.
+		User: p.User, Password: p.Password, MaxConns: 5, MaxIdleConns: 2,
 	}
 }
 

@@ -214,6 +214,10 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Resul
 		"TERMINATION_TEMPORAL_NAMESPACE=" + namespace,
 		"TERMINATION_TEMPORAL_TASK_QUEUE=" + taskQueue,
 		"TERMINATION_STORE_DSN=" + through.String(),
+		// The soak shares its PostgreSQL server with Temporal's databases and
+		// with other tests: a few connections per worker are plenty.
+		"TERMINATION_STORE_MAX_OPEN_CONNS=4",
+		"TERMINATION_STORE_MAX_IDLE_CONNS=2",
 		"TERMINATION_LOG_LEVEL=warn",
 		"TERMINATION_WORKER_STOP_TIMEOUT=5s",
 	}, 500*time.Millisecond)
