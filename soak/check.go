@@ -253,18 +253,20 @@ func (r *runner) orderState(ctx context.Context, id string, res *Result) (orderS
 		st.statusErr = r.c.GetWorkflow(callCtx, wid, st.runID).Get(callCtx, &st.status)
 	}
 	it := r.c.GetWorkflowHistory(callCtx, wid, st.runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var seen []string // event types so far, to show what led to a failed task
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
 			return orderState{}, fmt.Errorf("history of %s: %w", wid, err)
 		}
+		seen = append(seen, strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"))
 		switch e.GetEventType() {
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED:
 			cause := e.GetWorkflowTaskFailedEventAttributes().GetCause().String()
 			res.WorkflowTaskFailed++
 			res.WorkflowTaskFailedCauses[cause]++
-			res.finding("workflow task failed: order %s, event %d, cause %s: %s", id, e.GetEventId(), cause,
-				firstLine(e.GetWorkflowTaskFailedEventAttributes().GetFailure().GetMessage()))
+			res.finding("workflow task failed: order %s, event %d, cause %s: %s; events before it: %s", id, e.GetEventId(), cause,
+				firstLine(e.GetWorkflowTaskFailedEventAttributes().GetFailure().GetMessage()), strings.Join(seen[max(0, len(seen)-12):len(seen)-1], ", "))
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
 			res.WorkflowTaskTimeouts++
 		}

@@ -30,10 +30,10 @@ import (
 const historyDir = "../workflows/testdata/replay"
 
 // historyVersion prefixes the files this code records: the workflow version
-// (version 3: ChangeAcceptanceStep version 2). Files of earlier versions (no
-// prefix: version 1; v2_: version 2)
+// (version 4: ChangeAcceptanceStep version 3). Files of earlier versions (no
+// prefix: version 1; v2_, v3_: versions 2 and 3)
 // stay and keep being replayed.
-const historyVersion = "v3_"
+const historyVersion = "v4_"
 
 // A branch is one path of an order's life, driven on a real server.
 type branch struct {

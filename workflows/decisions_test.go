@@ -360,3 +360,18 @@ func TestMessagesOfUpdatesAreWrittenAfterTheDecisionIsKept(t *testing.T) {
 		"the update-made messages went through regular activities, the accepted order's through a local one")
 	require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StageReopened}, stages(h.storedTimeline("ORD-4821-3307")))
 }
+
+// Defect found by the soak: a reopen left the reopen-window timer running
+// (the SDK's await does not cancel it), and when it fired while the order
+// completed, the server failed that workflow task. A reopen now cancels it.
+func TestReopenCancelsTheReopenWindowTimer(t *testing.T) {
+	h := newHarness(t, nil)
+	var cancelled []string
+	h.env.SetOnTimerCanceledListener(func(timerID string) { cancelled = append(cancelled, timerID) })
+	h.at(time.Hour, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
+	h.at(2*time.Hour, func() { h.update(workflows.UpdateReopen, workflows.ReopenRequest{RequestedBy: "jane", Reason: "still needed"}) })
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, order.StageReopened, final.Stage)
+	require.Len(t, cancelled, 1, "the window's timer is cancelled with the reopen")
+}

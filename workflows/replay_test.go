@@ -76,11 +76,11 @@ func startedOrder(t *testing.T, h *historypb.History) workflows.Order {
 
 // Defect: the workflow re-ran the domain's validation on replay, so a stricter
 // rule deployed under a running order took another branch and wedged it.
-// v3_accepted_under_looser_rules.json holds an order accepted when 150 items
+// v4_accepted_under_looser_rules.json holds an order accepted when 150 items
 // were allowed; today's rules refuse it, and it still replays, because its
 // acceptance was recorded in history when it was made.
 func TestStricterRuleLeavesAcceptedOrdersReplaying(t *testing.T) {
-	const file = "testdata/replay/v3_accepted_under_looser_rules.json"
+	const file = "testdata/replay/v4_accepted_under_looser_rules.json"
 	f, err := os.Open(file)
 	require.NoError(t, err)
 	defer f.Close()

@@ -44,11 +44,17 @@ func Register(r worker.WorkflowRegistry, p Policy) {
 //     to a crash could leave the message of a decision history never kept);
 //     and a request that waits for the order's acceptance keeps waiting
 //     instead of being refused, since a handler's refusal is the final answer
-//     for its update ID.
+//     for its update ID;
+//   - 3 (workflow version 4): a reopen cancels the reopen-window timer. The
+//     SDK's await does not cancel its timer, and a timer that fired while the
+//     order completed made the server fail that workflow task.
 const ChangeAcceptanceStep = "acceptance-step"
 
-// writesAfterCommit is version 2 of ChangeAcceptanceStep (workflow version 3).
-const writesAfterCommit workflow.Version = 2
+// Versions of ChangeAcceptanceStep.
+const (
+	writesAfterCommit      workflow.Version = 2 // workflow version 3
+	timerCancelledOnReopen workflow.Version = 3 // workflow version 4
+)
 
 // TerminationOrder is the life of one termination order, run under the
 // worker's policy: submitted and awaiting Operations' unlink; then the
@@ -64,20 +70,21 @@ func TerminationOrder(p Policy) func(workflow.Context, converter.RawValue) (Stat
 		w := &terminationOrder{
 			logger: log.With(workflow.GetLogger(ctx), "OrderID", order.OwnerOf(info.WorkflowExecution.ID)),
 		}
-		version := workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, writesAfterCommit)
+		version := workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, timerCancelledOnReopen)
 		if version == workflow.DefaultVersion {
 			return w.runV1(ctx, input, p)
 		}
 		w.v2 = true
 		w.v3 = version >= writesAfterCommit
+		w.v4 = version >= timerCancelledOnReopen
 		return w.run(ctx, input)
 	}
 }
 
 type terminationOrder struct {
-	// v2 is set for orders of version 2 and later, v3 for version 3 (see
-	// ChangeAcceptanceStep).
-	v2, v3 bool
+	// v2, v3 and v4 are set for orders of that workflow version and later
+	// (see ChangeAcceptanceStep).
+	v2, v3, v4 bool
 	// byUpdate is set while an update handler applies its decision.
 	byUpdate bool
 	order    order.Order
@@ -425,15 +432,26 @@ func (w *terminationOrder) finish(ctx, steady workflow.Context) (Status, error) 
 // restart or replay never moves it.
 func (w *terminationOrder) awaitReopenWindow(ctx workflow.Context) error {
 	remaining := w.status.ReopenDeadline.Sub(workflow.Now(ctx))
-	if remaining > 0 {
-		reopened, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout: remaining,
-			TimerOptions: workflow.TimerOptions{
-				Summary: fmt.Sprintf("Reopen window of AWS account %s: closes for good at %s unless reopened",
-					w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
-			},
-		}, func() bool { return w.status.Stage != order.StagePostClosure })
-		if err != nil || reopened {
+	timerOptions := workflow.TimerOptions{
+		Summary: fmt.Sprintf("Reopen window of AWS account %s: closes for good at %s unless reopened",
+			w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
+	}
+	reopened := func() bool { return w.status.Stage != order.StagePostClosure }
+	switch {
+	case remaining <= 0:
+	case w.v4:
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timer := workflow.NewTimerWithOptions(timerCtx, remaining, timerOptions)
+		if err := workflow.Await(ctx, func() bool { return reopened() || timer.IsReady() }); err != nil {
+			return err
+		}
+		if reopened() {
+			cancelTimer()
+			return nil
+		}
+	default:
+		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: remaining, TimerOptions: timerOptions}, reopened)
+		if err != nil || done {
 			return err
 		}
 	}
