@@ -369,7 +369,9 @@ func TestReopenCancelsTheReopenWindowTimer(t *testing.T) {
 	var cancelled []string
 	h.env.SetOnTimerCanceledListener(func(timerID string) { cancelled = append(cancelled, timerID) })
 	h.at(time.Hour, func() { h.env.SignalWorkflow(workflows.SignalUnlinkCompleted, unlink()) })
-	h.at(2*time.Hour, func() { h.update(workflows.UpdateReopen, workflows.ReopenRequest{RequestedBy: "jane", Reason: "still needed"}) })
+	h.at(2*time.Hour, func() {
+		h.update(workflows.UpdateReopen, workflows.ReopenRequest{RequestedBy: "jane", Reason: "still needed"})
+	})
 	final, err := h.run(validOrder())
 	require.NoError(t, err)
 	require.Equal(t, order.StageReopened, final.Stage)
