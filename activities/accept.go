@@ -79,17 +79,15 @@ func (a Acceptance) Invalid() error {
 // never changes an order that was already accepted.
 func (a *Activities) AcceptOrder(ctx context.Context, in AcceptInput) (Acceptance, error) {
 	now := a.now().UTC()
-	var o order.Order
 	if in.Input == nil {
 		problem := in.InputProblem
 		if problem == "" {
 			problem = "is required: the start takes one termination order"
 		}
-		o = order.Order{}
 		acc := Acceptance{Problems: []order.FieldError{{Field: "(input)", Rule: problem}}, At: now}
 		return a.checkPriorLife(ctx, acc, in)
 	}
-	o = order.DecodeJSON(in.Input)
+	o := order.DecodeJSON(in.Input)
 	acc := Acceptance{Order: o, At: now, ReopenWindow: o.ReopenWindow(a.Policy.ReopenWindow)}
 	for _, err := range []error{o.Validate(now), order.CheckWorkflowID(o, in.WorkflowID)} {
 		var verr *order.ValidationError
