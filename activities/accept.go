@@ -42,7 +42,14 @@ type Acceptance struct {
 	ReopenWindow time.Duration `json:"reopenWindow"`
 	// At is when the decision was made, by the worker's clock.
 	At time.Time `json:"at"`
+	// Notify is the timing of the order's notifications, fixed now from the
+	// worker's policy (read by workflow version 5 and later).
+	Notify NotifyPolicy `json:"notify,omitzero"`
 }
+
+// DefaultGiveUpAfter bounds the retries of a failed notification when the
+// policy does not.
+const DefaultGiveUpAfter = 72 * time.Hour
 
 // PriorLife is the earlier life of an order: its latest stored message.
 type PriorLife struct {
@@ -99,6 +106,11 @@ func (a *Activities) AcceptOrder(ctx context.Context, in AcceptInput) (Acceptanc
 	}
 	if len(acc.Problems) > 0 {
 		acc.ReopenWindow = 0
+	} else {
+		acc.Notify = a.Policy.Notify
+		if acc.Notify.GiveUpAfter <= 0 {
+			acc.Notify.GiveUpAfter = DefaultGiveUpAfter
+		}
 	}
 	return a.checkPriorLife(ctx, acc, in)
 }

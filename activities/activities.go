@@ -41,6 +41,11 @@ type StatusChange struct {
 	// stored once. Empty in changes scheduled before it existed: the run ID.
 	RunKey string              `json:"runKey,omitempty"`
 	Entry  order.TimelineEntry `json:"entry"`
+	// Subject and Announce (workflow version 5) are the notifications that go
+	// with the message once it is stored: the marketplace's status event and
+	// any work item for Operations. Nil before version 5: nobody is told.
+	Subject  *Subject       `json:"subject,omitempty"`
+	Announce []Announcement `json:"announce,omitempty"`
 }
 
 // StatusStore is where status messages go; *store.Store is the real one.
@@ -62,6 +67,25 @@ type Policy struct {
 	// ReopenWindow is the post-closure period of an order that does not set
 	// its own; zero means order.DefaultReopenWindow.
 	ReopenWindow time.Duration
+	// Notify is when people are told what about an order.
+	Notify NotifyPolicy
+}
+
+// NotifyPolicy is the timing of an order's notifications, fixed when the
+// order is accepted.
+type NotifyPolicy struct {
+	// UnlinkSLA is how long Operations have to unlink the account before the
+	// order is escalated; zero for no SLA.
+	UnlinkSLA time.Duration `json:"unlinkSla,omitempty"`
+	// ReminderInterval and MaxReminders space and bound the reminders after
+	// the escalation.
+	ReminderInterval time.Duration `json:"reminderInterval,omitempty"`
+	MaxReminders     int           `json:"maxReminders,omitempty"`
+	// LastWarning is how long before the reopen deadline the customer is
+	// warned; zero for no warning, and none when the window is not longer.
+	LastWarning time.Duration `json:"lastWarning,omitempty"`
+	// GiveUpAfter bounds how long a failed notification is retried.
+	GiveUpAfter time.Duration `json:"giveUpAfter,omitempty"`
 }
 
 // Activities holds what the activities need. Register it with Register.
@@ -73,6 +97,10 @@ type Activities struct {
 	Signals SignalTimes
 	// Now is the clock of the rules' "not in the future" checks; nil is time.Now.
 	Now func() time.Time
+	// Notifier sends notifications; nil notifies nobody.
+	Notifier Notifier
+	// Links is what notifications link to.
+	Links Links
 }
 
 // Register registers the activities under their contract names.
@@ -80,6 +108,8 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a.RecordStatus, activity.RegisterOptions{Name: RecordStatusName})
 	r.RegisterActivityWithOptions(a.AcceptOrder, activity.RegisterOptions{Name: AcceptOrderName})
 	r.RegisterActivityWithOptions(a.DecideUnlinkSignal, activity.RegisterOptions{Name: DecideUnlinkSignalName})
+	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: NotifyName})
+	r.RegisterActivityWithOptions(a.Deliver, activity.RegisterOptions{Name: DeliverName})
 }
 
 func (a *Activities) now() time.Time {
@@ -89,11 +119,22 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-// RecordStatus writes a status message where the order details page reads it.
+// RecordStatus writes a status message where the order details page reads it,
+// then sends the notifications that go with it (see announce).
 // It is idempotent: the order's life (RunKey) and the entry's sequence number
 // identify the message, so a retry after a timeout whose first write landed
-// stores nothing new.
-func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) error {
+// stores nothing new; a notification sent again has the same event ID.
+func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) (Sent, error) {
+	if err := a.store(ctx, in); err != nil {
+		return Sent{}, err
+	}
+	if in.Subject == nil {
+		return Sent{}, nil
+	}
+	return a.announce(ctx, *in.Subject, in.Announce), nil
+}
+
+func (a *Activities) store(ctx context.Context, in StatusChange) error {
 	info := activity.GetInfo(ctx)
 	logger := log.With(activity.GetLogger(ctx), "OrderID", in.OrderID, "Seq", in.Entry.Seq, "Stage", in.Entry.Stage)
 	runKey := in.RunKey

@@ -61,6 +61,8 @@ type Config struct {
 	Store Store
 	// Dev is the embedded server of the dev command; other commands ignore it.
 	Dev DevServer
+	// Notify is who is told what about orders, and when.
+	Notify Notify
 }
 
 // DevServer is where the dev command's embedded Temporal server keeps its state and listens.
@@ -119,7 +121,10 @@ type key struct {
 	cmds  Command
 }
 
-var keys = []key{
+// keys are every setting: these, then notifyKeys.
+var keys = slices.Concat(coreKeys, notifyKeys)
+
+var coreKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
 	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", allCommands},
 	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", allCommands},
@@ -344,6 +349,9 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 				bad("metrics.listen_address", "%v", err)
 			}
 		}
+	}
+	if uses("notify.unlink_sla") {
+		cfg.Notify = loadNotify(v, cmd, bad)
 	}
 	if uses("dev.data_dir") {
 		cfg.Dev = loadDev(v, bad)

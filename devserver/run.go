@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -50,19 +51,34 @@ Termination orders dev system is up.
   Worker          task queue %s, reopen window %s
   Status store    %s
   Metrics         %s
+  Notifications   %s
 
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
-			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress))
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
+			notificationsLine(cfg.Notify))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
-	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes(), worker.OnStarted(banner)); err != nil {
+	if cfg.Notify.WebUIURL == "" {
+		cfg.Notify.WebUIURL = srv.UIURL()
+	}
+	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes(), worker.OnStarted(banner), worker.LogNotifications()); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "Stopped. Orders and their timers are kept in", cfg.Dev.DataDir)
 	return nil
+}
+
+// notificationsLine says where notifications go; audiences without targets
+// are logged.
+func notificationsLine(n config.Notify) string {
+	line := fmt.Sprintf("unlink SLA %s, last warning %s before the deadline; ", n.Policy.UnlinkSLA, n.Policy.LastWarning)
+	if a := n.Audiences(); len(a) > 0 {
+		return line + "sent to " + strings.Join(a, ", ") + "; the rest logged"
+	}
+	return line + "no targets configured: logged"
 }
 
 // redacted hides a password in a DSN: the banner is printed for anyone to read.

@@ -57,3 +57,17 @@ func FailedMessage(err error) string {
 	return fmt.Sprintf("Your termination order could not be processed: %v. "+
 		"Nothing was changed on your AWS account. Please correct the order and place it again, or contact support.", err)
 }
+
+// LastWarningMessage is the customer's last warning, shown a set time before
+// the post-closure period ends: the exact date, and how to keep the account.
+func LastWarningMessage(s Status) string {
+	return fmt.Sprintf("Last reminder: AWS account %s will be closed permanently on %s and can then no longer be reopened. "+
+		"To keep the account, reopen it before then from this order's page or by contacting support. "+
+		"If you do nothing, the closure becomes final on that date.",
+		s.AccountID, FormatTime(s.ReopenDeadline))
+}
+
+// AWSPostClosurePeriod is AWS's own post-closure period: a closed account can
+// be reopened with AWS for 90 days after its closure, whatever window the
+// order gives the customer.
+const AWSPostClosurePeriod = 90 * 24 * time.Hour

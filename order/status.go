@@ -59,7 +59,13 @@ func (s Status) EnteredAt() time.Time {
 	if len(s.Timeline) == 0 {
 		return time.Time{}
 	}
-	return s.Timeline[len(s.Timeline)-1].Time
+	// A stage can have more than one message (the last warning of the
+	// post-closure period): it was entered with the first of them.
+	i := len(s.Timeline) - 1
+	for i > 0 && s.Timeline[i-1].Stage == s.Stage {
+		i--
+	}
+	return s.Timeline[i].Time
 }
 
 // Applied returns the timeline entry of the change that the request with this

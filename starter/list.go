@@ -26,7 +26,9 @@ type Summary struct {
 	AccountID      string      `json:"accountId"`
 	SubscriptionID string      `json:"subscriptionId"`
 	ReopenDeadline time.Time   `json:"reopenDeadline,omitzero"`
-	StartedAt      time.Time   `json:"startedAt"`
+	// UnlinkDueBy is the unlink SLA's deadline (orders of workflow version 5).
+	UnlinkDueBy time.Time `json:"unlinkDueBy,omitzero"`
+	StartedAt   time.Time `json:"startedAt"`
 	// WorkflowStatus is Temporal's: Running, Completed, Failed, ...
 	WorkflowStatus string `json:"workflowStatus"`
 }
@@ -40,6 +42,9 @@ type ListRequest struct {
 	PageSize int
 	// PageToken continues a listing where the previous page ended.
 	PageToken []byte
+	// Overdue keeps the orders awaiting an unlink past its SLA deadline
+	// (UnlinkDueBy); it implies the AwaitingUnlink stage.
+	Overdue bool
 }
 
 // Page sizes of a listing.
@@ -65,6 +70,13 @@ func ListQuery(stage order.Stage) string {
 	return q
 }
 
+// OverdueQuery is the visibility query of the orders whose unlink is overdue
+// at now: still awaiting it after their UnlinkDueBy.
+func OverdueQuery(now time.Time) string {
+	return ListQuery(order.StageAwaitingUnlink) + fmt.Sprintf(" AND %s < '%s'",
+		workflows.UnlinkDueByKey.GetName(), now.UTC().Format(time.RFC3339))
+}
+
 // List returns one page of the orders in a stage (every order when the
 // stage is empty), newest first: never everything at once. Visibility is
 // eventually consistent: a stage change shows after a moment.
@@ -72,6 +84,9 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 	var ch checkList
 	if req.Stage != "" && !req.Stage.Valid() {
 		ch.fail("stage", fmt.Sprintf("must be one of %s, got %q", stageNames(), req.Stage))
+	}
+	if req.Overdue && req.Stage != "" && req.Stage != order.StageAwaitingUnlink {
+		ch.fail("stage", fmt.Sprintf("must be empty or %s with overdue: only orders awaiting the unlink can be overdue, got %q", order.StageAwaitingUnlink, req.Stage))
 	}
 	if req.PageSize < 0 || req.PageSize > MaxPageSize {
 		ch.fail("pageSize", fmt.Sprintf("must be between 1 and %d, got %d", MaxPageSize, req.PageSize))
@@ -83,8 +98,12 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 	if size == 0 {
 		size = DefaultPageSize
 	}
+	query := ListQuery(req.Stage)
+	if req.Overdue {
+		query = OverdueQuery(c.now())
+	}
 	resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: ListQuery(req.Stage), PageSize: int32(size), NextPageToken: req.PageToken,
+		Query: query, PageSize: int32(size), NextPageToken: req.PageToken,
 	})
 	if err != nil {
 		var invalid *serviceerror.InvalidArgument
@@ -111,6 +130,9 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 		}
 		if p, ok := fields[workflows.ReopenDeadlineKey.GetName()]; ok {
 			_ = converter.GetDefaultDataConverter().FromPayload(p, &s.ReopenDeadline)
+		}
+		if p, ok := fields[workflows.UnlinkDueByKey.GetName()]; ok {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, &s.UnlinkDueBy)
 		}
 		page.Orders = append(page.Orders, s)
 	}

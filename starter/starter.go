@@ -103,12 +103,43 @@ type Client struct {
 	temporal  client.Client
 	taskQueue string
 	now       func() time.Time
+	unlinkSLA time.Duration
+}
+
+// Option changes a Client.
+type Option func(*Client)
+
+// WithUnlinkSLA sets the UnlinkDueBy search attribute of every order started
+// to its start plus sla (config notify.unlink_sla, as the workers have it), so
+// that the workflow need not set it: one history event less per order.
+// Without it, the workflow sets it from the workers' policy.
+func WithUnlinkSLA(sla time.Duration) Option {
+	return func(c *Client) { c.unlinkSLA = sla }
 }
 
 // New returns a client that starts orders on taskQueue. The reopen window is
 // the workers' policy (config order.reopen_window), unless an order sets its own.
-func New(c client.Client, taskQueue string) *Client {
-	return &Client{temporal: c, taskQueue: taskQueue, now: time.Now}
+func New(c client.Client, taskQueue string, opts ...Option) *Client {
+	cl := &Client{temporal: c, taskQueue: taskQueue, now: time.Now}
+	for _, opt := range opts {
+		opt(cl)
+	}
+	return cl
+}
+
+// searchAttributes are the attributes an order starts with: those of its first
+// stage, which the workflow then need not upsert.
+func (c *Client) searchAttributes(o order.Order) temporal.SearchAttributes {
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.StageKey.ValueSet(string(order.StageAwaitingUnlink)),
+		workflows.AccountIDKey.ValueSet(o.AccountID),
+		workflows.SubscriptionIDKey.ValueSet(o.SubscriptionID),
+	}
+	if c.unlinkSLA > 0 {
+		// Visibility keeps milliseconds; the workflow compares what it reads.
+		attrs = append(attrs, workflows.UnlinkDueByKey.ValueSet(c.now().Add(c.unlinkSLA).UTC().Truncate(time.Millisecond)))
+	}
+	return temporal.NewSearchAttributes(attrs...)
 }
 
 // Run identifies a started order's workflow run.
@@ -138,11 +169,7 @@ func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		// No execution or run timeout: nothing may cut the reopen window short.
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.StageKey.ValueSet(string(order.StageAwaitingUnlink)),
-			workflows.AccountIDKey.ValueSet(o.AccountID),
-			workflows.SubscriptionIDKey.ValueSet(o.SubscriptionID),
-		),
+		TypedSearchAttributes: c.searchAttributes(o),
 		StaticSummary: fmt.Sprintf("Close AWS account %s permanently (order %s, subscription %s)", o.AccountID, o.OrderID, o.SubscriptionID),
 		StaticDetails: staticDetails(o),
 	}

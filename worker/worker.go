@@ -17,6 +17,7 @@ import (
 	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/metrics"
+	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
@@ -40,6 +41,11 @@ type Options struct {
 	// OnFatalError is called once if the worker stops polling on an error it
 	// cannot recover from (the namespace is gone, the server refuses the client).
 	OnFatalError func(error)
+	// Notify is the timing of the notifications of the orders this worker
+	// accepts; Notifier sends them (nil: nobody is told) with links to Links.
+	Notify   activities.NotifyPolicy
+	Notifier activities.Notifier
+	Links    activities.Links
 }
 
 // SDKOptions are the Temporal SDK's worker options these options make.
@@ -61,9 +67,11 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 	w := sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
 	workflows.Register(w, opts.Policy)
 	activities.Register(w, &activities.Activities{
-		Store:   st,
-		Policy:  activities.Policy{ReopenWindow: opts.Policy.ReopenWindow},
-		Signals: activities.HistorySignals{Client: c},
+		Store:    st,
+		Policy:   activities.Policy{ReopenWindow: opts.Policy.ReopenWindow, Notify: opts.Notify},
+		Signals:  activities.HistorySignals{Client: c},
+		Notifier: opts.Notifier,
+		Links:    opts.Links,
 	})
 	return w
 }
@@ -73,7 +81,14 @@ type RunOption func(*runOptions)
 
 type runOptions struct {
 	ensureSearchAttributes bool
+	logNotifications       bool
 	onStarted              func()
+}
+
+// LogNotifications makes every audience without a target log what it would
+// be sent; for the dev command, so that a demo shows its notifications.
+func LogNotifications() RunOption {
+	return func(o *runOptions) { o.logNotifications = true }
 }
 
 // EnsureSearchAttributes makes Run create missing search attributes instead of
@@ -151,6 +166,14 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 	fatal := make(chan error, 1)
 	wopts := OptionsFrom(cfg)
 	wopts.OnFatalError = func(err error) { fatal <- err }
+	notifier, err := notify.New(cfg.Notify.Targets, logger)
+	if err != nil {
+		return err
+	}
+	if o.logNotifications {
+		notifier = notifier.WithLogTargets()
+	}
+	wopts.Notifier = notifier
 	w := New(c, st, wopts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -161,6 +184,9 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		zap.String("namespace", cfg.Temporal.Namespace),
 		zap.String("taskQueue", cfg.Temporal.TaskQueue),
 		zap.Stringer("reopenWindow", cfg.ReopenWindow),
+		zap.Stringer("unlinkSLA", cfg.Notify.Policy.UnlinkSLA),
+		zap.Stringer("lastWarning", cfg.Notify.Policy.LastWarning),
+		zap.Strings("notifying", cfg.Notify.Audiences()),
 		zap.Int("workflowCacheSize", cfg.WorkflowCacheSize),
 		zap.Int("maxConcurrentActivities", wopts.MaxConcurrentActivities),
 		zap.Int("maxConcurrentLocalActivities", wopts.MaxConcurrentLocalActivities),
@@ -197,6 +223,8 @@ func OptionsFrom(cfg config.Config) Options {
 		CacheSize:                    cfg.WorkflowCacheSize,
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
+		Notify:                       cfg.Notify.Policy,
+		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
 	}
 }
 

@@ -90,9 +90,13 @@ var (
 	AccountIDKey      = temporal.NewSearchAttributeKeyKeyword("AwsAccountId")
 	SubscriptionIDKey = temporal.NewSearchAttributeKeyKeyword("SubscriptionId")
 	ReopenDeadlineKey = temporal.NewSearchAttributeKeyTime("ReopenDeadline")
+	// UnlinkDueByKey is the unlink SLA's deadline (workflow version 5), set by
+	// the starter with the start: Operations list overdue orders with
+	// TerminationStage = 'AwaitingUnlink' AND UnlinkDueBy < '<now>'.
+	UnlinkDueByKey = temporal.NewSearchAttributeKeyTime("UnlinkDueBy")
 
 	// SearchAttributes lists them all, for registering and checking a namespace.
-	SearchAttributes = []temporal.SearchAttributeKey{StageKey, AccountIDKey, SubscriptionIDKey, ReopenDeadlineKey}
+	SearchAttributes = []temporal.SearchAttributeKey{StageKey, AccountIDKey, SubscriptionIDKey, ReopenDeadlineKey, UnlinkDueByKey}
 )
 
 // Failure types of a workflow that changes nothing. Both are non-retryable.

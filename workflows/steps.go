@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
@@ -72,17 +73,26 @@ type queuedEntry struct {
 	// once this workflow task completes; its message is written by a regular
 	// activity, which the server runs only after that.
 	afterCommit bool
+	// announce is what goes with the message (version 5): the marketplace's
+	// status event and any work item for Operations.
+	announce []activities.Announcement
 }
 
 // enter moves the order to a stage and stores the new status message: from
-// version 2 it queues it for the writer and goes on; version 1 waits for the write.
-func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message, requestID string) {
+// version 2 it queues it for the writer and goes on; version 1 waits for the
+// write. From version 5 the message also goes to the marketplace, with the
+// work items given.
+func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message, requestID string, workItems ...activities.Announcement) {
 	entry := w.transition(ctx, stage, message, requestID)
 	if w.v2 {
-		w.queued = append(w.queued, queuedEntry{entry: entry, afterCommit: w.v3 && w.byUpdate})
+		q := queuedEntry{entry: entry, afterCommit: w.v3 && w.byUpdate}
+		if w.v5 {
+			q.announce = append([]activities.Announcement{{Kind: notify.KindStatus, Entry: &entry}}, workItems...)
+		}
+		w.queued = append(w.queued, q)
 		return
 	}
-	w.record(ctx, entry, false)
+	w.record(ctx, queuedEntry{entry: entry})
 }
 
 // writeQueued writes the queued status messages, one at a time, in order.
@@ -91,28 +101,37 @@ func (w *terminationOrder) writeQueued(ctx workflow.Context) {
 		_ = workflow.Await(ctx, func() bool { return len(w.queued) > 0 })
 		q := w.queued[0]
 		w.queued = w.queued[1:]
-		w.record(ctx, q.entry, q.afterCommit)
+		w.record(ctx, q)
 	}
 }
 
-// record stores a timeline entry where the order details page reads it.
-func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntry, afterCommit bool) {
+// record stores a timeline entry where the order details page reads it, and
+// sends what goes with it.
+func (w *terminationOrder) record(ctx workflow.Context, q queuedEntry) {
 	if w.owner == "" {
 		return // nothing written for a start may land on an order it does not own
 	}
 	w.writes++
 	defer func() { w.writes-- }()
+	entry := q.entry
 	change := activities.StatusChange{OrderID: w.owner, Entry: entry}
 	if w.v2 {
 		change.RunKey = w.runKey
 	}
-	var err error
-	if afterCommit {
-		ctx, _ := workflow.NewDisconnectedContext(ctx)
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallbackStepOptions), activities.RecordStatusName, change).Get(ctx, nil)
-	} else {
-		err = w.decide(ctx, activities.RecordStatusName, change, nil, nil)
+	if len(q.announce) > 0 {
+		change.Subject, change.Announce = w.subject(), q.announce
 	}
+	var (
+		sent activities.Sent
+		err  error
+	)
+	if q.afterCommit {
+		ctx, _ := workflow.NewDisconnectedContext(ctx)
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallbackStepOptions), activities.RecordStatusName, change).Get(ctx, &sent)
+	} else {
+		err = w.decide(ctx, activities.RecordStatusName, change, &sent, nil)
+	}
+	w.redeliver(ctx, sent.Undelivered)
 	if err != nil {
 		// Only a message the store can never accept gets here; the order's life
 		// goes on and the message stays readable through the status query.
@@ -124,15 +143,18 @@ func (w *terminationOrder) record(ctx workflow.Context, entry order.TimelineEntr
 // workflow never ends with a message unstored or an update unanswered.
 func (w *terminationOrder) awaitQuiet(ctx workflow.Context) {
 	_ = workflow.Await(ctx, func() bool {
-		return w.writes == 0 && len(w.queued) == 0 && workflow.AllHandlersFinished(ctx)
+		return w.writes == 0 && len(w.queued) == 0 && w.delivering == 0 && workflow.AllHandlersFinished(ctx)
 	})
 }
 
 // transition changes the stage, the search attributes and the Web UI details at
 // once, without blocking, and returns the timeline entry still to be stored.
 func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, message, requestID string) order.TimelineEntry {
+	same := stage == w.status.Stage
 	entry := w.status.EnterFor(requestID, stage, workflow.Now(ctx), message)
-	countStage(ctx, stage)
+	if !same {
+		countStage(ctx, stage)
+	}
 	w.upsertSearchAttributes(ctx)
 	workflow.SetCurrentDetails(ctx, w.details())
 	return entry
@@ -155,11 +177,13 @@ func (w *terminationOrder) upsertSearchAttributes(ctx workflow.Context) {
 		setKeyword(AccountIDKey, w.order.AccountID)
 		setKeyword(SubscriptionIDKey, w.order.SubscriptionID)
 	}
-	if !w.status.ReopenDeadline.IsZero() {
-		if got, ok := current.GetTime(ReopenDeadlineKey); !ok || !got.Equal(w.status.ReopenDeadline) {
-			updates = append(updates, ReopenDeadlineKey.ValueSet(w.status.ReopenDeadline))
+	setTime := func(key temporal.SearchAttributeKeyTime, value time.Time) {
+		if got, ok := current.GetTime(key); !value.IsZero() && (!ok || !got.Equal(value)) {
+			updates = append(updates, key.ValueSet(value))
 		}
 	}
+	setTime(ReopenDeadlineKey, w.status.ReopenDeadline)
+	setTime(UnlinkDueByKey, w.unlinkDueBy)
 	if len(updates) == 0 {
 		return
 	}
@@ -180,5 +204,5 @@ func (w *terminationOrder) details() string {
 		d += fmt.Sprintf("\n\nClosed %s by %s (ref. %s) · reopen deadline %s",
 			order.FormatTime(s.ClosedAt), w.unlink.CompletedBy, w.unlink.Reference, order.FormatTime(s.ReopenDeadline))
 	}
-	return d
+	return d + w.notificationDetails()
 }

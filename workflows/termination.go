@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
@@ -47,13 +48,18 @@ func Register(r worker.WorkflowRegistry, p Policy) {
 //     for its update ID;
 //   - 3 (workflow version 4): a reopen cancels the reopen-window timer. The
 //     SDK's await does not cancel its timer, and a timer that fired while the
-//     order completed made the server fail that workflow task.
+//     order completed made the server fail that workflow task;
+//   - 4 (workflow version 5): people are told (notifications.go): each status
+//     message goes to the marketplace, Operations get work items, an unlink
+//     overdue by its SLA is escalated and reminded, and the customer is warned
+//     before the reopen deadline.
 const ChangeAcceptanceStep = "acceptance-step"
 
 // Versions of ChangeAcceptanceStep.
 const (
 	writesAfterCommit      workflow.Version = 2 // workflow version 3
 	timerCancelledOnReopen workflow.Version = 3 // workflow version 4
+	notifications          workflow.Version = 4 // workflow version 5
 )
 
 // TerminationOrder is the life of one termination order, run under the
@@ -70,21 +76,22 @@ func TerminationOrder(p Policy) func(workflow.Context, converter.RawValue) (Stat
 		w := &terminationOrder{
 			logger: log.With(workflow.GetLogger(ctx), "OrderID", order.OwnerOf(info.WorkflowExecution.ID)),
 		}
-		version := workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, timerCancelledOnReopen)
+		version := workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, notifications)
 		if version == workflow.DefaultVersion {
 			return w.runV1(ctx, input, p)
 		}
 		w.v2 = true
 		w.v3 = version >= writesAfterCommit
 		w.v4 = version >= timerCancelledOnReopen
+		w.v5 = version >= notifications
 		return w.run(ctx, input)
 	}
 }
 
 type terminationOrder struct {
-	// v2, v3 and v4 are set for orders of that workflow version and later
+	// v2 to v5 are set for orders of that workflow version and later
 	// (see ChangeAcceptanceStep).
-	v2, v3, v4 bool
+	v2, v3, v4, v5 bool
 	// byUpdate is set while an update handler applies its decision.
 	byUpdate bool
 	order    order.Order
@@ -112,6 +119,16 @@ type terminationOrder struct {
 	// writes in flight. The workflow ends only once every message is stored.
 	queued []queuedEntry
 	writes int
+
+	// notify is the timing of the order's notifications (version 5).
+	notify activities.NotifyPolicy
+	// unlinkDueBy is the unlink SLA's deadline; overdueSince is set once it
+	// passed without an unlink, and reminders counts the reminders sent.
+	unlinkDueBy, overdueSince time.Time
+	reminders                 int
+	// delivering counts notifications being retried; failed lists those given up.
+	delivering int
+	failed     []string
 }
 
 func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (Status, error) {
@@ -133,6 +150,10 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 		return w.status, err
 	}
 	w.order, w.owner, w.window = acc.Order, acc.Owner, acc.ReopenWindow
+	if w.v5 {
+		w.notify = acc.Notify
+		w.unlinkDueBy = w.dueBy(ctx)
+	}
 	w.status = order.NewStatus(acc.Order)
 	if w.status.OrderID == "" {
 		w.status.OrderID = order.OwnerOf(info.WorkflowExecution.ID)
@@ -153,8 +174,12 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, nil)
 	}
 
-	w.enter(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order), "")
+	w.enter(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order), "",
+		activities.Announcement{Kind: notify.KindUnlinkRequested})
 	w.accepted = true
+	if !w.unlinkDueBy.IsZero() {
+		workflow.Go(steady, w.escalate)
+	}
 	// A Temporal cancel request (the Web UI's button) ends the order only
 	// before the unlink; the steps after it run on a context it cannot cancel.
 	workflow.Go(steady, w.listenForUnlink)
@@ -341,12 +366,14 @@ func (w *terminationOrder) cancelUpdate(ctx workflow.Context, r CancelRequest) (
 
 func (w *terminationOrder) reopen(ctx workflow.Context, r ReopenRequest) {
 	w.logger.Info("Account reopened", "RequestID", r.RequestID)
-	w.enter(ctx, order.StageReopened, order.ReopenedMessage(w.status, workflow.Now(ctx), r), r.RequestID)
+	w.enter(ctx, order.StageReopened, order.ReopenedMessage(w.status, workflow.Now(ctx), r), r.RequestID,
+		activities.Announcement{Kind: notify.KindReopenRequested, ClosedAt: w.status.ClosedAt, Reopen: &r})
 }
 
 func (w *terminationOrder) cancel(ctx workflow.Context, r CancelRequest) {
 	w.logger.Info("Order cancelled", "RequestID", r.RequestID)
-	w.enter(ctx, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(ctx), r), r.RequestID)
+	w.enter(ctx, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(ctx), r), r.RequestID,
+		activities.Announcement{Kind: notify.KindUnlinkCancelled, Cancel: &r})
 }
 
 // listenForUnlink decides each unlink-completed signal, in the order received.
@@ -404,9 +431,9 @@ func (w *terminationOrder) applyUnlink(ctx workflow.Context, u UnlinkCompleted, 
 // cancelledByTemporal ends the order as cancelled by a Temporal cancel request.
 func (w *terminationOrder) cancelledByTemporal(steady workflow.Context, cause error) (Status, error) {
 	w.logger.Info("Order cancelled by a Temporal cancel request")
-	w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(steady), order.CancelRequest{
-		RequestedBy: "Operations", Reason: "cancel request in Temporal",
-	}), "")
+	r := order.CancelRequest{RequestedBy: "Operations", Reason: "cancel request in Temporal"}
+	w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(steady), r), "",
+		activities.Announcement{Kind: notify.KindUnlinkCancelled, Cancel: &r})
 	w.awaitQuiet(steady)
 	return w.status, cause
 }
@@ -437,6 +464,22 @@ func (w *terminationOrder) awaitReopenWindow(ctx workflow.Context) error {
 			w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
 	}
 	reopened := func() bool { return w.status.Stage != order.StagePostClosure }
+	if warnAt, ok := w.lastWarningAt(); ok {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timer := workflow.NewTimerWithOptions(timerCtx, warnAt.Sub(workflow.Now(ctx)), workflow.TimerOptions{
+			Summary: fmt.Sprintf("Last warning to the customer: AWS account %s closes for good at %s",
+				w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
+		})
+		if err := workflow.Await(ctx, func() bool { return reopened() || timer.IsReady() }); err != nil {
+			return err
+		}
+		if reopened() {
+			cancelTimer()
+			return nil
+		}
+		w.enter(ctx, order.StagePostClosure, order.LastWarningMessage(w.status), "")
+		remaining = w.status.ReopenDeadline.Sub(workflow.Now(ctx))
+	}
 	switch {
 	case remaining <= 0:
 	case w.v4:

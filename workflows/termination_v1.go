@@ -37,7 +37,7 @@ func (w *terminationOrder) runV1(ctx workflow.Context, input converter.RawValue,
 		w.logger.Error("Termination order rejected: invalid input", "Error", invalid)
 		entry := w.transition(ctx, order.StageFailed, order.FailedMessage(invalid), "")
 		w.setupV1(ctx)
-		w.record(ctx, entry, false)
+		w.record(ctx, queuedEntry{entry: entry})
 		w.awaitQuiet(ctx)
 		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, nil)
 	}
@@ -53,7 +53,7 @@ func (w *terminationOrder) runV1(ctx workflow.Context, input converter.RawValue,
 	w.setupV1(ctx)
 	steady, _ := workflow.NewDisconnectedContext(ctx)
 	workflow.Go(steady, w.listenForUnlinkV1)
-	w.record(ctx, entry, false)
+	w.record(ctx, queuedEntry{entry: entry})
 
 	err := workflow.Await(ctx, func() bool { return w.status.Stage != order.StageAwaitingUnlink })
 	if temporal.IsCanceledError(err) && w.status.Stage == order.StageAwaitingUnlink {

@@ -11,7 +11,7 @@ until temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "
   echo "waiting for namespace $ns"; sleep 2
 done
 existing=$(temporal operator search-attribute list --address "$TEMPORAL_ADDRESS" -n "$ns")
-for sa in TerminationStage:Keyword AwsAccountId:Keyword SubscriptionId:Keyword ReopenDeadline:Datetime; do
+for sa in TerminationStage:Keyword AwsAccountId:Keyword SubscriptionId:Keyword ReopenDeadline:Datetime UnlinkDueBy:Datetime; do
   name=${sa%%:*}
   type=${sa##*:}
   if ! echo "$existing" | grep -qw "$name"; then

@@ -130,7 +130,7 @@ func (a *app) orders() (*starter.Client, error) {
 		}
 		a.temporal = c
 	}
-	return starter.New(a.temporal, a.cfg.Temporal.TaskQueue), nil
+	return starter.New(a.temporal, a.cfg.Temporal.TaskQueue, starter.WithUnlinkSLA(a.cfg.Notify.Policy.UnlinkSLA)), nil
 }
 
 func (a *app) startCommand() *cobra.Command {
@@ -331,6 +331,7 @@ func (a *app) listCommand() *cobra.Command {
 	var (
 		stage, token string
 		limit        int
+		overdue      bool
 		asJSON       bool
 	)
 	cmd := &cobra.Command{
@@ -338,7 +339,9 @@ func (a *app) listCommand() *cobra.Command {
 		Short: "List orders, newest first, optionally in one stage (search attribute TerminationStage), a page at a time",
 		Example: "  terminationctl list --stage PostClosure --limit 50\n" +
 			"  terminationctl list --stage PostClosure --limit 50 --page-token <the token the last page printed>\n" +
-			"  # the same in the Web UI or the Temporal CLI: " + starter.ListQuery(order.StagePostClosure),
+			"  terminationctl list --overdue     # awaiting an unlink past its SLA deadline\n" +
+			"  # the same in the Web UI or the Temporal CLI: " + starter.ListQuery(order.StagePostClosure) + "\n" +
+			"  # overdue: " + starter.OverdueQuery(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) + " (with the time now)",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 1 || limit > starter.MaxPageSize {
@@ -355,7 +358,7 @@ func (a *app) listCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			page, err := orders.List(cmd.Context(), starter.ListRequest{Stage: order.Stage(stage), PageSize: limit, PageToken: pageToken})
+			page, err := orders.List(cmd.Context(), starter.ListRequest{Stage: order.Stage(stage), PageSize: limit, PageToken: pageToken, Overdue: overdue})
 			if err != nil {
 				return err
 			}
@@ -379,6 +382,7 @@ func (a *app) listCommand() *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", starter.DefaultPageSize, "at most this many orders (one page)")
 	cmd.Flags().StringVar(&token, "page-token", "", "continue after the page that printed this token")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: {\"orders\": [...], \"nextPageToken\"}, with the contract's field names")
+	cmd.Flags().BoolVar(&overdue, "overdue", false, "only orders awaiting an unlink past their SLA deadline (UnlinkDueBy)")
 	return cmd
 }
 

@@ -43,15 +43,19 @@ func printList(w io.Writer, list []starter.Summary) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ORDER\tSTAGE\tAWS ACCOUNT\tSUBSCRIPTION\tREOPEN DEADLINE\tSTARTED")
+	fmt.Fprintln(tw, "ORDER\tSTAGE\tAWS ACCOUNT\tSUBSCRIPTION\tUNLINK DUE BY\tREOPEN DEADLINE\tSTARTED")
 	for _, s := range list {
-		deadline := "-"
-		if !s.ReopenDeadline.IsZero() {
-			deadline = s.ReopenDeadline.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.OrderID, s.Stage, s.AccountID, s.SubscriptionID, deadline, s.StartedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.OrderID, s.Stage, s.AccountID, s.SubscriptionID,
+			orDash(s.UnlinkDueBy), orDash(s.ReopenDeadline), s.StartedAt.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+func orDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func (a *app) messagesCommand() *cobra.Command {
