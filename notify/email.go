@@ -64,12 +64,9 @@ func (e *email) Send(ctx context.Context, n Notice) error {
 		return &DeliveryError{Target: e.name, Err: err}
 	}
 	defer conn.Close()
-	// net/smtp takes no context: a deadline bounds a server that stops
-	// answering, and closing the connection ends the attempt when the caller
-	// gives up.
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	// net/smtp takes no context: closing the connection once the attempt's
+	// time is up, or the caller gives up, ends any read or write. It runs
+	// after ctx is done, so the error below is reported as ctx's.
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 
