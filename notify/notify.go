@@ -48,17 +48,17 @@ type Notice struct {
 	// ID identifies the notice across retries and targets, e.g.
 	// "order-123/01J.../status/3". It becomes the webhook-id header and the
 	// e-mail's Message-ID.
-	ID string
+	ID string `json:"id"`
 	// Kind names what happened, e.g. "order.status" or
 	// "operations.unlink_requested".
-	Kind    string
-	OrderID string
+	Kind    string `json:"kind"`
+	OrderID string `json:"orderId"`
 	// Subject is one line: the e-mail subject, the first line of a chat message.
-	Subject string
+	Subject string `json:"subject"`
 	// Text is plain text: the chat message body, the e-mail body.
-	Text string
+	Text string `json:"text"`
 	// Data is the webhook body, one JSON object, sent as is.
-	Data json.RawMessage
+	Data json.RawMessage `json:"data"`
 }
 
 // Target is one configured destination.
