@@ -64,6 +64,13 @@ type Results struct {
 		Product  float64 `json:"productOrdersPerSecond"`
 		Baseline float64 `json:"baselineOrdersPerSecond"`
 		Ratio    float64 `json:"ratio"`
+		// Cap is min(orders, concurrency) / window: no run can exceed it.
+		Cap float64 `json:"capOrdersPerSecond"`
+		// ProductBound and BaselineBound are BoundWindow or BoundServer
+		// (see Bound): the ratio says something about the server only when
+		// both are BoundServer.
+		ProductBound  string `json:"productBound"`
+		BaselineBound string `json:"baselineBound"`
 	} `json:"throughput"`
 
 	Latency struct {
@@ -154,11 +161,16 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err := b.productRun(ctx, r); err != nil {
 		return nil, fmt.Errorf("product run: %w", err)
 	}
+	r.Throughput.Cap = Cap(opts.Orders, opts.Concurrency, opts.Window)
+	r.Throughput.ProductBound = Bound(r.Throughput.Product, r.Throughput.Cap)
+	opts.Progress("product: %.2f orders/s, cap %.2f/s, bound by the %s", r.Throughput.Product, r.Throughput.Cap, r.Throughput.ProductBound)
 	opts.Progress("%d baseline workflows of the same shape", opts.Orders)
 	if err := b.baselineRun(ctx, r); err != nil {
 		return nil, fmt.Errorf("baseline run: %w", err)
 	}
 	r.Throughput.Ratio = r.Throughput.Product / r.Throughput.Baseline
+	r.Throughput.BaselineBound = Bound(r.Throughput.Baseline, r.Throughput.Cap)
+	opts.Progress("baseline: %.2f orders/s, cap %.2f/s, bound by the %s; ratio %.2f", r.Throughput.Baseline, r.Throughput.Cap, r.Throughput.BaselineBound, r.Throughput.Ratio)
 	opts.Progress("history of the reopened and cancelled paths")
 	if err := b.otherPaths(ctx, r); err != nil {
 		return nil, fmt.Errorf("other paths: %w", err)

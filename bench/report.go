@@ -18,6 +18,10 @@ func Print(w io.Writer, r *Results) error {
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "Throughput (completed orders/s)\tproduct\tbaseline\tratio\t")
 	fmt.Fprintf(tw, "\t%.2f\t%.2f\t%.2f\t\n", r.Throughput.Product, r.Throughput.Baseline, r.Throughput.Ratio)
+	fmt.Fprintf(tw, "cap: %d in flight / %gs window\t%.2f\t%.2f\t\t\n", min(r.Orders, r.Concurrency), r.WindowSec, r.Throughput.Cap, r.Throughput.Cap)
+	fmt.Fprintf(tw, "share of the cap\t%.0f%%\t%.0f%%\t\t\n", share(r.Throughput.Product, r.Throughput.Cap), share(r.Throughput.Baseline, r.Throughput.Cap))
+	fmt.Fprintf(tw, "bound by (window if >= %.0f%% of the cap)\t%s\t%s\t%s\t\n", WindowBoundFraction*100,
+		r.Throughput.ProductBound, r.Throughput.BaselineBound, ratioMeaning(r.Throughput.ProductBound, r.Throughput.BaselineBound))
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "Latency (ms)\tp50\tp95\tp99\t")
 	row := func(name string, p Percentiles) {
@@ -33,6 +37,26 @@ func Print(w io.Writer, r *Results) error {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t\n", m.Open, mib(m.RSS), mib(m.HeapLive))
 	}
 	return tw.Flush()
+}
+
+func share(throughput, limit float64) float64 {
+	if limit <= 0 {
+		return 0
+	}
+	return 100 * throughput / limit
+}
+
+// ratioMeaning says what the ratio compares: the server's capacity for each
+// shape only when both runs were bound by the server.
+func ratioMeaning(product, baseline string) string {
+	switch {
+	case product == BoundServer && baseline == BoundServer:
+		return "compares the server's capacity"
+	case product == BoundWindow && baseline == BoundWindow:
+		return "compares the cap, not the server"
+	default:
+		return "a bound only: one run hit the cap"
+	}
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }

@@ -29,7 +29,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
 	for _, want := range []string{"History events per order", "Throughput", "unlink confirmed -> status message stored",
-		"timer due -> final message stored", "Worker memory"} {
+		"timer due -> final message stored", "Worker memory", "bound by (window if >= 90% of the cap)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -55,6 +55,17 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	}
 	if r.Throughput.Product <= 0 || r.Throughput.Baseline <= 0 || r.Latency.UnlinkStored.P99 <= 0 || r.Latency.TimerStored.P50 <= 0 {
 		t.Errorf("figures missing: %+v %+v", r.Throughput, r.Latency)
+	}
+	// The bound is computed from the measured figures: the cap is 3 in flight
+	// over a 1 s window, and each run is classified against it.
+	if r.Throughput.Cap != 3 {
+		t.Errorf("cap = %v orders/s, want 3 (3 in flight / 1 s)", r.Throughput.Cap)
+	}
+	if want := bench.Bound(r.Throughput.Product, r.Throughput.Cap); r.Throughput.ProductBound != want {
+		t.Errorf("product bound %q for %.2f/s against a cap of %.2f/s, want %q", r.Throughput.ProductBound, r.Throughput.Product, r.Throughput.Cap, want)
+	}
+	if want := bench.Bound(r.Throughput.Baseline, r.Throughput.Cap); r.Throughput.BaselineBound != want {
+		t.Errorf("baseline bound %q for %.2f/s against a cap of %.2f/s, want %q", r.Throughput.BaselineBound, r.Throughput.Baseline, r.Throughput.Cap, want)
 	}
 	if len(r.Memory) != 2 || r.Memory[0].Open != 20 || r.Memory[1].Open != 40 || r.Memory[0].RSS == 0 || r.Memory[0].HeapLive == 0 {
 		t.Errorf("memory = %+v", r.Memory)
