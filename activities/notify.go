@@ -30,6 +30,9 @@ const (
 	ErrTypeDeliveryRefused = "DeliveryRefused"
 	// ErrTypeTargetRemoved: the target is no longer configured.
 	ErrTypeTargetRemoved = "TargetRemoved"
+	// ErrTypeDeliveryFailed: the target asked to be tried again later
+	// (Retry-After); retried.
+	ErrTypeDeliveryFailed = "DeliveryFailed"
 )
 
 // MetricNotifications counts notification sends by audience and outcome
@@ -108,6 +111,9 @@ type Delivery struct {
 // that sent it, so a target that is down holds up no message and no order.
 type Sent struct {
 	Undelivered []Delivery `json:"undelivered,omitempty"`
+	// Refused lists the deliveries a target refused for good: they are not
+	// retried, only reported.
+	Refused []Delivery `json:"refused,omitempty"`
 }
 
 // Notify sends announcements to every target of their audiences.
@@ -131,13 +137,14 @@ func (a *Activities) Deliver(ctx context.Context, d Delivery) error {
 		return nil
 	}
 	var de *notify.DeliveryError
-	if errors.As(err, &de) && de.Permanent {
+	errors.As(err, &de)
+	if notify.IsPermanent(err) {
 		logger.Error("Notification refused by its target; not retried", "Error", err)
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeDeliveryRefused, err)
 	}
 	logger.Warn("Notification not delivered; will retry", "Error", err, "Attempt", activity.GetInfo(ctx).Attempt)
 	if de != nil && de.RetryAfter > 0 {
-		return temporal.NewApplicationErrorWithOptions(err.Error(), "DeliveryFailed",
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeDeliveryFailed,
 			temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: de.RetryAfter})
 	}
 	return err
@@ -164,9 +171,10 @@ func (a *Activities) announce(ctx context.Context, s Subject, list []Announcemen
 	defer cancel()
 
 	var (
-		mu     sync.Mutex
-		failed []Delivery
-		wg     sync.WaitGroup
+		mu      sync.Mutex
+		failed  []Delivery
+		refused []Delivery
+		wg      sync.WaitGroup
 	)
 	for _, ann := range list {
 		n, err := compose(o, ann)
@@ -186,19 +194,27 @@ func (a *Activities) announce(ctx context.Context, s Subject, list []Announcemen
 					logger.Info("Notification delivered", "Audience", aud, "Target", t.Name(), "Kind", n.Kind, "EventID", n.ID)
 					return
 				}
-				logger.Warn("Notification not delivered; retried on its own", "Audience", aud, "Target", t.Name(), "Kind", n.Kind, "EventID", n.ID, "Error", err)
+				d := Delivery{Audience: aud, Target: t.Name(), Notice: n, Error: err.Error()}
 				mu.Lock()
-				failed = append(failed, Delivery{Audience: aud, Target: t.Name(), Notice: n, Error: err.Error()})
-				mu.Unlock()
+				defer mu.Unlock()
+				if notify.IsPermanent(err) {
+					logger.Error("Notification refused by its target; not retried", "Audience", aud, "Target", t.Name(), "Kind", n.Kind, "EventID", n.ID, "Error", err)
+					refused = append(refused, d)
+					return
+				}
+				logger.Warn("Notification not delivered; retried on its own", "Audience", aud, "Target", t.Name(), "Kind", n.Kind, "EventID", n.ID, "Error", err)
+				failed = append(failed, d)
 			}()
 		}
 	}
 	wg.Wait()
 	// Goroutines finish in any order; history must not depend on it.
-	slices.SortFunc(failed, func(a, b Delivery) int {
+	byID := func(a, b Delivery) int {
 		return cmp.Or(cmp.Compare(a.Notice.ID, b.Notice.ID), cmp.Compare(a.Target, b.Target))
-	})
-	return Sent{Undelivered: failed}
+	}
+	slices.SortFunc(failed, byID)
+	slices.SortFunc(refused, byID)
+	return Sent{Undelivered: failed, Refused: refused}
 }
 
 // sendMargin is the part of a step's remaining time kept for reporting.
@@ -225,9 +241,8 @@ func compose(o notify.Order, a Announcement) (notify.Notice, error) {
 
 func (a *Activities) count(ctx context.Context, aud notify.Audience, err error) {
 	outcome := "delivered"
-	var de *notify.DeliveryError
 	switch {
-	case errors.As(err, &de) && de.Permanent:
+	case notify.IsPermanent(err):
 		outcome = "refused"
 	case err != nil:
 		outcome = "retrying"

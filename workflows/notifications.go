@@ -119,13 +119,17 @@ func (w *terminationOrder) send(ctx workflow.Context, list ...activities.Announc
 			w.logger.Error("Notifications not sent", "Error", err)
 			return
 		}
-		w.redeliver(ctx, sent.Undelivered)
+		w.redeliver(ctx, sent)
 	})
 }
 
-// redeliver retries each failed notification on its own, without waiting.
-func (w *terminationOrder) redeliver(ctx workflow.Context, failed []activities.Delivery) {
-	for _, d := range failed {
+// redeliver retries each failed notification on its own, without waiting,
+// and reports those refused for good.
+func (w *terminationOrder) redeliver(ctx workflow.Context, sent activities.Sent) {
+	for _, d := range sent.Refused {
+		w.givenUp(ctx, d, "refused", errors.New(d.Error))
+	}
+	for _, d := range sent.Undelivered {
 		w.delivering++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { w.delivering-- }()
@@ -137,13 +141,19 @@ func (w *terminationOrder) redeliver(ctx workflow.Context, failed []activities.D
 			if isRefusal(err) {
 				reason = "refused"
 			}
-			w.logger.Error("Notification given up", "Audience", d.Audience, "Target", d.Target, "EventID", d.Notice.ID, "Reason", reason, "Error", err)
-			workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"audience": string(d.Audience), "reason": reason}).
-				Counter(MetricNotificationsGivenUp).Inc(1)
-			w.failed = append(w.failed, fmt.Sprintf("%s to %s (%s): %s", d.Notice.Kind, d.Target, reason, rootMessage(err)))
-			workflow.SetCurrentDetails(ctx, w.details())
+			w.givenUp(ctx, d, reason, err)
 		})
 	}
+}
+
+// givenUp reports a notification no longer retried: in the log, the metrics
+// and the Web UI's details.
+func (w *terminationOrder) givenUp(ctx workflow.Context, d activities.Delivery, reason string, err error) {
+	w.logger.Error("Notification given up", "Audience", d.Audience, "Target", d.Target, "EventID", d.Notice.ID, "Reason", reason, "Error", err)
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"audience": string(d.Audience), "reason": reason}).
+		Counter(MetricNotificationsGivenUp).Inc(1)
+	w.failed = append(w.failed, fmt.Sprintf("%s to %s (%s): %s", d.Notice.Kind, d.Target, reason, rootMessage(err)))
+	workflow.SetCurrentDetails(ctx, w.details())
 }
 
 func isRefusal(err error) bool {

@@ -131,7 +131,7 @@ func (w *terminationOrder) record(ctx workflow.Context, q queuedEntry) {
 	} else {
 		err = w.decide(ctx, activities.RecordStatusName, change, &sent, nil)
 	}
-	w.redeliver(ctx, sent.Undelivered)
+	w.redeliver(ctx, sent)
 	if err != nil {
 		// Only a message the store can never accept gets here; the order's life
 		// goes on and the message stays readable through the status query.
