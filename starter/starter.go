@@ -170,8 +170,8 @@ func (c *Client) Start(ctx context.Context, o order.Order) (Run, error) {
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		// No execution or run timeout: nothing may cut the reopen window short.
 		TypedSearchAttributes: c.searchAttributes(o),
-		StaticSummary: fmt.Sprintf("Close AWS account %s permanently (order %s, subscription %s)", o.AccountID, o.OrderID, o.SubscriptionID),
-		StaticDetails: staticDetails(o),
+		StaticSummary:         fmt.Sprintf("Close AWS account %s permanently (order %s, subscription %s)", o.AccountID, o.OrderID, o.SubscriptionID),
+		StaticDetails:         staticDetails(o),
 	}
 	run, err := c.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowType, o)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
