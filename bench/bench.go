@@ -41,6 +41,9 @@ type Options struct {
 	Orders      int           // N orders through their full life, and N baseline runs
 	Concurrency int           // C in flight
 	Window      time.Duration // reopen window of those orders
+	// LastWarning is how long before the deadline the customer is warned
+	// (the worker's notify.last_warning); no warning unless below Window.
+	LastWarning time.Duration
 	Open        []int         // open-order counts at which to measure the worker's memory
 	CacheSize   int           // the worker's workflow cache; 0 for the SDK default
 	Progress    func(format string, args ...any)
@@ -52,6 +55,14 @@ type Results struct {
 	Concurrency int     `json:"concurrency"`
 	WindowSec   float64 `json:"reopenWindowSeconds"`
 	CacheSize   int     `json:"workflowCacheSize"`
+
+	// Notifications is what the benchmark's webhook receiver got: distinct
+	// events by type, every request, and requests whose signature failed.
+	Notifications struct {
+		ByType   map[string]int `json:"byType"`
+		Requests int            `json:"requests"`
+		Invalid  int            `json:"invalidSignatures"`
+	} `json:"notifications"`
 
 	Events struct {
 		PermanentlyClosed int `json:"permanentlyClosed"`
@@ -137,7 +148,12 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	opts.Progress("building and starting the production worker (cmd/termination-worker) as its own process")
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	child, err := startWorkerProcess(ctx, cancel, dir, opts, srv.Address(), dsn)
+	recv, err := startReceiver()
+	if err != nil {
+		return nil, err
+	}
+	defer recv.close()
+	child, err := startWorkerProcess(ctx, cancel, dir, opts, srv.Address(), dsn, recv.url)
 	if err != nil {
 		return nil, err
 	}
@@ -155,11 +171,17 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	defer baseline.Stop()
 
 	r := &Results{Orders: opts.Orders, Concurrency: opts.Concurrency, WindowSec: opts.Window.Seconds(), CacheSize: opts.CacheSize}
-	b := &bench{c: c, st: st, orders: starter.New(c, productQueue), opts: opts}
+	// As terminationctl and the API start orders: with the unlink SLA's
+	// deadline as a search attribute (the workers' default SLA).
+	b := &bench{c: c, st: st, orders: starter.New(c, productQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts}
 
 	opts.Progress("%d orders through their full life, %d in flight", opts.Orders, opts.Concurrency)
 	if err := b.productRun(ctx, r); err != nil {
 		return nil, fmt.Errorf("product run: %w", err)
+	}
+	r.Notifications.ByType, r.Notifications.Requests, r.Notifications.Invalid = recv.counts()
+	if want := opts.Orders * b.messagesPerOrder(); r.Notifications.ByType["order.status"] != want || r.Notifications.ByType["operations.unlink_requested"] != opts.Orders {
+		return nil, fmt.Errorf("notifications: the receiver got %v, want %d status events and %d work items", r.Notifications.ByType, want, opts.Orders)
 	}
 	r.Throughput.Cap = Cap(opts.Orders, opts.Concurrency, opts.Window)
 	r.Throughput.ProductBound = Bound(r.Throughput.Product, r.Throughput.Cap)
@@ -254,6 +276,26 @@ func (b *bench) each(ctx context.Context, n int, f func(ctx context.Context, i i
 	return time.Since(began), first
 }
 
+// lastWarning is the worker's notify.last_warning setting: 0 for none.
+func lastWarning(d time.Duration) string {
+	if d <= 0 {
+		return "0"
+	}
+	return strconv.Itoa(int(d/time.Second)) + "s"
+}
+
+// defaultUnlinkSLA is the workers' default unlink SLA (notify.unlink_sla).
+const defaultUnlinkSLA = 5 * 24 * time.Hour
+
+// messagesPerOrder is the status messages of a happy-path order: submitted,
+// closed, the last warning if the window is longer than its lead, closed for good.
+func (b *bench) messagesPerOrder() int {
+	if b.opts.LastWarning > 0 && b.opts.Window > b.opts.LastWarning {
+		return 4
+	}
+	return 3
+}
+
 func (b *bench) productRun(ctx context.Context, r *Results) error {
 	n := b.opts.Orders
 	starts, unlinks, timers := make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n)
@@ -284,11 +326,11 @@ func (b *bench) productRun(ctx context.Context, r *Results) error {
 		if err != nil {
 			return err
 		}
-		if len(msgs) != 3 || final.Stage != order.StagePermanentlyClosed {
-			return fmt.Errorf("order %s ended %s with %d stored messages", o.OrderID, final.Stage, len(msgs))
+		if len(msgs) != b.messagesPerOrder() || final.Stage != order.StagePermanentlyClosed {
+			return fmt.Errorf("order %s ended %s with %d stored messages, want %d", o.OrderID, final.Stage, len(msgs), b.messagesPerOrder())
 		}
 		unlinks[i] = msgs[1].RecordedAt.Sub(signalled)
-		timers[i] = msgs[2].RecordedAt.Sub(final.ReopenDeadline)
+		timers[i] = msgs[len(msgs)-1].RecordedAt.Sub(final.ReopenDeadline)
 		return nil
 	})
 	if err != nil {
@@ -466,7 +508,7 @@ type workerProcess struct {
 	exited      chan struct{}
 }
 
-func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, dir string, opts Options, address, dsn string) (*workerProcess, error) {
+func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, dir string, opts Options, address, dsn, receiverURL string) (*workerProcess, error) {
 	bin := filepath.Join(dir, "termination-worker")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/cloudmarket/termination-orders/cmd/termination-worker").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build the worker: %v\n%s", err, out)
@@ -487,6 +529,13 @@ func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, dir
 		"TERMINATION_WORKER_WORKFLOW_CACHE_SIZE="+strconv.Itoa(opts.CacheSize),
 		"TERMINATION_METRICS_LISTEN_ADDRESS="+metricsAddr,
 		"TERMINATION_LOG_LEVEL=warn",
+		// Notifications on, to the benchmark's own receiver: every status
+		// message to the marketplace, every work item to Operations.
+		"TERMINATION_NOTIFY_MARKETPLACE_WEBHOOK_URLS="+receiverURL,
+		"TERMINATION_NOTIFY_MARKETPLACE_WEBHOOK_SECRET="+receiverSecret,
+		"TERMINATION_NOTIFY_OPERATIONS_WEBHOOK_URLS="+receiverURL,
+		"TERMINATION_NOTIFY_OPERATIONS_WEBHOOK_SECRET="+receiverSecret,
+		"TERMINATION_NOTIFY_LAST_WARNING="+lastWarning(opts.LastWarning),
 	)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the benchmark

@@ -16,6 +16,12 @@ func Print(w io.Writer, r *Results) error {
 	fmt.Fprintf(tw, "reopened\t%d\t\t\n", r.Events.Reopened)
 	fmt.Fprintf(tw, "cancelled\t%d\t\t\n", r.Events.Cancelled)
 	fmt.Fprintln(tw, "\t\t\t")
+	fmt.Fprintln(tw, "Notifications of the product run (signed webhooks)\tevents\tper order\t")
+	per := func(n int) float64 { return float64(n) / float64(max(r.Orders, 1)) }
+	fmt.Fprintf(tw, "status events to the marketplace\t%d\t%.1f\t\n", r.Notifications.ByType["order.status"], per(r.Notifications.ByType["order.status"]))
+	fmt.Fprintf(tw, "work items to Operations\t%d\t%.1f\t\n", r.Notifications.ByType["operations.unlink_requested"], per(r.Notifications.ByType["operations.unlink_requested"]))
+	fmt.Fprintf(tw, "requests received (bad signatures)\t%d (%d)\t\t\n", r.Notifications.Requests, r.Notifications.Invalid)
+	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "Throughput (completed orders/s)\tproduct\tbaseline\tratio\t")
 	fmt.Fprintf(tw, "\t%.2f\t%.2f\t%.2f\t\n", r.Throughput.Product, r.Throughput.Baseline, r.Throughput.Ratio)
 	fmt.Fprintf(tw, "cap: %d in flight / %gs window\t%.2f\t%.2f\t\t\n", min(r.Orders, r.Concurrency), r.WindowSec, r.Throughput.Cap, r.Throughput.Cap)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -23,6 +24,7 @@ import (
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
+	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -30,10 +32,20 @@ import (
 const historyDir = "../workflows/testdata/replay"
 
 // historyVersion prefixes the files this code records: the workflow version
-// (version 4: ChangeAcceptanceStep version 3). Files of earlier versions (no
-// prefix: version 1; v2_, v3_: versions 2 and 3)
-// stay and keep being replayed.
-const historyVersion = "v4_"
+// (version 5: ChangeAcceptanceStep version 4). Files of earlier versions (no
+// prefix: version 1; v2_, v3_, v4_: versions 2 to 4) stay and keep being
+// replayed.
+const historyVersion = "v5_"
+
+// historyWindow and historyNotify are the policy the histories are recorded
+// under: every timer of version 5 runs (the unlink SLA, its reminders, the
+// last warning) within seconds.
+const historyWindow = 4 * time.Second
+
+var historyNotify = activities.NotifyPolicy{
+	UnlinkSLA: 3 * time.Second, ReminderInterval: time.Second, MaxReminders: 5,
+	LastWarning: 2 * time.Second, GiveUpAfter: time.Minute,
+}
 
 // A branch is one path of an order's life, driven on a real server.
 type branch struct {
@@ -67,6 +79,37 @@ func (f *failingStore) Record(ctx context.Context, m store.Message) (bool, error
 var branches = map[string]branch{
 	"permanently_closed": {exact: true, drive: func(t *testing.T, e *env, id string) string {
 		run := start(t, e, id)
+		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
+		return finish(t, e, id, run, order.StagePermanentlyClosed)
+	}},
+	"warned_then_closed_for_good": {exact: true, drive: func(t *testing.T, e *env, id string) string {
+		run := start(t, e, id)
+		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
+		s := finish(t, e, id, run, order.StagePermanentlyClosed)
+		status, err := e.orders.Status(context.Background(), id)
+		require.NoError(t, err)
+		require.Len(t, status.Timeline, 4, "submitted, closed, warned, closed for good")
+		return s
+	}},
+	"warned_then_reopened": {exact: true, drive: func(t *testing.T, e *env, id string) string {
+		run := start(t, e, id)
+		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			s, err := e.orders.Status(context.Background(), id)
+			require.NoError(c, err)
+			require.Len(c, s.Timeline, 3, "the last warning")
+		}, 30*time.Second, 20*time.Millisecond)
+		waitQuiet(t, e, id)
+		_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Warned in time"})
+		require.NoError(t, err)
+		return finish(t, e, id, run, order.StageReopened)
+	}},
+	"escalated_twice_then_unlinked": {exact: true, drive: func(t *testing.T, e *env, id string) string {
+		run := start(t, e, id)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			require.Contains(c, currentDetails(t, e, id), "1 of 5 reminders sent")
+		}, 30*time.Second, 20*time.Millisecond)
+		waitQuiet(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
 		return finish(t, e, id, run, order.StagePermanentlyClosed)
 	}},
@@ -170,9 +213,11 @@ var branches = map[string]branch{
 // workflow.GetVersion path and new files (a new historyVersion) beside the old.
 func TestRecordedHistoriesMatchTheWorkflow(t *testing.T) {
 	fallbackID := "ORD-HIST-write_falls_back_to_regular_activity"
-	e := newEnvWithStore(t, 2*time.Second, func(s *store.Store) activities.StatusStore {
+	e := newEnvWithStore(t, historyWindow, func(s *store.Store) activities.StatusStore {
 		return &failingStore{Store: s, orderID: fallbackID, left: 6}
-	})
+	}, func(o *worker.Options) { o.Notify = historyNotify })
+	// As the CLI and the API start orders: UnlinkDueBy set with the start.
+	e.orders = starter.New(e.temporal, taskQueue, starter.WithUnlinkSLA(historyNotify.UnlinkSLA))
 	for name, b := range branches {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -266,6 +311,16 @@ func waitQuiet(t *testing.T, e *env, id string) {
 		require.Empty(c, desc.GetPendingActivities())
 		require.Nil(c, desc.GetPendingWorkflowTask())
 	}, 30*time.Second, 20*time.Millisecond)
+}
+
+// currentDetails is the order's details in the Web UI.
+func currentDetails(t *testing.T, e *env, id string) string {
+	t.Helper()
+	v, err := e.temporal.QueryWorkflow(context.Background(), order.WorkflowID(id), "", "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var md sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&md))
+	return md.GetCurrentDetails()
 }
 
 // start starts an order through the starter and waits until it is accepted.

@@ -45,7 +45,7 @@ func newEnv(t *testing.T, window time.Duration) *env {
 
 // newEnvWithStore is newEnv with the worker's status store wrapped, for
 // faults; nil wraps nothing.
-func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store) activities.StatusStore) *env {
+func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store) activities.StatusStore, opts ...func(*worker.Options)) *env {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
@@ -60,7 +60,11 @@ func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store)
 		workerStore = wrap(st)
 	}
 	newWorker := func(t *testing.T) interface{ Stop() } {
-		w := worker.New(c, workerStore, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
+		o := worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second}
+		for _, opt := range opts {
+			opt(&o)
+		}
+		w := worker.New(c, workerStore, o)
 		require.NoError(t, w.Start())
 		t.Cleanup(w.Stop)
 		return w

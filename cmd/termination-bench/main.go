@@ -2,10 +2,10 @@
 // embedded Temporal server, against the bare workflow of the same shape, and
 // prints a table (and writes it as JSON).
 //
-//	go run ./cmd/termination-bench [--orders 1000] [--concurrency 200] [--window 1s] [--open 1000,10000] [--json bench-results.json]
+//	go run ./cmd/termination-bench [--orders 1000] [--concurrency 200] [--window 2s] [--last-warning 1s] [--open 1000,10000] [--json bench-results.json]
 //
 // The defaults saturate the server: every order waits its window, so a run
-// can complete at most concurrency / window orders per second (200/s), far
+// can complete at most concurrency / window orders per second (100/s), far
 // above what the embedded server on a small machine sustains. The table says,
 // for the product's and the baseline's run, whether it was bound by that cap
 // (the window) or by the server; the ratio compares the server's capacity
@@ -34,20 +34,21 @@ func main() {
 	fs := pflag.NewFlagSet("termination-bench", pflag.ExitOnError)
 	orders := fs.Int("orders", 1000, "orders driven through their full life (and as many baseline workflows)")
 	concurrency := fs.Int("concurrency", 200, "orders in flight at once; with --window, caps throughput at concurrency/window orders/s")
-	window := fs.Duration("window", time.Second, "reopen window of those orders (and the baseline's timer)")
+	window := fs.Duration("window", 2*time.Second, "reopen window of those orders (and the baseline's timer)")
+	warning := fs.Duration("last-warning", time.Second, "the customer's last warning this long before the deadline (whole seconds; 0 for none)")
 	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
 	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	out := fs.String("json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
 	_ = fs.Parse(os.Args[1:])
 
 	opens, err := parseCounts(*open)
-	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *cache < 1 {
-		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --cache-size at least 1, --open a list of counts such as 1000,10000")
+	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *warning < 0 || *warning%time.Second != 0 || *cache < 1 {
+		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --last-warning whole seconds, --cache-size at least 1, --open a list of counts such as 1000,10000")
 		os.Exit(2)
 	}
 	began := time.Now()
 	r, err := bench.Run(ctx, bench.Options{
-		Orders: *orders, Concurrency: *concurrency, Window: *window, Open: opens, CacheSize: *cache,
+		Orders: *orders, Concurrency: *concurrency, Window: *window, LastWarning: *warning, Open: opens, CacheSize: *cache,
 		Progress: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 		},

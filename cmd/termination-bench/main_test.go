@@ -21,7 +21,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	jsonPath := filepath.Join(dir, "results.json")
-	cmd := exec.Command(bin, "--orders", "6", "--concurrency", "3", "--window", "1s", "--open", "20,40", "--json", jsonPath)
+	cmd := exec.Command(bin, "--orders", "6", "--concurrency", "3", "--window", "2s", "--last-warning", "1s", "--open", "20,40", "--json", jsonPath)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -29,7 +29,8 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
 	for _, want := range []string{"History events per order", "Throughput", "unlink confirmed -> status message stored",
-		"timer due -> final message stored", "Worker memory", "bound by (window if >= 90% of the cap)"} {
+		"timer due -> final message stored", "Worker memory", "bound by (window if >= 90% of the cap)",
+		"status events to the marketplace"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -43,12 +44,25 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatal(err)
 	}
-	// 28: version 1's 20, plus the version marker and its TemporalChangeVersion
-	// upsert, the confirm-unlink update's two events in place of a signal, and
-	// the unlink's message written by a regular activity once the decision is
-	// in history (3 activity events and a workflow task, for 1 marker).
-	if r.Events.PermanentlyClosed == 0 || r.Events.PermanentlyClosed > 28 {
-		t.Errorf("happy-path history is %d events; the budget is 28", r.Events.PermanentlyClosed)
+	// 36: version 4's 28 (version 1's 20, the version marker and its
+	// TemporalChangeVersion upsert, the confirm-unlink update's two events in
+	// place of a signal, the unlink's message by a regular activity), the
+	// unlink SLA's timer started and cancelled (2), and the last warning's
+	// wake-up (timer fired, workflow task, the next timer, its message: 6).
+	// The notifications travel with the status writes: no event of their own.
+	if r.Events.PermanentlyClosed == 0 || r.Events.PermanentlyClosed > 36 {
+		t.Errorf("happy-path history is %d events; the budget is 36", r.Events.PermanentlyClosed)
+	}
+	// Every order's four messages reach the marketplace and its work item
+	// Operations, each once after deduplication, every signature valid.
+	if got := r.Notifications.ByType["order.status"]; got != 6*4 {
+		t.Errorf("status events = %d, want %d", got, 6*4)
+	}
+	if got := r.Notifications.ByType["operations.unlink_requested"]; got != 6 {
+		t.Errorf("work items = %d, want 6", got)
+	}
+	if r.Notifications.Invalid != 0 {
+		t.Errorf("%d requests with a bad signature", r.Notifications.Invalid)
 	}
 	if r.Events.Baseline == 0 || r.Events.Reopened == 0 || r.Events.Cancelled == 0 {
 		t.Errorf("events = %+v", r.Events)
@@ -57,9 +71,9 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		t.Errorf("figures missing: %+v %+v", r.Throughput, r.Latency)
 	}
 	// The bound is computed from the measured figures: the cap is 3 in flight
-	// over a 1 s window, and each run is classified against it.
-	if r.Throughput.Cap != 3 {
-		t.Errorf("cap = %v orders/s, want 3 (3 in flight / 1 s)", r.Throughput.Cap)
+	// over a 2 s window, and each run is classified against it.
+	if r.Throughput.Cap != 1.5 {
+		t.Errorf("cap = %v orders/s, want 1.5 (3 in flight / 2 s)", r.Throughput.Cap)
 	}
 	if want := bench.Bound(r.Throughput.Product, r.Throughput.Cap); r.Throughput.ProductBound != want {
 		t.Errorf("product bound %q for %.2f/s against a cap of %.2f/s, want %q", r.Throughput.ProductBound, r.Throughput.Product, r.Throughput.Cap, want)
