@@ -175,15 +175,13 @@ func rootMessage(err error) string {
 }
 
 // lastWarningAt is when the customer gets the last warning before the reopen
-// deadline: LastWarning before it, if the window is longer than that and the
-// time has not passed.
+// deadline: LastWarning before it, if the window is longer than that.
 func (w *terminationOrder) lastWarningAt() (time.Time, bool) {
 	lead := w.notify.LastWarning
 	if !w.v5 || lead <= 0 || w.status.ReopenDeadline.Sub(w.status.ClosedAt) <= lead {
 		return time.Time{}, false
 	}
-	at := w.status.ReopenDeadline.Add(-lead)
-	return at, at.After(w.status.EnteredAt())
+	return w.status.ReopenDeadline.Add(-lead), true
 }
 
 // notificationDetails adds the SLA and failed notifications to the Web UI's details.

@@ -290,3 +290,22 @@ func TestUnlinkDueByIsSetAtStartOrUpserted(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, set, got[0].At.UTC(), "the escalation follows the starter's deadline")
 }
+
+func TestLateUnlinkWarnsAtOnce(t *testing.T) {
+	h := newNotifyHarness(t, notifyPolicy)
+	h.at(day, func() {
+		u := unlink()
+		// Reported a day late: the warning's time (deadline minus 7 days) is
+		// then hours ago, so the customer is warned at once.
+		u.CompletedAt = startTime.Add(time.Hour).Format(time.RFC3339)
+		h.update(workflows.UpdateConfirmUnlink, u)
+	})
+	o := validOrder()
+	o.ReopenWindowSeconds = int64((7*day + 12*time.Hour) / time.Second)
+	final, err := h.run(o)
+	require.NoError(t, err)
+	require.Len(t, final.Timeline, 4)
+	require.Equal(t, startTime.Add(day), final.Timeline[2].Time.UTC(), "warned with the unlink, not skipped")
+	require.Contains(t, final.Timeline[2].Message, "Last reminder")
+	require.Equal(t, startTime.Add(time.Hour+7*day+12*time.Hour), final.Timeline[3].Time.UTC())
+}

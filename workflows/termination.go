@@ -464,18 +464,22 @@ func (w *terminationOrder) awaitReopenWindow(ctx workflow.Context) error {
 			w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
 	}
 	reopened := func() bool { return w.status.Stage != order.StagePostClosure }
-	if warnAt, ok := w.lastWarningAt(); ok {
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		timer := workflow.NewTimerWithOptions(timerCtx, warnAt.Sub(workflow.Now(ctx)), workflow.TimerOptions{
-			Summary: fmt.Sprintf("Last warning to the customer: AWS account %s closes for good at %s",
-				w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
-		})
-		if err := workflow.Await(ctx, func() bool { return reopened() || timer.IsReady() }); err != nil {
-			return err
-		}
-		if reopened() {
-			cancelTimer()
-			return nil
+	if warnAt, ok := w.lastWarningAt(); ok && remaining > 0 {
+		// An unlink reported late may leave the warning's time behind: then
+		// the customer is warned at once.
+		if wait := warnAt.Sub(workflow.Now(ctx)); wait > 0 {
+			timerCtx, cancelTimer := workflow.WithCancel(ctx)
+			timer := workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{
+				Summary: fmt.Sprintf("Last warning to the customer: AWS account %s closes for good at %s",
+					w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
+			})
+			if err := workflow.Await(ctx, func() bool { return reopened() || timer.IsReady() }); err != nil {
+				return err
+			}
+			if reopened() {
+				cancelTimer()
+				return nil
+			}
 		}
 		w.enter(ctx, order.StagePostClosure, order.LastWarningMessage(w.status), "")
 		remaining = w.status.ReopenDeadline.Sub(workflow.Now(ctx))
