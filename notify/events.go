@@ -169,8 +169,10 @@ func (o Order) fields(kind, id string, extra map[string]any) map[string]any {
 	m := map[string]any{
 		"type": kind, "id": id, "orderId": o.Order.OrderID,
 		"accountId": o.Order.AccountID, "subscriptionId": o.Order.SubscriptionID,
-		"requestedBy": o.Order.RequestedBy, "submittedAt": o.Order.SubmittedAt,
-		"orderUrl": o.URL,
+		"requestedBy": o.Order.RequestedBy, "orderUrl": o.URL,
+	}
+	if o.Order.SubmittedAt != "" {
+		m["submittedAt"] = o.Order.SubmittedAt
 	}
 	for k, v := range extra {
 		m[k] = v
