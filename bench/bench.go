@@ -44,8 +44,8 @@ type Options struct {
 	// LastWarning is how long before the deadline the customer is warned
 	// (the worker's notify.last_warning); no warning unless below Window.
 	LastWarning time.Duration
-	Open        []int         // open-order counts at which to measure the worker's memory
-	CacheSize   int           // the worker's workflow cache; 0 for the SDK default
+	Open        []int // open-order counts at which to measure the worker's memory
+	CacheSize   int   // the worker's workflow cache; 0 for the SDK default
 	Progress    func(format string, args ...any)
 }
 

@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -186,21 +185,21 @@ func (w *terminationOrder) lastWarningAt() (time.Time, bool) {
 
 // notificationDetails adds the SLA and failed notifications to the Web UI's details.
 func (w *terminationOrder) notificationDetails() string {
-	var b strings.Builder
+	d := ""
 	if !w.unlinkDueBy.IsZero() && w.status.ClosedAt.IsZero() {
-		fmt.Fprintf(&b, "\n\nUnlink due by %s", order.FormatTime(w.unlinkDueBy))
+		d += "\n\nUnlink due by " + order.FormatTime(w.unlinkDueBy)
 		if !w.overdueSince.IsZero() {
-			fmt.Fprintf(&b, " · **overdue since %s**, escalated", order.FormatTime(w.overdueSince))
+			d += fmt.Sprintf(" · **overdue since %s**, escalated", order.FormatTime(w.overdueSince))
 			if w.reminders > 0 {
-				fmt.Fprintf(&b, ", %d of %d reminders sent", w.reminders, w.notify.MaxReminders)
+				d += fmt.Sprintf(", %d of %d reminders sent", w.reminders, w.notify.MaxReminders)
 			}
 		}
 	}
 	if len(w.failed) > 0 {
-		fmt.Fprintf(&b, "\n\n**Notifications given up (%d):**", len(w.failed))
+		d += fmt.Sprintf("\n\n**Notifications given up (%d):**", len(w.failed))
 		for _, f := range w.failed {
-			b.WriteString("\n- " + f)
+			d += "\n- " + f
 		}
 	}
-	return b.String()
+	return d
 }
