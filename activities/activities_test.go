@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 )
@@ -96,4 +98,78 @@ func TestStoreOutageIsRetryable(t *testing.T) {
 	if errors.As(err, &appErr) {
 		require.False(t, appErr.NonRetryable(), "a store outage must be retried")
 	}
+}
+
+// busyTarget answers its first send as a receiver that is busy for a while
+// ("503, Retry-After: 30"), then accepts.
+type busyTarget struct {
+	mu    sync.Mutex
+	sends int
+}
+
+func (b *busyTarget) Name() string { return "marketplace.webhook[0]" }
+
+func (b *busyTarget) Send(context.Context, notify.Notice) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sends++
+	if b.sends == 1 {
+		return &notify.DeliveryError{Target: b.Name(), StatusCode: 503, RetryAfter: 30 * time.Second, Err: errors.New("HTTP 503")}
+	}
+	return nil
+}
+
+func (b *busyTarget) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sends
+}
+
+type oneTarget struct{ t notify.Target }
+
+func (o oneTarget) Targets(a notify.Audience) []notify.Target {
+	if a == notify.Marketplace {
+		return []notify.Target{o.t}
+	}
+	return nil
+}
+
+func (o oneTarget) Target(a notify.Audience, name string) (notify.Target, bool) {
+	return o.t, a == notify.Marketplace && name == o.t.Name()
+}
+
+// The Retry-After a target gave the first attempt holds for the Deliver
+// activity the workflow starts at once: it waits without sending.
+func TestDeliverWaitsForTheRetryAfterOfTheFirstAttempt(t *testing.T) {
+	now := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	target := &busyTarget{}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	activities.Register(env, &activities.Activities{Notifier: oneTarget{target}, Now: func() time.Time { return now }})
+
+	entry := order.TimelineEntry{Seq: 1, Time: now, Stage: order.StageAwaitingUnlink, Message: "submitted"}
+	v, err := env.ExecuteActivity(activities.NotifyName, activities.NotifyInput{
+		Subject:       activities.Subject{Order: order.Order{OrderID: "ORD-1"}, RunKey: "run"},
+		Announcements: []activities.Announcement{{Kind: notify.KindStatus, Entry: &entry}},
+	})
+	require.NoError(t, err)
+	var sent activities.Sent
+	require.NoError(t, v.Get(&sent))
+	require.Len(t, sent.Undelivered, 1)
+	d := sent.Undelivered[0]
+	require.Equal(t, now.Add(30*time.Second), d.NotBefore)
+
+	now = now.Add(time.Second)
+	_, err = env.ExecuteActivity(activities.DeliverName, d)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, activities.ErrTypeDeliveryFailed, appErr.Type())
+	require.False(t, appErr.NonRetryable())
+	require.Equal(t, 29*time.Second, appErr.NextRetryDelay())
+	require.Equal(t, 1, target.count(), "nothing sent before the time the target asked for")
+
+	now = now.Add(29 * time.Second)
+	_, err = env.ExecuteActivity(activities.DeliverName, d)
+	require.NoError(t, err)
+	require.Equal(t, 2, target.count())
 }

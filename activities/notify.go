@@ -104,6 +104,9 @@ type Delivery struct {
 	Notice   notify.Notice   `json:"notice"`
 	// Error is why the first attempt failed.
 	Error string `json:"error"`
+	// NotBefore is when the target asked to be tried again (its Retry-After
+	// to the first attempt); zero when it did not say.
+	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
 // Sent is what Notify and RecordStatus report: the deliveries that failed
@@ -125,6 +128,14 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) (Sent, error) {
 // allows: a refusal is final, a Retry-After answer sets the next attempt.
 func (a *Activities) Deliver(ctx context.Context, d Delivery) error {
 	logger := log.With(activity.GetLogger(ctx), "OrderID", d.Notice.OrderID, "Audience", d.Audience, "Target", d.Target, "EventID", d.Notice.ID)
+	if wait := d.NotBefore.Sub(a.now()); wait > 0 {
+		// The workflow runs Deliver as soon as the first attempt failed; the
+		// target's Retry-After holds until then, without a request.
+		logger.Info("Notification waits for the time its target asked for", "NotBefore", d.NotBefore)
+		return temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("target %s asked to be tried again at %s", d.Target, d.NotBefore.UTC().Format(time.RFC3339Nano)),
+			ErrTypeDeliveryFailed, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+	}
 	target, ok := a.notifier().Target(d.Audience, d.Target)
 	if !ok {
 		logger.Error("Notification dropped: its target is no longer configured")
@@ -195,6 +206,10 @@ func (a *Activities) announce(ctx context.Context, s Subject, list []Announcemen
 					return
 				}
 				d := Delivery{Audience: aud, Target: t.Name(), Notice: n, Error: err.Error()}
+				var de *notify.DeliveryError
+				if errors.As(err, &de) && de.RetryAfter > 0 {
+					d.NotBefore = a.now().Add(de.RetryAfter)
+				}
 				mu.Lock()
 				defer mu.Unlock()
 				if notify.IsPermanent(err) {

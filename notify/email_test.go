@@ -3,187 +3,24 @@ package notify_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cloudmarket/termination-orders/internal/smtptest"
 	"github.com/cloudmarket/termination-orders/notify"
 )
-
-const (
-	smtpUser     = "notifier"
-	smtpPassword = "correct horse battery staple"
-)
-
-// delivered is one message a test SMTP server accepted.
-type delivered struct {
-	from string
-	to   []string
-	data []byte
-	tls  bool
-}
-
-// mailServer is a real SMTP server (go-smtp) on the loopback interface.
-type mailServer struct {
-	addr string
-	// roots trust the server's self-signed certificate; nil without TLS.
-	roots *x509.CertPool
-
-	mu        sync.Mutex
-	msgs      []delivered
-	authTries int
-	rcptErr   error // the reply to RCPT, if not nil
-}
-
-type mailServerOptions struct {
-	tls       bool // offer STARTTLS with a self-signed certificate
-	plainAuth bool // offer AUTH without TLS, as a careless server would
-}
-
-func newMailServer(t *testing.T, opts mailServerOptions) *mailServer {
-	t.Helper()
-	ms := &mailServer{}
-	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &mailSession{server: ms, conn: c}, nil
-	}))
-	s.Domain = "localhost"
-	s.ReadTimeout = 10 * time.Second
-	s.WriteTimeout = 10 * time.Second
-	s.AllowInsecureAuth = opts.plainAuth
-	if opts.tls {
-		cert, roots := selfSignedCert(t)
-		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ms.roots = roots
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ms.addr = ln.Addr().String()
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() { _ = s.Close() })
-	return ms
-}
-
-func (ms *mailServer) delivered() []delivered {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	return append([]delivered(nil), ms.msgs...)
-}
-
-func (ms *mailServer) authAttempts() int {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	return ms.authTries
-}
-
-func (ms *mailServer) setRcptError(err error) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	ms.rcptErr = err
-}
-
-// mailSession requires authentication when the server offers it, as a
-// submission server does.
-type mailSession struct {
-	server *mailServer
-	conn   *smtp.Conn
-	authed bool
-	msg    delivered
-}
-
-func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *mailSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		s.server.mu.Lock()
-		s.server.authTries++
-		s.server.mu.Unlock()
-		if username != smtpUser || password != smtpPassword {
-			return smtp.ErrAuthFailed
-		}
-		s.authed = true
-		return nil
-	}), nil
-}
-
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
-	if !s.authed {
-		return smtp.ErrAuthRequired
-	}
-	_, isTLS := s.conn.TLSConnectionState()
-	s.msg = delivered{from: from, tls: isTLS}
-	return nil
-}
-
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.server.mu.Lock()
-	err := s.server.rcptErr
-	s.server.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.msg.to = append(s.msg.to, to)
-	return nil
-}
-
-func (s *mailSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.msg.data = data
-	s.server.mu.Lock()
-	s.server.msgs = append(s.server.msgs, s.msg)
-	s.server.mu.Unlock()
-	return nil
-}
-
-func (s *mailSession) Reset()        { s.msg = delivered{} }
-func (s *mailSession) Logout() error { return nil }
-
-// selfSignedCert makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "notify test SMTP"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, roots
-}
 
 // emailTarget configures one Operations recipient on the server at addr.
 func emailTarget(t *testing.T, s notify.SMTP, timeout time.Duration) notify.Target {
@@ -202,8 +39,8 @@ func emailTarget(t *testing.T, s notify.SMTP, timeout time.Duration) notify.Targ
 	return tgt
 }
 
-func secureSMTP(ms *mailServer) notify.SMTP {
-	return notify.SMTP{Address: ms.addr, Username: smtpUser, Password: smtpPassword, StartTLS: true, RootCAs: ms.roots}
+func secureSMTP(ms *smtptest.Server) notify.SMTP {
+	return notify.SMTP{Address: ms.Addr(), Username: smtptest.User, Password: smtptest.Password, StartTLS: true, RootCAs: ms.RootCAs()}
 }
 
 var unlinkNotice = notify.Notice{
@@ -215,21 +52,21 @@ var unlinkNotice = notify.Notice{
 }
 
 func TestEmailIsSubmittedOverSTARTTLSWithAuth(t *testing.T) {
-	ms := newMailServer(t, mailServerOptions{tls: true})
+	ms := smtptest.NewServer(t, smtptest.Options{})
 	tgt := emailTarget(t, secureSMTP(ms), 0)
 
 	require.NoError(t, tgt.Send(context.Background(), unlinkNotice))
 	require.NoError(t, tgt.Send(context.Background(), unlinkNotice), "a retry sends again; the Message-ID lets receivers drop it")
 
-	msgs := ms.delivered()
+	msgs := ms.Messages()
 	require.Len(t, msgs, 2)
 	got := msgs[0]
-	assert.True(t, got.tls, "submitted after STARTTLS")
-	assert.Equal(t, 2, ms.authAttempts(), "one AUTH PLAIN per send")
-	assert.Equal(t, "orders@cloudmarket.example", got.from)
-	assert.Equal(t, []string{"ops@cloudmarket.example"}, got.to)
+	assert.True(t, got.TLS, "submitted after STARTTLS")
+	assert.Equal(t, 2, ms.AuthAttempts(), "one AUTH PLAIN per send")
+	assert.Equal(t, "orders@cloudmarket.example", got.From)
+	assert.Equal(t, []string{"ops@cloudmarket.example"}, got.To)
 
-	m, err := mail.ReadMessage(bytes.NewReader(got.data))
+	m, err := mail.ReadMessage(bytes.NewReader(got.Data))
 	require.NoError(t, err)
 	var dec mime.WordDecoder
 	subject, err := dec.DecodeHeader(m.Header.Get("Subject"))
@@ -255,16 +92,16 @@ func TestEmailIsSubmittedOverSTARTTLSWithAuth(t *testing.T) {
 	// SMTP ends the message with a line break of its own.
 	assert.Equal(t, unlinkNotice.Text+"\n", strings.ReplaceAll(string(body), "\r\n", "\n"))
 
-	second, err := mail.ReadMessage(bytes.NewReader(msgs[1].data))
+	second, err := mail.ReadMessage(bytes.NewReader(msgs[1].Data))
 	require.NoError(t, err)
 	assert.Equal(t, m.Header.Get("Message-ID"), second.Header.Get("Message-ID"), "stable across retries")
 }
 
 func TestEmailRecipientReplies(t *testing.T) {
-	ms := newMailServer(t, mailServerOptions{tls: true})
+	ms := smtptest.NewServer(t, smtptest.Options{})
 	tgt := emailTarget(t, secureSMTP(ms), 0)
 
-	ms.setRcptError(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"})
+	ms.SetRcptError(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"})
 	err := tgt.Send(context.Background(), unlinkNotice)
 	var de *notify.DeliveryError
 	require.ErrorAs(t, err, &de)
@@ -272,17 +109,17 @@ func TestEmailRecipientReplies(t *testing.T) {
 	assert.True(t, de.Permanent, "5xx is permanent: %v", err)
 	assert.Contains(t, err.Error(), "No such user")
 
-	ms.setRcptError(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"})
+	ms.SetRcptError(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"})
 	err = tgt.Send(context.Background(), unlinkNotice)
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, 451, de.StatusCode)
 	assert.False(t, de.Permanent, "4xx is retryable: %v", err)
 
-	assert.Empty(t, ms.delivered())
+	assert.Empty(t, ms.Messages())
 }
 
 func TestEmailWrongPasswordIsPermanent(t *testing.T) {
-	ms := newMailServer(t, mailServerOptions{tls: true})
+	ms := smtptest.NewServer(t, smtptest.Options{})
 	s := secureSMTP(ms)
 	s.Password = "wrong"
 	err := emailTarget(t, s, 0).Send(context.Background(), unlinkNotice)
@@ -294,7 +131,7 @@ func TestEmailWrongPasswordIsPermanent(t *testing.T) {
 }
 
 func TestEmailRefusesAuthWithoutTLS(t *testing.T) {
-	ms := newMailServer(t, mailServerOptions{plainAuth: true})
+	ms := smtptest.NewServer(t, smtptest.Options{NoTLS: true, InsecureAuth: true})
 
 	t.Run("STARTTLS required", func(t *testing.T) {
 		err := emailTarget(t, secureSMTP(ms), 0).Send(context.Background(), unlinkNotice)
@@ -308,26 +145,26 @@ func TestEmailRefusesAuthWithoutTLS(t *testing.T) {
 		assert.True(t, notify.IsPermanent(err), "%v", err)
 		assert.ErrorContains(t, err, "without TLS")
 	})
-	assert.Zero(t, ms.authAttempts(), "credentials never went over plain text")
-	assert.Empty(t, ms.delivered())
+	assert.Zero(t, ms.AuthAttempts(), "credentials never went over plain text")
+	assert.Empty(t, ms.Messages())
 }
 
 func TestEmailUntrustedCertificateIsPermanent(t *testing.T) {
-	ms := newMailServer(t, mailServerOptions{tls: true})
+	ms := smtptest.NewServer(t, smtptest.Options{})
 	s := secureSMTP(ms)
 	s.RootCAs = x509.NewCertPool() // trusts nothing
 	err := emailTarget(t, s, 0).Send(context.Background(), unlinkNotice)
 	assert.True(t, notify.IsPermanent(err), "%v", err)
-	assert.Zero(t, ms.authAttempts())
+	assert.Zero(t, ms.AuthAttempts())
 }
 
 func TestEmailRejectsHeaderInjection(t *testing.T) {
-	ms := newMailServer(t, mailServerOptions{tls: true})
+	ms := smtptest.NewServer(t, smtptest.Options{})
 	n := unlinkNotice
 	n.Subject = "Hello\r\nBcc: attacker@example.com"
 	err := emailTarget(t, secureSMTP(ms), 0).Send(context.Background(), n)
 	assert.True(t, notify.IsPermanent(err), "%v", err)
-	assert.Empty(t, ms.delivered())
+	assert.Empty(t, ms.Messages())
 }
 
 func TestEmailSilentServerTimesOutRetryably(t *testing.T) {

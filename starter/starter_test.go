@@ -47,6 +47,18 @@ func newEnv(t *testing.T, window time.Duration) *env {
 // faults; nil wraps nothing.
 func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store) activities.StatusStore, opts ...func(*worker.Options)) *env {
 	t.Helper()
+	o := worker.Options{Policy: workflows.Policy{ReopenWindow: window}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newEnvWithOptions(t, o, wrap)
+}
+
+// newEnvWithOptions is newEnvWithStore with the worker's options (its
+// policy, notifications); the task queue and stop timeout are the tests'.
+func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
+	t.Helper()
+	opts.TaskQueue, opts.StopTimeout = taskQueue, 5*time.Second
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
 	ctx := context.Background()
@@ -60,11 +72,7 @@ func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store)
 		workerStore = wrap(st)
 	}
 	newWorker := func(t *testing.T) interface{ Stop() } {
-		o := worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second}
-		for _, opt := range opts {
-			opt(&o)
-		}
-		w := worker.New(c, workerStore, o)
+		w := worker.New(c, workerStore, opts)
 		require.NoError(t, w.Start())
 		t.Cleanup(w.Stop)
 		return w
