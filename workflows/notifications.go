@@ -81,11 +81,17 @@ func (w *terminationOrder) escalate(ctx workflow.Context) {
 		if n > 0 {
 			summary = fmt.Sprintf("Unlink overdue: reminder %d of %d at %s", n, w.notify.MaxReminders, order.FormatTime(at))
 		}
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		timer := workflow.NewTimerWithOptions(timerCtx, at.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: summary})
-		_ = workflow.Await(ctx, func() bool { return !waiting() || timer.IsReady() })
+		// A time already past (a start whose first task came late) is due now.
+		if wait := at.Sub(workflow.Now(ctx)); wait > 0 {
+			timerCtx, cancelTimer := workflow.WithCancel(ctx)
+			timer := workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{Summary: summary})
+			_ = workflow.Await(ctx, func() bool { return !waiting() || timer.IsReady() })
+			if !waiting() {
+				cancelTimer()
+				return
+			}
+		}
 		if !waiting() {
-			cancelTimer()
 			return
 		}
 		if n == 0 {

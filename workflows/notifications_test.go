@@ -309,3 +309,19 @@ func TestLateUnlinkWarnsAtOnce(t *testing.T) {
 	require.Contains(t, final.Timeline[2].Message, "Last reminder")
 	require.Equal(t, startTime.Add(time.Hour+7*day+12*time.Hour), final.Timeline[3].Time.UTC())
 }
+
+func TestDeadlinePassedBeforeTheFirstTaskEscalatesAtOnce(t *testing.T) {
+	h := newNotifyHarness(t, notifyPolicy)
+	due := startTime.Add(-30 * time.Second)
+	require.NoError(t, h.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		workflows.StageKey.ValueSet(string(order.StageAwaitingUnlink)),
+		workflows.UnlinkDueByKey.ValueSet(due),
+	)))
+	h.at(time.Hour, func() { h.update(workflows.UpdateConfirmUnlink, unlink()) })
+	_, err := h.run(validOrder())
+	require.NoError(t, err)
+	got := h.escalation.all()
+	require.Len(t, got, 1)
+	require.Equal(t, startTime, got[0].At.UTC(), "escalated with the acceptance, not a timer later")
+	require.Equal(t, due.Format(time.RFC3339), got[0].Body["overdueSince"])
+}
