@@ -1,29 +1,23 @@
 package workflows_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	sdkpb "go.temporal.io/api/sdk/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
-	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -95,35 +89,24 @@ var notifyPolicy = activities.NotifyPolicy{
 
 func newNotifyHarness(t *testing.T, policy activities.NotifyPolicy) *notifyHarness {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	h := &notifyHarness{harness: &harness{t: t, env: suite.NewTestWorkflowEnvironment()}}
-	s, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
-	h.store = s
-	h.marketplace, h.operations, h.escalation = newReceiver(t, h.env.Now), newReceiver(t, h.env.Now), newReceiver(t, h.env.Now)
-	n, err := notify.New(notify.Config{
-		Marketplace: notify.Targets{WebhookURLs: []string{h.marketplace.srv.URL}, WebhookSecret: testSecret},
-		Operations:  notify.Targets{WebhookURLs: []string{h.operations.srv.URL}, WebhookSecret: testSecret},
-		Escalation:  notify.Targets{WebhookURLs: []string{h.escalation.srv.URL}, WebhookSecret: testSecret},
-	}, zap.NewNop())
-	require.NoError(t, err)
-	h.env.SetStartTime(startTime)
-	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: order.WorkflowID(validOrder().OrderID)})
-	workflows.Register(h.env, workflows.Policy{})
-	activities.Register(h.env, &activities.Activities{
-		Store:    s,
-		Policy:   activities.Policy{Notify: policy},
-		Now:      h.env.Now,
-		Notifier: n,
-		Links:    activities.Links{WebUIURL: "http://localhost:8233", Namespace: "default"},
-	})
-	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.upserts = append(h.upserts, args.Get(0).(temporal.SearchAttributes))
-	}).Return(nil)
-	return h
+	nh := &notifyHarness{}
+	nh.harness = newHarnessWith(t, func(h *harness) *activities.Activities {
+		nh.marketplace, nh.operations, nh.escalation = newReceiver(t, h.env.Now), newReceiver(t, h.env.Now), newReceiver(t, h.env.Now)
+		n, err := notify.New(notify.Config{
+			Marketplace: notify.Targets{WebhookURLs: []string{nh.marketplace.srv.URL}, WebhookSecret: testSecret},
+			Operations:  notify.Targets{WebhookURLs: []string{nh.operations.srv.URL}, WebhookSecret: testSecret},
+			Escalation:  notify.Targets{WebhookURLs: []string{nh.escalation.srv.URL}, WebhookSecret: testSecret},
+		}, zap.NewNop())
+		require.NoError(t, err)
+		return &activities.Activities{
+			Store:    h.store,
+			Policy:   activities.Policy{Notify: policy},
+			Now:      h.env.Now,
+			Notifier: n,
+			Links:    activities.Links{WebUIURL: "http://localhost:8233", Namespace: "default"},
+		}
+	}, 0)
+	return nh
 }
 
 func TestWholeLifeNotifiesEveryone(t *testing.T) {

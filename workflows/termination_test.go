@@ -62,6 +62,21 @@ func newHarness(t *testing.T, statusStore activities.StatusStore) *harness {
 
 // newHarnessWithPolicy runs a worker whose configured reopen window is policy.
 func newHarnessWithPolicy(t *testing.T, statusStore activities.StatusStore, policy time.Duration) *harness {
+	return newHarnessWith(t, func(h *harness) *activities.Activities {
+		if statusStore == nil {
+			statusStore = h.store
+		}
+		return &activities.Activities{
+			Store:  statusStore,
+			Policy: activities.Policy{ReopenWindow: policy},
+			Now:    h.env.Now, // the rules' clock is the test's
+		}
+	}, policy)
+}
+
+// newHarnessWith runs the activities that acts makes for the harness (its
+// store and clock ready) under a worker whose reopen window is policy.
+func newHarnessWith(t *testing.T, acts func(*harness) *activities.Activities, policy time.Duration) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
@@ -69,17 +84,10 @@ func newHarnessWithPolicy(t *testing.T, statusStore activities.StatusStore, poli
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	h.store = s
-	if statusStore == nil {
-		statusStore = s
-	}
 	h.env.SetStartTime(startTime)
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: order.WorkflowID(validOrder().OrderID)})
 	workflows.Register(h.env, workflows.Policy{ReopenWindow: policy})
-	activities.Register(h.env, &activities.Activities{
-		Store:  statusStore,
-		Policy: activities.Policy{ReopenWindow: policy},
-		Now:    h.env.Now, // the rules' clock is the test's
-	})
+	activities.Register(h.env, acts(h))
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
