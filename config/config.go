@@ -61,6 +61,8 @@ type Config struct {
 	Store Store
 	// Dev is the embedded server of the dev command; other commands ignore it.
 	Dev DevServer
+	// API is the HTTP API of termination-api and the dev command.
+	API APIServer
 }
 
 // DevServer is where the dev command's embedded Temporal server keeps its state and listens.
@@ -105,6 +107,7 @@ const (
 	CLI    Command = 1 << iota // terminationctl
 	Worker                     // termination-worker
 	Dev                        // termination-dev: a worker and an embedded Temporal server
+	API                        // termination-api, with CLI: the HTTP API
 )
 
 const allCommands = CLI | Worker | Dev
@@ -119,7 +122,10 @@ type key struct {
 	cmds  Command
 }
 
-var keys = []key{
+// keys are every setting: these and those of config/api.go.
+var keys = slices.Concat(baseKeys, apiKeys)
+
+var baseKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
 	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", allCommands},
 	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", allCommands},
@@ -344,6 +350,9 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 				bad("metrics.listen_address", "%v", err)
 			}
 		}
+	}
+	if uses("api.listen_address") {
+		cfg.API = loadAPI(v, bad)
 	}
 	if uses("dev.data_dir") {
 		cfg.Dev = loadDev(v, bad)

@@ -33,6 +33,8 @@ type Summary struct {
 
 // ListRequest asks for one page of orders.
 type ListRequest struct {
+	// Filter keeps the orders of one account or subscription (filter.go).
+	Filter
 	// Stage keeps the orders in one stage; empty lists every order.
 	Stage order.Stage
 	// PageSize is at most how many orders the page holds (1 to MaxPageSize;
@@ -73,6 +75,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 	if req.Stage != "" && !req.Stage.Valid() {
 		ch.fail("stage", fmt.Sprintf("must be one of %s, got %q", stageNames(), req.Stage))
 	}
+	req.Filter.check(&ch)
 	if req.PageSize < 0 || req.PageSize > MaxPageSize {
 		ch.fail("pageSize", fmt.Sprintf("must be between 1 and %d, got %d", MaxPageSize, req.PageSize))
 	}
@@ -84,7 +87,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 		size = DefaultPageSize
 	}
 	resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: ListQuery(req.Stage), PageSize: int32(size), NextPageToken: req.PageToken,
+		Query: req.Query(), PageSize: int32(size), NextPageToken: req.PageToken,
 	})
 	if err != nil {
 		var invalid *serviceerror.InvalidArgument
