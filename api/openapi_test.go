@@ -48,3 +48,30 @@ func TestOpenAPIDocumentIsCommitted(t *testing.T) {
 	require.JSONEq(t, string(committed), string(served),
 		"api/openapi.json is not what the server serves: refresh it with TERMINATION_WRITE_OPENAPI=1 go test ./api -run TestOpenAPIDocumentIsCommitted")
 }
+
+// CORS answers only the configured origins.
+func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
+	srv, err := api.New(context.Background(), api.Options{
+		Config: config.APIServer{MaxBodyBytes: 65536, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour,
+			CORSOrigins: []string{"https://orders.example.com"}},
+		Logger: zap.NewNop(),
+	})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for origin, allowed := range map[string]bool{"https://orders.example.com": true, "https://evil.example.net": false} {
+		req, err := http.NewRequest(http.MethodOptions, ts.URL+"/v1/orders/ORD-1", nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+		req.Header.Set("Access-Control-Request-Headers", "authorization") // as browsers send it
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		if allowed {
+			require.Equal(t, origin, resp.Header.Get("Access-Control-Allow-Origin"), "%d %v", resp.StatusCode, resp.Header)
+		} else {
+			require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"), origin)
+		}
+	}
+}

@@ -91,6 +91,8 @@ type listInput struct {
 	SubscriptionID string `query:"subscriptionId" doc:"Keep the orders of this subscription."`
 	PageSize       int    `query:"pageSize" minimum:"1" maximum:"1000" doc:"Orders per page (default 100)."`
 	PageToken      string `query:"pageToken" doc:"nextPageToken of the previous page."`
+	// overdue=true joins here once starter.ListRequest has Overdue (the
+	// notification issue's unlink SLA): a bool query field passed through.
 }
 
 func (s *Server) routes(api huma.API) {
