@@ -63,6 +63,8 @@ type Config struct {
 	Dev DevServer
 	// Notify is who is told what about orders, and when.
 	Notify Notify
+	// API is the HTTP API of termination-api and the dev command.
+	API APIServer
 }
 
 // DevServer is where the dev command's embedded Temporal server keeps its state and listens.
@@ -107,6 +109,7 @@ const (
 	CLI    Command = 1 << iota // terminationctl
 	Worker                     // termination-worker
 	Dev                        // termination-dev: a worker and an embedded Temporal server
+	API                        // termination-api, with CLI: the HTTP API
 )
 
 const allCommands = CLI | Worker | Dev
@@ -121,8 +124,8 @@ type key struct {
 	cmds  Command
 }
 
-// keys are every setting: these, then notifyKeys.
-var keys = slices.Concat(coreKeys, notifyKeys)
+// keys are every setting: these, then those of config/notify.go and config/api.go.
+var keys = slices.Concat(coreKeys, notifyKeys, apiKeys)
 
 var coreKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
@@ -352,6 +355,9 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 	}
 	if uses("notify.unlink_sla") {
 		cfg.Notify = loadNotify(v, cmd, bad)
+	}
+	if uses("api.listen_address") {
+		cfg.API = loadAPI(v, bad)
 	}
 	if uses("dev.data_dir") {
 		cfg.Dev = loadDev(v, bad)

@@ -29,7 +29,7 @@ type composeFile struct {
 
 type service struct {
 	Image           string `yaml:"image"`
-	Build           *struct{ Context, Dockerfile string }
+	Build           *struct{ Context, Dockerfile, Target string }
 	DependsOn       map[string]struct{ Condition string } `yaml:"depends_on"`
 	Environment     map[string]string                     `yaml:"environment"`
 	Volumes         []string                              `yaml:"volumes"`
@@ -284,10 +284,12 @@ func TestWorkerHealthCheckUsesItsHealthCheckMode(t *testing.T) {
 	if w.Healthcheck == nil {
 		t.Fatal("worker has no health check")
 	}
-	entry := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"\]`).FindStringSubmatch(readFile(t, "../Dockerfile"))
-	if entry == nil {
+	// The last stage is the image built by default: the worker's.
+	entries := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"\]`).FindAllStringSubmatch(readFile(t, "../Dockerfile"), -1)
+	if entries == nil {
 		t.Fatal("Dockerfile has no exec-form ENTRYPOINT")
 	}
+	entry := entries[len(entries)-1]
 	if want := []string{"CMD", entry[1], "--health-check"}; !slices.Equal(w.Healthcheck.Test, want) {
 		t.Errorf("worker health check is %q; want %q", w.Healthcheck.Test, want)
 	}
@@ -330,5 +332,50 @@ func TestWorkerResourcesAreBounded(t *testing.T) {
 		if err != nil || n < 1 || n > 100 {
 			t.Errorf("worker %s = %q; want a small bound", config.EnvVar(key), w.Environment[config.EnvVar(key)])
 		}
+	}
+}
+
+// The API service runs the Dockerfile's api target with settings the code reads.
+func TestAPIService(t *testing.T) {
+	c := loadCompose(t)
+	a, ok := c.Services["api"]
+	if !ok {
+		t.Fatal("no api service")
+	}
+	if a.Build == nil || a.Build.Dockerfile != "Dockerfile" || a.Build.Target != "api" {
+		t.Fatalf("api must be built from the Dockerfile's api target, got %+v", a.Build)
+	}
+	df := readFile(t, "../Dockerfile")
+	for _, want := range []string{"-o /out/termination-api ./cmd/termination-api", "AS api", `ENTRYPOINT ["/usr/local/bin/termination-api"]`} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	known := map[string]bool{}
+	for _, k := range config.KeyNames() {
+		known[config.EnvVar(k)] = true
+	}
+	for env := range a.Environment {
+		if strings.HasPrefix(env, config.EnvPrefix+"_") && !known[env] {
+			t.Errorf("api sets %s, which no setting reads", env)
+		}
+	}
+	w := c.Services["worker"]
+	for _, same := range []string{"TERMINATION_TEMPORAL_ADDRESS", "TERMINATION_TEMPORAL_NAMESPACE", "TERMINATION_TEMPORAL_TASK_QUEUE", "TERMINATION_STORE_DSN"} {
+		if a.Environment[same] != w.Environment[same] {
+			t.Errorf("api's %s %q is not the worker's %q", same, a.Environment[same], w.Environment[same])
+		}
+	}
+	_, port, _ := strings.Cut(a.Environment["TERMINATION_API_LISTEN_ADDRESS"], ":")
+	if !slices.Contains(a.Ports, port+":"+port) {
+		t.Errorf("api listens on port %s but publishes %v", port, a.Ports)
+	}
+	if a.Healthcheck == nil || !slices.Equal(a.Healthcheck.Test, []string{"CMD", "/usr/local/bin/termination-api", "--health-check"}) {
+		t.Errorf("api health check must run termination-api --health-check, got %+v", a.Healthcheck)
+	}
+	grace, err := time.ParseDuration(a.StopGracePeriod)
+	shutdown, _ := time.ParseDuration(a.Environment["TERMINATION_API_SHUTDOWN_TIMEOUT"])
+	if err != nil || shutdown == 0 || grace <= shutdown {
+		t.Errorf("api stop_grace_period %q must exceed api.shutdown_timeout %q", a.StopGracePeriod, a.Environment["TERMINATION_API_SHUTDOWN_TIMEOUT"])
 	}
 }

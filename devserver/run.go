@@ -42,6 +42,11 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writ
 	defer srv.Stop()
 
 	cfg.Temporal = config.LocalTemporal(srv.Address(), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	httpAPI, err := startAPI(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer httpAPI.stop() //nolint:errcheck // stopping anyway; it logs its own failures
 	banner := func() {
 		fmt.Fprintf(out, `
 Termination orders dev system is up.
@@ -52,12 +57,13 @@ Termination orders dev system is up.
   Status store    %s
   Metrics         %s
   Notifications   %s
+  HTTP API        %s/v1   (OpenAPI at /v1/openapi.json%s)
 
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
 			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
-			notificationsLine(cfg.Notify))
+			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
@@ -101,4 +107,11 @@ func uiLine(srv *Server) string {
 		return "(not running)"
 	}
 	return srv.UIURL()
+}
+
+func tokensLine(file string) string {
+	if file == "" {
+		return ""
+	}
+	return "; tokens of each role in " + file
 }

@@ -35,6 +35,8 @@ type Summary struct {
 
 // ListRequest asks for one page of orders.
 type ListRequest struct {
+	// Filter keeps the orders of one account or subscription (filter.go).
+	Filter
 	// Stage keeps the orders in one stage; empty lists every order.
 	Stage order.Stage
 	// PageSize is at most how many orders the page holds (1 to MaxPageSize;
@@ -88,6 +90,7 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 	if req.Overdue && req.Stage != "" && req.Stage != order.StageAwaitingUnlink {
 		ch.fail("stage", fmt.Sprintf("must be empty or %s with overdue: only orders awaiting the unlink can be overdue, got %q", order.StageAwaitingUnlink, req.Stage))
 	}
+	req.Filter.check(&ch)
 	if req.PageSize < 0 || req.PageSize > MaxPageSize {
 		ch.fail("pageSize", fmt.Sprintf("must be between 1 and %d, got %d", MaxPageSize, req.PageSize))
 	}
@@ -98,9 +101,9 @@ func (c *Client) List(ctx context.Context, req ListRequest) (Page, error) {
 	if size == 0 {
 		size = DefaultPageSize
 	}
-	query := ListQuery(req.Stage)
+	query := req.Query()
 	if req.Overdue {
-		query = OverdueQuery(c.now())
+		query = OverdueQuery(c.now()) + req.Filter.clauses()
 	}
 	resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: query, PageSize: int32(size), NextPageToken: req.PageToken,

@@ -19,8 +19,10 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	port, uiPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
+	port, uiPort, apiPort := freePort(t), freePort(t), freePort(t)
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin, "--data-dir", dataDir, "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
+		"--api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
 		"--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "2m", "--metrics-address=")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -59,6 +61,8 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 		"Temporal gRPC   127.0.0.1:" + strconv.Itoa(port),
 		"Web UI          http://127.0.0.1:" + strconv.Itoa(uiPort),
 		"reopen window 2m0s",
+		"HTTP API        http://127.0.0.1:" + strconv.Itoa(apiPort) + "/v1",
+		"tokens of each role in " + filepath.Join(dataDir, "api-tokens.env"),
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
@@ -79,7 +83,7 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 		t.Errorf("no clean stop reported: %v", rest)
 	}
 	// Everything it listened on is free again.
-	for _, p := range []int{port, uiPort} {
+	for _, p := range []int{port, uiPort, apiPort} {
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			t.Errorf("port %d still held after stop: %v", p, err)
