@@ -254,9 +254,19 @@ func (b *bench) waitForMessage(ctx context.Context, orderID string, seq int) (st
 
 // each runs f for n items with the configured concurrency and returns the wall time.
 func (b *bench) each(ctx context.Context, n int, f func(ctx context.Context, i int) error) (time.Duration, error) {
+	return eachWith(ctx, n, b.opts.Concurrency, f)
+}
+
+// memoryConcurrency bounds the orders opened at once for the memory phase,
+// which measures memory, not throughput: at 200 in flight, opening 10,000
+// orders overloaded the embedded server until updates timed out.
+const memoryConcurrency = 20
+
+// eachWith runs f for n items, concurrency at a time, and returns the wall time.
+func eachWith(ctx context.Context, n, concurrency int, f func(ctx context.Context, i int) error) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sem := make(chan struct{}, b.opts.Concurrency)
+	sem := make(chan struct{}, concurrency)
 	var (
 		wg    sync.WaitGroup
 		once  sync.Once
@@ -439,7 +449,7 @@ func (b *bench) otherPaths(ctx context.Context, r *Results) error {
 func (b *bench) memoryWith(ctx context.Context, open int, child *workerProcess) (MemorySample, error) {
 	more := open - b.opened
 	if more > 0 {
-		if _, err := b.each(ctx, more, func(ctx context.Context, _ int) error {
+		if _, err := eachWith(ctx, more, min(memoryConcurrency, b.opts.Concurrency), func(ctx context.Context, _ int) error {
 			o := b.newOrder("OPEN", time.Hour)
 			run, err := b.orders.Start(ctx, o)
 			if err != nil {
