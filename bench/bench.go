@@ -45,8 +45,11 @@ type Options struct {
 	// (the worker's notify.last_warning); no warning unless below Window.
 	LastWarning time.Duration
 	Open        []int // open-order counts at which to measure the worker's memory
-	CacheSize   int   // the worker's workflow cache; 0 for the SDK default
-	Progress    func(format string, args ...any)
+	// APIOrders is how many orders go each through the HTTP API and the Go
+	// starter, one at a time, for the API's latency; 0 for none.
+	APIOrders int
+	CacheSize int // the worker's workflow cache; 0 for the SDK default
+	Progress  func(format string, args ...any)
 }
 
 // Results is what a run measured; the JSON output is this.
@@ -63,6 +66,14 @@ type Results struct {
 		Requests int            `json:"requests"`
 		Invalid  int            `json:"invalidSignatures"`
 	} `json:"notifications"`
+
+	// API is the HTTP API's latency against the Go starter's, call by call.
+	API struct {
+		Orders int        `json:"orders"`
+		Start  APILatency `json:"start"`
+		Status APILatency `json:"status"`
+		Unlink APILatency `json:"unlink"`
+	} `json:"api"`
 
 	Events struct {
 		PermanentlyClosed int `json:"permanentlyClosed"`
@@ -193,6 +204,13 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r.Throughput.Ratio = r.Throughput.Product / r.Throughput.Baseline
 	r.Throughput.BaselineBound = Bound(r.Throughput.Baseline, r.Throughput.Cap)
 	opts.Progress("baseline: %.2f orders/s, cap %.2f/s, bound by the %s; ratio %.2f", r.Throughput.Baseline, r.Throughput.Cap, r.Throughput.BaselineBound, r.Throughput.Ratio)
+	r.API.Orders = opts.APIOrders
+	if opts.APIOrders > 0 {
+		opts.Progress("%d orders through the HTTP API and %d through the Go starter, one at a time", opts.APIOrders, opts.APIOrders)
+		if err := b.apiRun(ctx, r, opts.APIOrders); err != nil {
+			return nil, err
+		}
+	}
 	opts.Progress("history of the reopened and cancelled paths")
 	if err := b.otherPaths(ctx, r); err != nil {
 		return nil, fmt.Errorf("other paths: %w", err)

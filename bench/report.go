@@ -38,6 +38,17 @@ func Print(w io.Writer, r *Results) error {
 	row("unlink confirmed -> status message stored", r.Latency.UnlinkStored)
 	row("timer due -> final message stored", r.Latency.TimerStored)
 	fmt.Fprintln(tw, "\t\t\t")
+	if r.API.Orders > 0 {
+		fmt.Fprintf(tw, "HTTP API vs Go starter (ms, %d orders each, one at a time)\tp50\tp95\tp99\tp99 ratio\t\n", r.API.Orders)
+		apiRow := func(name string, l APILatency) {
+			row(name+", Go starter", l.Go)
+			fmt.Fprintf(tw, "%s, HTTP API\t%.1f\t%.1f\t%.1f\t%.2f\t\n", name, l.HTTP.P50, l.HTTP.P95, l.HTTP.P99, l.HTTP.P99/max(l.Go.P99, 0.001))
+		}
+		apiRow("start", r.API.Start)
+		apiRow("status", r.API.Status)
+		apiRow("unlink", r.API.Unlink)
+		fmt.Fprintln(tw, "\t\t\t")
+	}
 	fmt.Fprintln(tw, "Worker memory, orders open in their window\tRSS (MiB)\tGo live heap (MiB)\t")
 	for _, m := range r.Memory {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t\n", m.Open, mib(m.RSS), mib(m.HeapLive))

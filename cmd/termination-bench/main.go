@@ -36,19 +36,20 @@ func main() {
 	concurrency := fs.Int("concurrency", 200, "orders in flight at once; with --window, caps throughput at concurrency/window orders/s")
 	window := fs.Duration("window", 2*time.Second, "reopen window of those orders (and the baseline's timer)")
 	warning := fs.Duration("last-warning", time.Second, "the customer's last warning this long before the deadline (whole seconds; 0 for none)")
+	apiOrders := fs.Int("api-orders", 100, "orders each through the HTTP API and the Go starter, one at a time, to compare their latency (0 for none)")
 	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
 	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	out := fs.String("json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
 	_ = fs.Parse(os.Args[1:])
 
 	opens, err := parseCounts(*open)
-	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *warning < 0 || *warning%time.Second != 0 || *cache < 1 {
+	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *warning < 0 || *warning%time.Second != 0 || *apiOrders < 0 || *cache < 1 {
 		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --last-warning whole seconds, --cache-size at least 1, --open a list of counts such as 1000,10000")
 		os.Exit(2)
 	}
 	began := time.Now()
 	r, err := bench.Run(ctx, bench.Options{
-		Orders: *orders, Concurrency: *concurrency, Window: *window, LastWarning: *warning, Open: opens, CacheSize: *cache,
+		Orders: *orders, Concurrency: *concurrency, Window: *window, LastWarning: *warning, APIOrders: *apiOrders, Open: opens, CacheSize: *cache,
 		Progress: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 		},

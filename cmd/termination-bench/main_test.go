@@ -21,7 +21,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	jsonPath := filepath.Join(dir, "results.json")
-	cmd := exec.Command(bin, "--orders", "6", "--concurrency", "3", "--window", "2s", "--last-warning", "1s", "--open", "20,40", "--json", jsonPath)
+	cmd := exec.Command(bin, "--orders", "6", "--concurrency", "3", "--window", "2s", "--last-warning", "1s", "--api-orders", "3", "--open", "20,40", "--json", jsonPath)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -30,7 +30,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	}
 	for _, want := range []string{"History events per order", "Throughput", "unlink confirmed -> status message stored",
 		"timer due -> final message stored", "Worker memory", "bound by (window if >= 90% of the cap)",
-		"status events to the marketplace"} {
+		"status events to the marketplace", "unlink, HTTP API"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -60,6 +60,12 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	}
 	if got := r.Notifications.ByType["operations.unlink_requested"]; got != 6 {
 		t.Errorf("work items = %d, want 6", got)
+	}
+	// The API phase measured each call both ways.
+	for name, l := range map[string]bench.APILatency{"start": r.API.Start, "status": r.API.Status, "unlink": r.API.Unlink} {
+		if l.Go.P50 <= 0 || l.HTTP.P50 <= 0 {
+			t.Errorf("API latency of %s not measured: %+v", name, l)
+		}
 	}
 	if r.Notifications.Invalid != 0 {
 		t.Errorf("%d requests with a bad signature", r.Notifications.Invalid)
