@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/starter"
 )
 
 func TestOrderLifeOverHTTP(t *testing.T) {
@@ -406,4 +408,24 @@ func TestMessagesWhileTemporalIsDown(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	require.Contains(t, string(r.body), `"temporal"`)
 	require.Equal(t, http.StatusOK, e.call(t, http.MethodGet, "/healthz", "", nil).status)
+}
+
+func TestOutcomeUnknownIsA504NamingTheRequestID(t *testing.T) {
+	// Temporal cannot answer an update within a millisecond: the API must
+	// not guess, and says how to learn the original answer.
+	e := newEnv(t, time.Hour, func(c *config.APIServer) { c.RequestTimeout = time.Millisecond })
+	_, err := starter.New(e.temporal.GetDefaultClient(), taskQueue).Start(context.Background(), newOrder("ORD-SLOW"))
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		m, err := e.store.Latest(context.Background(), "ORD-SLOW")
+		require.NoError(c, err)
+		require.Equal(c, order.StageAwaitingUnlink, m.Stage)
+	}, 30*time.Second, 100*time.Millisecond)
+
+	r := e.call(t, http.MethodPost, "/v1/orders/ORD-SLOW/unlink", e.tokens[api.RoleOperations], ops(), "Idempotency-Key", "OPS-SLOW-1")
+	require.Equal(t, http.StatusGatewayTimeout, r.status, string(r.body))
+	p := r.problem(t)
+	require.Equal(t, api.TypeOutcomeUnknown, p.Type)
+	require.Equal(t, "OPS-SLOW-1", p.RequestID, "the caller resends with the same key")
+	require.Contains(t, p.Detail, "Idempotency-Key OPS-SLOW-1")
 }
