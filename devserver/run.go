@@ -82,7 +82,7 @@ Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 func notificationsLine(n config.Notify) string {
 	line := fmt.Sprintf("unlink SLA %s, last warning %s before the deadline; ", n.Policy.UnlinkSLA, n.Policy.LastWarning)
 	if a := n.Audiences(); len(a) > 0 {
-		return line + "sent to " + strings.Join(a, ", ") + "; the rest logged"
+		return line + "sent to " + strings.Join(a, ", ") + "; escalations without targets go to operations', the rest is logged"
 	}
 	return line + "no targets configured: logged"
 }
