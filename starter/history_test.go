@@ -76,16 +76,17 @@ func (f *failingStore) Record(ctx context.Context, m store.Message) (bool, error
 	return f.Store.Record(ctx, m)
 }
 
+// closedForGood drives the happy path: started, unlinked, closed for good.
+func closedForGood(t *testing.T, e *env, id string) string {
+	run := start(t, e, id)
+	require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
+	return finish(t, e, id, run, order.StagePermanentlyClosed)
+}
+
 var branches = map[string]branch{
-	"permanently_closed": {exact: true, drive: func(t *testing.T, e *env, id string) string {
-		run := start(t, e, id)
-		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
-		return finish(t, e, id, run, order.StagePermanentlyClosed)
-	}},
+	"permanently_closed": {exact: true, drive: closedForGood},
 	"warned_then_closed_for_good": {exact: true, drive: func(t *testing.T, e *env, id string) string {
-		run := start(t, e, id)
-		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
-		s := finish(t, e, id, run, order.StagePermanentlyClosed)
+		s := closedForGood(t, e, id)
 		status, err := e.orders.Status(context.Background(), id)
 		require.NoError(t, err)
 		require.Len(t, status.Timeline, 4, "submitted, closed, warned, closed for good")
@@ -188,11 +189,8 @@ var branches = map[string]branch{
 		_, _ = e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "just in time?"})
 		return settle(t, e, id, run)
 	}},
-	"write_falls_back_to_regular_activity": {exact: true, drive: func(t *testing.T, e *env, id string) string {
-		run := start(t, e, id)
-		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
-		return finish(t, e, id, run, order.StagePermanentlyClosed)
-	}},
+	// The failing store refuses this order's final write (see failingStore).
+	"write_falls_back_to_regular_activity": {exact: true, drive: closedForGood},
 	"already_processed": {exact: true, drive: func(t *testing.T, e *env, id string) string {
 		first := start(t, e, id)
 		require.NoError(t, e.temporal.TerminateWorkflow(context.Background(), order.WorkflowID(id), first, "operator"))
