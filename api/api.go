@@ -24,6 +24,7 @@ import (
 	"github.com/rs/cors"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -42,6 +43,17 @@ type Options struct {
 	Store  *store.Store
 	Config config.APIServer
 	Logger *zap.Logger
+	// Codec serves /codec/encode and /codec/decode with the keys of
+	// Namespace; nil serves no codec endpoints.
+	Codec     *codec.Codec
+	Namespace string
+	// CodecOrigins are the Web UI's origins, allowed to call the codec
+	// endpoints from a browser.
+	CodecOrigins []string
+	// CodecWithoutToken lets the codec endpoints answer without a token:
+	// only for the dev command, whose Web UI has no login to pass one, and
+	// only on a loopback address.
+	CodecWithoutToken bool
 }
 
 // Server is the API: its Handler serves every route.
@@ -55,6 +67,10 @@ type Server struct {
 	handler http.Handler
 	metrics *httpMetrics
 	now     func() time.Time
+
+	codec             *codec.Codec
+	namespace         string
+	codecWithoutToken bool
 }
 
 // New builds the API. ctx bounds the background fetches of the OIDC
@@ -68,6 +84,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{
 		orders: opts.Orders, store: opts.Store, cfg: opts.Config, log: opts.Logger, auth: auth,
 		metrics: newHTTPMetrics(), now: time.Now,
+		codec: opts.Codec, namespace: opts.Namespace, codecWithoutToken: opts.CodecWithoutToken,
 	}
 	mux := http.NewServeMux()
 	s.api = humago.New(mux, humaConfig())
@@ -95,7 +112,30 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	s.handler = s.observe(s.limitBody(h))
+	h = s.limitBody(h)
+	if opts.Codec != nil {
+		// The codec endpoints have their own origins (the Web UI's, not the
+		// order pages') and their own body limit.
+		codecMux := http.NewServeMux()
+		codecMux.Handle("POST "+CodecPath+"/encode", s.codecEndpoint("encode"))
+		codecMux.Handle("POST "+CodecPath+"/decode", s.codecEndpoint("decode"))
+		codecMux.Handle(CodecPath+"/", mux) // the 404 problem
+		var ch http.Handler = codecMux
+		if len(opts.CodecOrigins) > 0 {
+			ch = cors.New(cors.Options{
+				AllowedOrigins: opts.CodecOrigins,
+				AllowedMethods: []string{http.MethodPost},
+				AllowedHeaders: []string{"Authorization", "Content-Type", "X-Namespace"},
+				ExposedHeaders: []string{"X-Request-Id"},
+				MaxAge:         600,
+			}).Handler(ch)
+		}
+		top := http.NewServeMux()
+		top.Handle(CodecPath+"/", ch)
+		top.Handle("/", h)
+		h = top
+	}
+	s.handler = s.observe(h)
 	return s, nil
 }
 

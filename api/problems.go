@@ -55,6 +55,9 @@ const (
 	TypeUnavailable = ProblemTypeBase + "unavailable"
 	// TypeInternal (500): a fault of this service; nothing is known to have changed.
 	TypeInternal = ProblemTypeBase + "internal"
+	// TypeUndecryptable (422, codec endpoints): a payload was encrypted with a
+	// key this server does not hold, or was altered; detail names the key ID.
+	TypeUndecryptable = ProblemTypeBase + "undecryptable-payload"
 )
 
 var problemTitles = map[string]string{
@@ -72,6 +75,7 @@ var problemTitles = map[string]string{
 	TypeOutcomeUnknown:         "Outcome unknown",
 	TypeUnavailable:            "Service unavailable",
 	TypeInternal:               "Internal error",
+	TypeUndecryptable:          "Payload cannot be decrypted",
 }
 
 // Problem is an RFC 9457 problem details object, served as application/problem+json.
@@ -173,6 +177,12 @@ func rejection(r *starter.RejectedError) *Problem {
 		return invalid(r.Reason)
 	}
 	return newProblem(TypeRejectedByStage, http.StatusConflict, r.Reason)
+}
+
+// codecProblem is the problem of a payload the codec could not encode or
+// decode. Its message names the key ID, never a key.
+func codecProblem(err error) *Problem {
+	return newProblem(TypeUndecryptable, http.StatusUnprocessableEntity, err.Error())
 }
 
 // unavailable reports an error meaning Temporal or the database could not be reached.

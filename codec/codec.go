@@ -21,6 +21,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -50,14 +51,38 @@ type Key struct {
 	Secret []byte // KeySize bytes; never logged
 }
 
+// String names the key, never its secret, so that a key printed by mistake
+// shows nothing.
+func (k Key) String() string { return "key " + k.ID }
+
+// GoString is String, for %#v.
+func (k Key) GoString() string { return k.String() }
+
+// Entry is the key as ParseKeys reads it: id:base64. It holds the secret.
+func (k Key) Entry() string { return k.ID + ":" + base64.StdEncoding.EncodeToString(k.Secret) }
+
+// NewKey makes a new random key with the ID.
+func NewKey(id string) (Key, error) {
+	if err := checkID(id); err != nil {
+		return Key{}, err
+	}
+	b := make([]byte, KeySize)
+	if _, err := rand.Read(b); err != nil {
+		return Key{}, err
+	}
+	return Key{ID: id, Secret: b}, nil
+}
+
 // KeyRing is the keys a process holds: Active encrypts new payloads; every
-// key decrypts what it encrypted.
+// key decrypts what it encrypted. A ring with no active key encrypts nothing
+// and still decrypts with its keys: encryption turned off.
 type KeyRing struct {
 	Active string
 	keys   map[string]cipher.AEAD
 }
 
-// NewKeyRing builds a ring from its keys; active must be one of them.
+// NewKeyRing builds a ring from its keys; active must be one of them, or
+// empty for a ring that only decrypts.
 func NewKeyRing(active string, keys ...Key) (*KeyRing, error) {
 	r := &KeyRing{Active: active, keys: map[string]cipher.AEAD{}}
 	for _, k := range keys {
@@ -80,10 +105,28 @@ func NewKeyRing(active string, keys ...Key) (*KeyRing, error) {
 		}
 		r.keys[k.ID] = aead
 	}
-	if _, ok := r.keys[active]; !ok {
-		return nil, fmt.Errorf("active key %q: not among the keys (%s)", active, strings.Join(r.IDs(), ", "))
+	if _, ok := r.keys[active]; !ok && active != "" {
+		return nil, fmt.Errorf("active key %q: not among the keys (%s)", active, r.names())
 	}
 	return r, nil
+}
+
+// String describes the ring by its key IDs, never the keys.
+func (r *KeyRing) String() string {
+	if r.Active == "" {
+		return "key ring (not encrypting; keys " + r.names() + ")"
+	}
+	return "key ring (active " + r.Active + "; keys " + r.names() + ")"
+}
+
+// GoString is String, for %#v.
+func (r *KeyRing) GoString() string { return r.String() }
+
+func (r *KeyRing) names() string {
+	if len(r.keys) == 0 {
+		return "none"
+	}
+	return strings.Join(r.IDs(), ", ")
 }
 
 // ParseKeys reads keys written as comma-separated id:base64 entries, the
@@ -131,8 +174,15 @@ func checkID(id string) error {
 // Codec is the payload codec of a key ring.
 type Codec struct{ ring *KeyRing }
 
-// New returns the codec that encrypts with ring's active key.
+// New returns the codec that encrypts with ring's active key (or, with none,
+// only decrypts).
 func New(ring *KeyRing) *Codec { return &Codec{ring: ring} }
+
+// Encrypting reports whether new payloads are encrypted, and under which key.
+func (c *Codec) Encrypting() (keyID string, on bool) { return c.ring.Active, c.ring.Active != "" }
+
+// Ring is the codec's key ring.
+func (c *Codec) Ring() *KeyRing { return c.ring }
 
 // DataConverter is the data converter every process uses: JSON payloads,
 // encrypted by c.
@@ -140,9 +190,23 @@ func DataConverter(c *Codec) converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
 }
 
-// Encode encrypts each payload under the active key.
+// FailureConverter turns errors into Temporal failures with dc. While c
+// encrypts, a failure's message and stack trace go into an encrypted
+// payload too: an error may quote the input (a rejected e-mail address, a
+// reason). The Temporal history then shows "Encoded failure"; the type of an
+// application error stays in clear, so callers still tell the cases apart.
+func FailureConverter(c *Codec, dc converter.DataConverter) converter.FailureConverter {
+	_, on := c.Encrypting()
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: dc, EncodeCommonAttributes: on})
+}
+
+// Encode encrypts each payload under the active key; with no active key it
+// returns them as they are.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
-	aead := c.ring.keys[c.ring.Active]
+	aead, ok := c.ring.keys[c.ring.Active]
+	if !ok {
+		return payloads, nil
+	}
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		plain, err := proto.Marshal(p)
@@ -167,7 +231,8 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode decrypts each encrypted payload; others pass through unchanged.
+// Decode decrypts each encrypted payload; others pass through unchanged. A
+// payload it cannot decrypt fails with a *DecryptError naming its key.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
@@ -176,27 +241,72 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			continue
 		}
 		id := string(p.GetMetadata()[MetadataKeyID])
+		fail := func(err error) error { return &DecryptError{KeyID: id, Err: err} }
 		if cph := string(p.GetMetadata()[MetadataCipher]); cph != CipherAES256GCM {
-			return nil, fmt.Errorf("decode payload: cipher %q is not %s", cph, CipherAES256GCM)
+			return nil, fail(fmt.Errorf("cipher %q is not %s", cph, CipherAES256GCM))
 		}
 		aead, ok := c.ring.keys[id]
 		if !ok {
-			return nil, fmt.Errorf("decode payload: %w %q: it is not among this process's keys (%s); a key still used by payloads in history must stay in the ring",
-				ErrUnknownKey, id, strings.Join(c.ring.IDs(), ", "))
+			return nil, fail(fmt.Errorf("%w %q: it is not among this process's keys (%s); a key still used by payloads in history must stay in the ring",
+				ErrUnknownKey, id, c.ring.names()))
 		}
 		data := p.GetData()
 		if len(data) < aead.NonceSize() {
-			return nil, fmt.Errorf("decode payload encrypted with key %q: too short", id)
+			return nil, fail(errors.New("too short"))
 		}
 		plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(id))
 		if err != nil {
-			return nil, fmt.Errorf("decode payload encrypted with key %q: %w", id, err)
+			return nil, fail(err)
 		}
 		var orig commonpb.Payload
 		if err := proto.Unmarshal(plain, &orig); err != nil {
-			return nil, fmt.Errorf("decode payload encrypted with key %q: %w", id, err)
+			return nil, fail(err)
 		}
 		out[i] = &orig
 	}
 	return out, nil
+}
+
+// DecryptError is a payload that could not be decrypted: its key is not in
+// the ring, or the payload was altered.
+type DecryptError struct {
+	KeyID string
+	Err   error
+}
+
+func (e *DecryptError) Error() string {
+	if errors.Is(e.Err, ErrUnknownKey) {
+		return "decode payload: " + e.Err.Error()
+	}
+	return fmt.Sprintf("decode payload encrypted with key %q: %v", e.KeyID, e.Err)
+}
+
+func (e *DecryptError) Unwrap() error { return e.Err }
+
+// WorkerDataConverter is DataConverter for workers: where a client gets an
+// error for a payload it cannot decrypt, a worker panics. The SDK turns the
+// panic into a failed workflow task, retried until the key is back in the
+// ring; an error would instead reach the order's code (a workflow input it
+// cannot read fails the whole order, an activity result looks like a failed
+// activity), and an order must never be decided on a missing key.
+func WorkerDataConverter(c *Codec) converter.DataConverter {
+	return workerConverter{DataConverter: DataConverter(c)}
+}
+
+type workerConverter struct{ converter.DataConverter }
+
+func (w workerConverter) FromPayload(p *commonpb.Payload, valuePtr any) error {
+	return mustDecrypt(w.DataConverter.FromPayload(p, valuePtr))
+}
+
+func (w workerConverter) FromPayloads(ps *commonpb.Payloads, valuePtrs ...any) error {
+	return mustDecrypt(w.DataConverter.FromPayloads(ps, valuePtrs...))
+}
+
+func mustDecrypt(err error) error {
+	var d *DecryptError
+	if errors.As(err, &d) {
+		panic(d)
+	}
+	return err
 }

@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
 
+	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/workflows"
@@ -65,6 +66,9 @@ type Config struct {
 	Notify Notify
 	// API is the HTTP API of termination-api and the dev command.
 	API APIServer
+	// Codec is who may call the codec endpoints from a browser; the codec
+	// itself is Temporal.Codec.
+	Codec Codec
 }
 
 // DevServer is where the dev command's embedded Temporal server keeps its state and listens.
@@ -92,6 +96,8 @@ type Temporal struct {
 	// profile carries what Temporal's environment configuration adds: TLS,
 	// API key, gRPC metadata. It holds secrets and is never logged.
 	profile envconfig.ClientConfigProfile
+	// codec encrypts and decrypts payloads (codec.* settings).
+	codec *codec.Codec
 }
 
 // Log is the logger's settings.
@@ -124,8 +130,9 @@ type key struct {
 	cmds  Command
 }
 
-// keys are every setting: these, then those of config/notify.go and config/api.go.
-var keys = slices.Concat(coreKeys, notifyKeys, apiKeys)
+// keys are every setting: these, then those of config/notify.go,
+// config/api.go and config/codec.go.
+var keys = slices.Concat(coreKeys, notifyKeys, apiKeys, codecKeys)
 
 var coreKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
@@ -365,6 +372,14 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 			cfg.StoreDSN = "sqlite:" + filepath.Join(cfg.Dev.DataDir, "status.db")
 		}
 	}
+	cfg.Temporal.codec = loadCodec(v, bad)
+	if uses("codec.web_ui_origins") {
+		var dev *DevServer
+		if uses("dev.data_dir") {
+			dev = &cfg.Dev
+		}
+		cfg.Codec = loadCodecOrigins(v, dev, bad)
+	}
 
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
@@ -556,6 +571,24 @@ func (t Temporal) ClientOptions(logger log.Logger) (client.Options, error) {
 		return client.Options{}, fmt.Errorf("temporal connection: %w", err)
 	}
 	opts.Logger = logger
+	if t.codec != nil {
+		opts.DataConverter = codec.DataConverter(t.codec)
+		opts.FailureConverter = codec.FailureConverter(t.codec, opts.DataConverter)
+	}
+	return opts, nil
+}
+
+// WorkerClientOptions are ClientOptions for a worker: its data converter
+// panics on a payload it cannot decrypt (codec.WorkerDataConverter), so that
+// the workflow task is retried until the key is back, instead of the order
+// deciding on an error.
+func (t Temporal) WorkerClientOptions(logger log.Logger) (client.Options, error) {
+	opts, err := t.ClientOptions(logger)
+	if err != nil || t.codec == nil {
+		return opts, err
+	}
+	opts.DataConverter = codec.WorkerDataConverter(t.codec)
+	opts.FailureConverter = codec.FailureConverter(t.codec, opts.DataConverter)
 	return opts, nil
 }
 
@@ -620,12 +653,19 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
-// LocalTemporal is the connection to a Temporal server on this machine, such as
+// Local is the connection to a Temporal server on this machine, such as
 // the dev command's embedded one: plain gRPC, no API key, whatever the
-// environment says about other servers.
-func LocalTemporal(address, namespace, taskQueue string) Temporal {
+// environment says about other servers. It keeps t's namespace, task queue
+// and codec.
+func (t Temporal) Local(address string) Temporal {
 	return Temporal{
-		Address: address, Namespace: namespace, TaskQueue: taskQueue,
-		profile: envconfig.ClientConfigProfile{Address: address, Namespace: namespace},
+		Address: address, Namespace: t.Namespace, TaskQueue: t.TaskQueue, codec: t.codec,
+		profile: envconfig.ClientConfigProfile{Address: address, Namespace: t.Namespace},
 	}
+}
+
+// LocalTemporal is the connection to a Temporal server on this machine with
+// payloads in clear; WithCodec encrypts them.
+func LocalTemporal(address, namespace, taskQueue string) Temporal {
+	return Temporal{Namespace: namespace, TaskQueue: taskQueue}.Local(address)
 }

@@ -60,6 +60,9 @@ type Options struct {
 	// Persistence, when set, keeps the server's state in these SQL databases
 	// instead of the SQLite file in DataDir (which then holds only the lock).
 	Persistence *Persistence
+	// CodecEndpoint, when set, is where the Web UI decodes payloads
+	// (POST <endpoint>/decode), so that encrypted ones read in clear.
+	CodecEndpoint string
 }
 
 // Persistence is a server's state in SQL databases other than the SQLite
@@ -194,6 +197,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			HideLogs:            true,
 			DisableNewsFetch:    true, // no network beyond this machine
 			CORS:                uiconfig.CORS{CookieInsecure: true},
+			Codec: uiconfig.Codec{
+				Endpoint:            opts.CodecEndpoint,
+				DefaultErrorMessage: "The codec endpoint of the dev command's HTTP API did not decode this: is the API up, and does it hold the key the payload names?",
+			},
 		}))
 		go func() { _ = s.ui.Start() }()
 		s.uiURL = "http://" + uiAddress

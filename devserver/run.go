@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/worker"
 )
@@ -25,11 +27,12 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writ
 		}
 	}
 	srv, err := Start(ctx, Options{
-		DataDir:   cfg.Dev.DataDir,
-		IP:        cfg.Dev.IP,
-		Port:      cfg.Dev.Port,
-		UIPort:    cfg.Dev.UIPort,
-		Namespace: cfg.Temporal.Namespace,
+		DataDir:       cfg.Dev.DataDir,
+		IP:            cfg.Dev.IP,
+		Port:          cfg.Dev.Port,
+		UIPort:        cfg.Dev.UIPort,
+		Namespace:     cfg.Temporal.Namespace,
+		CodecEndpoint: codecEndpoint(cfg),
 		// The server's own lines only when something is wrong.
 		Logger: logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 	})
@@ -41,7 +44,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writ
 	}
 	defer srv.Stop()
 
-	cfg.Temporal = config.LocalTemporal(srv.Address(), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	cfg.Temporal = cfg.Temporal.Local(srv.Address())
 	httpAPI, err := startAPI(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -58,12 +61,13 @@ Termination orders dev system is up.
   Metrics         %s
   Notifications   %s
   HTTP API        %s/v1   (OpenAPI at /v1/openapi.json%s)
+  Encryption      %s
 
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
 			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
-			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens))
+			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(cfg, httpAPI.url))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
@@ -107,6 +111,30 @@ func uiLine(srv *Server) string {
 		return "(not running)"
 	}
 	return srv.UIURL()
+}
+
+// codecEndpoint is the codec endpoint the Web UI decodes with: the dev API's,
+// when there are keys to decode with.
+func codecEndpoint(cfg config.Config) string {
+	if len(cfg.Temporal.Codec().Ring().IDs()) == 0 {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(cfg.API.ListenAddress)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + api.CodecPath
+}
+
+func encryptionLine(cfg config.Config, apiURL string) string {
+	line := cfg.Temporal.EncryptionLine()
+	if codecEndpoint(cfg) != "" {
+		line += "\n                  codec endpoint " + apiURL + api.CodecPath + " (the Web UI decodes with it; CLI: temporal --codec-endpoint " + apiURL + api.CodecPath + " --codec-auth \"Bearer $READER_TOKEN\")"
+	}
+	return line
 }
 
 func tokensLine(file string) string {

@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Run
 }
 
 func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOptions) error {
-	opts, err := cfg.Temporal.ClientOptions(logging.ForTemporal(logger))
+	opts, err := cfg.Temporal.WorkerClientOptions(logging.ForTemporal(logger))
 	if err != nil {
 		return err
 	}
@@ -192,6 +192,7 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		zap.Int("maxConcurrentLocalActivities", wopts.MaxConcurrentLocalActivities),
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
+		zap.String("encryption", cfg.Temporal.EncryptionLine()),
 		zap.String("store", st.Dialect()))
 	if o.onStarted != nil {
 		o.onStarted()

@@ -1,0 +1,280 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/cloudmarket/termination-orders/api"
+	"github.com/cloudmarket/termination-orders/codec"
+	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/order"
+)
+
+const webUI = "http://localhost:8233"
+
+// codecEnv is the API serving only what the codec endpoints need: keys k1
+// (retired) and k2 (active), tokens of each role, the Web UI's origin.
+type codecEnv struct {
+	url    string
+	tokens map[api.Role]string
+	// codec is the workers' own: it made the payloads in history.
+	codec *codec.Codec
+}
+
+func newCodecEnv(t *testing.T, tune ...func(*api.Options)) *codecEnv {
+	t.Helper()
+	e := &codecEnv{tokens: map[api.Role]string{}}
+	k1, k2 := randomKey(t, "k1"), randomKey(t, "k2")
+	ring, err := codec.NewKeyRing("k2", k1, k2)
+	require.NoError(t, err)
+	e.codec = codec.New(ring)
+	cfg := config.APIServer{MaxBodyBytes: 64 << 10, OIDC: config.OIDC{RoleClaim: "role"}}
+	for _, role := range api.Roles {
+		key, entry, err := api.NewKey("test-"+string(role), role)
+		require.NoError(t, err)
+		k, err := config.ParseAPIKey(entry)
+		require.NoError(t, err)
+		cfg.Keys = append(cfg.Keys, k)
+		e.tokens[role] = key
+	}
+	opts := api.Options{Config: cfg, Logger: zaptest.NewLogger(t), Codec: e.codec, Namespace: "orders-prod", CodecOrigins: []string{webUI}}
+	for _, f := range tune {
+		f(&opts)
+	}
+	srv, err := api.New(context.Background(), opts)
+	require.NoError(t, err)
+	h := httptest.NewServer(srv.Handler())
+	t.Cleanup(h.Close)
+	e.url = h.URL
+	return e
+}
+
+func randomKey(t *testing.T, id string) codec.Key {
+	t.Helper()
+	b := make([]byte, codec.KeySize)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return codec.Key{ID: id, Secret: b}
+}
+
+var customerOrder = order.Order{
+	OrderID: "ORD-CODEC-1", SubscriptionID: "SUB-1", AccountID: "123456789012",
+	TerminationType: order.TerminationTypeCloseAccount, RequestedBy: "jane.doe@example.com",
+	Items: []order.Item{{ItemID: "ITM-1"}},
+}
+
+// historyPayloads are payloads as the Web UI reads them from Temporal's
+// HTTP API: proto-JSON, encrypted by the worker's codec.
+func (e *codecEnv) historyPayloads(t *testing.T, values ...any) []byte {
+	t.Helper()
+	var ps commonpb.Payloads
+	for _, v := range values {
+		p, err := codec.DataConverter(e.codec).ToPayload(v)
+		require.NoError(t, err)
+		ps.Payloads = append(ps.Payloads, p)
+	}
+	b, err := protojson.Marshal(&ps)
+	require.NoError(t, err)
+	return b
+}
+
+// post calls an endpoint as the Web UI's data encoder does.
+func (e *codecEnv) post(t *testing.T, path, token string, body []byte, header ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Namespace", "orders-prod")
+	req.Header.Set("Origin", webUI)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) reply {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return reply{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+func decodedPayloads(t *testing.T, r reply) []*commonpb.Payload {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.Equal(t, "application/json", r.header.Get("Content-Type"))
+	var ps commonpb.Payloads
+	require.NoError(t, protojson.Unmarshal(r.body, &ps), "body: %s", r.body)
+	return ps.GetPayloads()
+}
+
+func TestCodecAnswersTheWebUIPreflightAndDecode(t *testing.T) {
+	e := newCodecEnv(t)
+
+	// The browser's preflight, as it sends it before the Web UI's fetch.
+	req, err := http.NewRequest(http.MethodOptions, e.url+"/codec/decode", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", webUI)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,x-namespace")
+	pre := do(t, req)
+	assert.Equal(t, http.StatusNoContent, pre.status)
+	assert.Equal(t, webUI, pre.header.Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, pre.header.Get("Access-Control-Allow-Methods"), "POST")
+	allowed := strings.ToLower(pre.header.Get("Access-Control-Allow-Headers"))
+	for _, h := range []string{"authorization", "content-type", "x-namespace"} {
+		assert.Contains(t, allowed, h)
+	}
+
+	// Another origin gets no CORS grant: the browser refuses the answer.
+	req.Header.Set("Origin", "https://evil.example.com")
+	other := do(t, req)
+	assert.Empty(t, other.header.Get("Access-Control-Allow-Origin"))
+
+	// The decode itself, with a reader's token.
+	r := e.post(t, "/codec/decode", e.tokens[api.RoleReader], e.historyPayloads(t, customerOrder, "Unlinked by Operations"))
+	assert.Equal(t, webUI, r.header.Get("Access-Control-Allow-Origin"))
+	ps := decodedPayloads(t, r)
+	require.Len(t, ps, 2)
+	assert.Equal(t, converter.MetadataEncodingJSON, string(ps[0].GetMetadata()[converter.MetadataEncoding]))
+	var back order.Order
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(ps[0], &back))
+	assert.Equal(t, customerOrder.RequestedBy, back.RequestedBy)
+	assert.Contains(t, string(ps[1].GetData()), "Unlinked by Operations")
+}
+
+func TestCodecRoles(t *testing.T) {
+	e := newCodecEnv(t)
+	encrypted := e.historyPayloads(t, customerOrder)
+	plain, err := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{{
+		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
+		Data:     []byte(`"jane.doe@example.com"`),
+	}}})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		role           api.Role
+		decode, encode int
+	}{
+		{api.RoleReader, http.StatusOK, http.StatusForbidden},
+		{api.RoleOperations, http.StatusOK, http.StatusOK},
+		{api.RoleBackend, http.StatusOK, http.StatusOK},
+	} {
+		t.Run(string(tc.role), func(t *testing.T) {
+			r := e.post(t, "/codec/decode", e.tokens[tc.role], encrypted)
+			assert.Equal(t, tc.decode, r.status, "decode: %s", r.body)
+			r = e.post(t, "/codec/encode", e.tokens[tc.role], plain)
+			assert.Equal(t, tc.encode, r.status, "encode: %s", r.body)
+			if tc.encode != http.StatusOK {
+				p := r.problem(t)
+				assert.Equal(t, api.TypeForbidden, p.Type)
+				assert.Contains(t, p.Detail, "role reader may not encode payloads")
+				return
+			}
+			// What the Web UI sends to start a workflow or signal: encrypted
+			// under the active key, with the key ID and cipher in clear.
+			ps := decodedPayloads(t, r)
+			require.Len(t, ps, 1)
+			md := ps[0].GetMetadata()
+			assert.Equal(t, codec.MetadataEncoding, string(md[converter.MetadataEncoding]))
+			assert.Equal(t, "k2", string(md[codec.MetadataKeyID]))
+			assert.Equal(t, codec.CipherAES256GCM, string(md[codec.MetadataCipher]))
+			assert.NotContains(t, string(ps[0].GetData()), "jane.doe")
+			// and the round trip gives the payload back.
+			back := decodedPayloads(t, e.post(t, "/codec/decode", e.tokens[api.RoleReader], r.body))
+			assert.Equal(t, `"jane.doe@example.com"`, string(back[0].GetData()))
+		})
+	}
+
+	for name, token := range map[string]string{"missing": "", "wrong": "tok_not-a-key"} {
+		t.Run(name+" token", func(t *testing.T) {
+			r := e.post(t, "/codec/decode", token, encrypted)
+			p := r.problem(t)
+			assert.Equal(t, http.StatusUnauthorized, r.status)
+			assert.Equal(t, api.TypeUnauthorized, p.Type)
+			assert.Contains(t, r.header.Get("WWW-Authenticate"), "Bearer")
+			assert.NotContains(t, string(r.body), "jane.doe")
+		})
+	}
+}
+
+func TestCodecRefusesWhatItCannotDecrypt(t *testing.T) {
+	e := newCodecEnv(t)
+	// A payload of a key this server does not hold.
+	ring, err := codec.NewKeyRing("k9", randomKey(t, "k9"))
+	require.NoError(t, err)
+	foreign := &codecEnv{codec: codec.New(ring)}
+	r := e.post(t, "/codec/decode", e.tokens[api.RoleReader], foreign.historyPayloads(t, customerOrder))
+	p := r.problem(t)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Equal(t, api.TypeUndecryptable, p.Type)
+	assert.Contains(t, p.Detail, `unknown encryption key "k9"`)
+	assert.Contains(t, p.Detail, "k1, k2")
+
+	// A payload altered in the database.
+	var ps commonpb.Payloads
+	require.NoError(t, protojson.Unmarshal(e.historyPayloads(t, customerOrder), &ps))
+	ps.Payloads[0].Data[len(ps.Payloads[0].Data)-1] ^= 1
+	tampered, err := protojson.Marshal(&ps)
+	require.NoError(t, err)
+	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], tampered)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Contains(t, r.problem(t).Detail, `encrypted with key "k2"`)
+
+	// Not payloads at all.
+	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], []byte(`{"payloads": "all of them"}`))
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, api.TypeInvalidInput, r.problem(t).Type)
+
+	// Another namespace's payloads: its keys are elsewhere.
+	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], e.historyPayloads(t, "x"), "X-Namespace", "billing")
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Contains(t, r.problem(t).Detail, `X-Namespace: this codec server holds the keys of namespace "orders-prod", not "billing"`)
+
+	// GET is not the codec protocol.
+	resp, err := http.Get(e.url + "/codec/decode")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestCodecOfTheDevCommandTakesNoToken(t *testing.T) {
+	e := newCodecEnv(t, func(o *api.Options) { o.CodecWithoutToken = true })
+	ps := decodedPayloads(t, e.post(t, "/codec/decode", "", e.historyPayloads(t, customerOrder)))
+	assert.Contains(t, string(ps[0].GetData()), "jane.doe@example.com")
+	// The order routes still need one.
+	req, err := http.NewRequest(http.MethodGet, e.url+"/v1/orders/ORD-CODEC-1", nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, do(t, req).status)
+}
+
+func TestCodecBodyLimitIsItsOwn(t *testing.T) {
+	e := newCodecEnv(t)
+	// Larger than api.max_body_bytes (64 KiB here), as a page of history is.
+	big := make([]any, 0, 200)
+	for range 200 {
+		big = append(big, strings.Repeat("a status message ", 40))
+	}
+	body := e.historyPayloads(t, big...)
+	require.Greater(t, len(body), 64<<10)
+	ps := decodedPayloads(t, e.post(t, "/codec/decode", e.tokens[api.RoleReader], body))
+	assert.Len(t, ps, 200)
+}
