@@ -43,7 +43,9 @@ func startAPI(ctx context.Context, cfg config.Config, logger *zap.Logger) (*devA
 	apiCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	listening := make(chan string, 1)
-	go func() { done <- api.Run(apiCtx, cfg, logger.Named("api"), func(addr string) { listening <- addr }, api.CodecWithoutToken()) }()
+	go func() {
+		done <- api.Run(apiCtx, cfg, logger.Named("api"), func(addr string) { listening <- addr }, api.CodecWithoutToken())
+	}()
 	select {
 	case addr := <-listening:
 		d.url = "http://" + addr
