@@ -152,6 +152,24 @@ func ParseKeys(spec string) ([]Key, error) {
 	return keys, nil
 }
 
+// ParseKeyFile reads a key file: one id:base64 entry per line; blank lines
+// and lines starting with # are skipped. Errors name the line, never a key.
+func ParseKeyFile(text string) ([]Key, error) {
+	var keys []Key
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := ParseKeys(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		keys = append(keys, k...)
+	}
+	return keys, nil
+}
+
 // IDs lists the ring's key IDs, sorted; never the keys.
 func (r *KeyRing) IDs() []string {
 	ids := make([]string, 0, len(r.keys))

@@ -44,19 +44,8 @@ func loadCodec(v *viper.Viper, bad func(name, rule string, args ...any)) *codec.
 		b, err := os.ReadFile(file)
 		if err != nil {
 			bad("codec.keys_file", "cannot be read: %v", err)
-		} else {
-			for i, line := range strings.Split(string(b), "\n") {
-				line = strings.TrimSpace(line)
-				if line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				k, err := codec.ParseKeys(line)
-				if err != nil {
-					bad("codec.keys_file", "line %d: %v", i+1, err)
-					continue
-				}
-				keys = append(keys, k...)
-			}
+		} else if keys, err = codec.ParseKeyFile(string(b)); err != nil {
+			bad("codec.keys_file", "%v", err)
 		}
 	}
 	fromSetting, err := codec.ParseKeys(v.GetString("codec.keys"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -46,6 +48,9 @@ type encryptedEnv struct {
 	ts     *temporaltest.TestServer
 	store  *store.Store
 	window time.Duration
+	notify activities.NotifyPolicy
+	// unlinkSLA is what the starter sets UnlinkDueBy from.
+	unlinkSLA time.Duration
 }
 
 func newEncryptedEnv(t *testing.T, window time.Duration) *encryptedEnv {
@@ -71,7 +76,7 @@ func (e *encryptedEnv) connect(t *testing.T, ring *codec.KeyRing) (client.Client
 	c, err := client.Dial(opts)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	return c, starter.New(c, taskQueue)
+	return c, starter.New(c, taskQueue, starter.WithUnlinkSLA(e.unlinkSLA))
 }
 
 // startWorker runs a worker process's worker with the ring; stop ends it as
@@ -82,7 +87,7 @@ func (e *encryptedEnv) startWorker(t *testing.T, ring *codec.KeyRing, logger *za
 	require.NoError(t, err)
 	c, err := client.Dial(opts)
 	require.NoError(t, err)
-	w := worker.New(c, e.store, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: e.window}, StopTimeout: 5 * time.Second})
+	w := worker.New(c, e.store, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: e.window}, StopTimeout: 5 * time.Second, Notify: e.notify})
 	require.NoError(t, w.Start())
 	stopped := false
 	stop = func() {
@@ -360,4 +365,49 @@ func TestKeyRotationWhileOrdersRun(t *testing.T) {
 	require.NoError(t, err)
 	final = waitForStage(t, orders, "ROT-2", order.StagePermanentlyClosed)
 	assert.Len(t, final.Timeline, 3, "submitted, closed, closed for good: nothing failed, nothing twice")
+}
+
+// TestRecordEncryptedHistories records orders whose payloads are encrypted
+// with the committed test keys (testdata/replay/test-keys), for
+// workflows/replay_test.go: one life under one key, compared exactly like
+// the plain histories, and one started under key a and finished under key b.
+func TestRecordEncryptedHistories(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(historyDir, "test-keys"))
+	require.NoError(t, err)
+	keys, err := codec.ParseKeyFile(string(b))
+	require.NoError(t, err)
+	e := newEncryptedEnv(t, historyWindow)
+	e.notify, e.unlinkSLA = historyNotify, historyNotify.UnlinkSLA
+	a := keyRing(t, "test-2026-a", keys...)
+	stop := e.startWorker(t, a, zaptest.NewLogger(t))
+	c, orders := e.connect(t, a)
+	hist := &env{temporal: c, store: e.store, orders: orders, namespace: e.ts.GetDefaultNamespace()}
+
+	id := "ORD-HIST-encrypted_warned_then_closed_for_good"
+	run := branches["warned_then_closed_for_good"].drive(t, hist, id)
+	compareOrWrite(t, history(t, c, order.WorkflowID(id), run), historyVersion+"encrypted_warned_then_closed_for_good.json", true)
+
+	id = "ORD-HIST-encrypted_rotated_then_reopened"
+	run = start(t, hist, id)
+	stop()
+	rotated := keyRing(t, "test-2026-b", keys...)
+	e.startWorker(t, rotated, zaptest.NewLogger(t))
+	c, hist.orders = e.connect(t, rotated)
+	hist.temporal = c
+	require.NoError(t, confirmed(hist.orders.ConfirmUnlink(context.Background(), id, ops())))
+	waitQuiet(t, hist, id)
+	_, err = hist.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Rotated and reopened"})
+	require.NoError(t, err)
+	finish(t, hist, id, run, order.StageReopened)
+	h := history(t, c, order.WorkflowID(id), run)
+	used := map[string]bool{}
+	for _, ps := range payloadsOf(h) {
+		for _, p := range ps {
+			if k := string(p.GetMetadata()[codec.MetadataKeyID]); k != "" {
+				used[k] = true
+			}
+		}
+	}
+	require.Equal(t, map[string]bool{"test-2026-a": true, "test-2026-b": true}, used)
+	compareOrWrite(t, h, historyVersion+"encrypted_rotated_then_reopened.json", false)
 }

@@ -3,6 +3,8 @@ package workflows_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
@@ -25,14 +28,57 @@ func TestReplayCommittedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/replay/*.json")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 3, "histories of at least the closed, reopened and cancelled paths")
+	require.NotEmpty(t, slices.DeleteFunc(slices.Clone(files), func(f string) bool { return !strings.Contains(f, "_encrypted_") }),
+		"histories recorded with encryption on")
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			replayer := worker.NewWorkflowReplayer()
+			// Every history replays with the test keys: the plain ones
+			// pass through the codec, as orders started before encryption
+			// was turned on do.
+			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: testConverter(t)})
+			require.NoError(t, err)
 			// The policy in force when an order was accepted comes from its history.
 			workflows.Register(replayer, workflows.Policy{ReopenWindow: time.Hour})
 			require.NoError(t, replay(t, replayer, file))
 		})
 	}
+}
+
+// An encrypted history without its key does not replay, and says which key
+// is missing.
+func TestEncryptedHistoryNeedsItsKey(t *testing.T) {
+	for name, keys := range map[string][]codec.Key{"no keys": nil, "another key": {mustNewKey(t, "test-2026-c")}} {
+		t.Run(name, func(t *testing.T) {
+			ring, err := codec.NewKeyRing("", keys...)
+			require.NoError(t, err)
+			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: codec.WorkerDataConverter(codec.New(ring))})
+			require.NoError(t, err)
+			workflows.Register(replayer, workflows.Policy{ReopenWindow: time.Hour})
+			err = replayHistory(t, replayer, "testdata/replay/v5_encrypted_warned_then_closed_for_good.json", "ORD-HIST-encrypted_warned_then_closed_for_good")
+			require.Error(t, err)
+			require.Contains(t, err.Error(), `unknown encryption key "test-2026-a"`)
+		})
+	}
+}
+
+// testConverter is the workers' data converter with the committed test keys
+// (testdata/replay/test-keys), which encrypted the v5_encrypted_* histories.
+func testConverter(t *testing.T) converter.DataConverter {
+	t.Helper()
+	b, err := os.ReadFile("testdata/replay/test-keys")
+	require.NoError(t, err)
+	keys, err := codec.ParseKeyFile(string(b))
+	require.NoError(t, err)
+	ring, err := codec.NewKeyRing("", keys...)
+	require.NoError(t, err)
+	return codec.WorkerDataConverter(codec.New(ring))
+}
+
+func mustNewKey(t *testing.T, id string) codec.Key {
+	t.Helper()
+	k, err := codec.NewKey(id)
+	require.NoError(t, err)
+	return k
 }
 
 // An unversioned change to the order's steps must fail the replay: this is
@@ -56,21 +102,31 @@ func TestReplayCatchesAnUnversionedChange(t *testing.T) {
 // would (the replayer's default ID is not an order's).
 func replay(t *testing.T, replayer worker.WorkflowReplayer, file string) error {
 	t.Helper()
+	return replayHistory(t, replayer, file, startedOrder(t, readHistory(t, file)).OrderID)
+}
+
+func replayHistory(t *testing.T, replayer worker.WorkflowReplayer, file, orderID string) error {
+	t.Helper()
+	return replayer.ReplayWorkflowHistoryWithOptions(nil, readHistory(t, file), worker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: order.WorkflowID(orderID), RunID: "replay"},
+	})
+}
+
+func readHistory(t *testing.T, file string) *historypb.History {
+	t.Helper()
 	f, err := os.Open(file)
 	require.NoError(t, err)
 	defer f.Close()
 	history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 	require.NoError(t, err)
-	return replayer.ReplayWorkflowHistoryWithOptions(nil, history, worker.ReplayWorkflowHistoryOptions{
-		OriginalExecution: workflow.Execution{ID: order.WorkflowID(startedOrder(t, history).OrderID), RunID: "replay"},
-	})
+	return history
 }
 
 func startedOrder(t *testing.T, h *historypb.History) workflows.Order {
 	t.Helper()
 	input := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
 	var o workflows.Order
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(input, &o))
+	require.NoError(t, testConverter(t).FromPayloads(input, &o))
 	return o
 }
 
