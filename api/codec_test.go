@@ -278,3 +278,20 @@ func TestCodecBodyLimitIsItsOwn(t *testing.T) {
 	ps := decodedPayloads(t, e.post(t, "/codec/decode", e.tokens[api.RoleReader], body))
 	assert.Len(t, ps, 200)
 }
+
+func TestNewEncryptionKeyCommand(t *testing.T) {
+	var out, errOut strings.Builder
+	require.Equal(t, 0, api.NewEncryptionKeyCommand([]string{"--id", "2026-11"}, &out, &errOut), errOut.String())
+	// stdout is only the key file's line, so `>> keys` appends a usable key.
+	keys, err := codec.ParseKeyFile(out.String())
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.Equal(t, "2026-11", keys[0].ID)
+	assert.Len(t, keys[0].Secret, codec.KeySize)
+	assert.Contains(t, errOut.String(), "codec.active_key=2026-11")
+	assert.NotContains(t, errOut.String(), out.String()[len("2026-11:"):len(out.String())-1])
+
+	errOut.Reset()
+	assert.Equal(t, 2, api.NewEncryptionKeyCommand([]string{"--id", "bad id"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), `--id: key ID "bad id"`)
+}

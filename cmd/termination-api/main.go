@@ -4,6 +4,7 @@
 //	termination-api [--config termination.yaml] [--api-address 0.0.0.0:8234] ...
 //	termination-api --health-check                        # is the running API ready? exit 0 or 1
 //	termination-api new-key --name shop-backend --role backend   # a new API key and its entry
+//	termination-api new-encryption-key --id 2026-11 >> keys     # a new payload encryption key
 package main
 
 import (
@@ -21,6 +22,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "new-key" {
 		os.Exit(api.NewKeyCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "new-encryption-key" {
+		os.Exit(api.NewEncryptionKeyCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	command.Run(command.Options{
 		Name: "termination-api", Of: config.CLI | config.API,
