@@ -361,10 +361,22 @@ func TestAPIService(t *testing.T) {
 		}
 	}
 	w := c.Services["worker"]
-	for _, same := range []string{"TERMINATION_TEMPORAL_ADDRESS", "TERMINATION_TEMPORAL_NAMESPACE", "TERMINATION_TEMPORAL_TASK_QUEUE", "TERMINATION_STORE_DSN"} {
-		if a.Environment[same] != w.Environment[same] {
+	// The codec's keys too: the API starts orders (encrypting them) and
+	// decodes for the Web UI what the worker encrypted.
+	for _, same := range []string{"TERMINATION_TEMPORAL_ADDRESS", "TERMINATION_TEMPORAL_NAMESPACE", "TERMINATION_TEMPORAL_TASK_QUEUE", "TERMINATION_STORE_DSN",
+		"TERMINATION_CODEC_ENCRYPTION", "TERMINATION_CODEC_KEYS", "TERMINATION_CODEC_ACTIVE_KEY"} {
+		if a.Environment[same] != w.Environment[same] || a.Environment[same] == "" {
 			t.Errorf("api's %s %q is not the worker's %q", same, a.Environment[same], w.Environment[same])
 		}
+	}
+	// The Web UI's browser may call the codec endpoint.
+	ui := c.Services["temporal-ui"]
+	uiOrigin := "http://localhost:" + strings.Split(ui.Ports[0], ":")[0]
+	if !strings.Contains(a.Environment["TERMINATION_CODEC_WEB_UI_ORIGINS"], uiOrigin) {
+		t.Errorf("api's codec origins %q leave out the Web UI at %s", a.Environment["TERMINATION_CODEC_WEB_UI_ORIGINS"], uiOrigin)
+	}
+	if _, ok := ui.Environment["TEMPORAL_CODEC_ENDPOINT"]; !ok {
+		t.Error("the Web UI has no TEMPORAL_CODEC_ENDPOINT to set")
 	}
 	_, port, _ := strings.Cut(a.Environment["TERMINATION_API_LISTEN_ADDRESS"], ":")
 	if !slices.Contains(a.Ports, port+":"+port) {
