@@ -2,7 +2,11 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
+	"encoding/json"
 	"net"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -12,7 +16,8 @@ import (
 	"time"
 )
 
-// The dev command as a person runs it: it says where everything is, and
+// The dev command as a person runs it, with an encryption key: it says where
+// everything is, its Web UI decodes through the API's codec endpoint, and
 // Ctrl-C stops it cleanly.
 func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "termination-dev")
@@ -24,6 +29,8 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	cmd := exec.Command(bin, "--data-dir", dataDir, "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
 		"--api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
 		"--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "2m", "--metrics-address=")
+	// A test key (32 bytes, base64), given as a person would: in the environment.
+	cmd.Env = append(os.Environ(), "TERMINATION_CODEC_KEYS=dev-test:"+base64.StdEncoding.EncodeToString([]byte("dev-command-test-key-32-bytes!!!")))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -63,10 +70,41 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 		"reopen window 2m0s",
 		"HTTP API        http://127.0.0.1:" + strconv.Itoa(apiPort) + "/v1",
 		"tokens of each role in " + filepath.Join(dataDir, "api-tokens.env"),
+		"Encryption      on: AES-256-GCM, new payloads under key dev-test",
+		"codec endpoint http://127.0.0.1:" + strconv.Itoa(apiPort) + "/codec",
+		`temporal --codec-endpoint http://127.0.0.1:` + strconv.Itoa(apiPort) + `/codec --codec-auth "Bearer $READER_TOKEN"`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Contains(text, "dev-command-test-key") || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte("dev-command-test-key-32-bytes!!!"))) {
+		t.Error("the banner shows the key")
+	}
+
+	// The Web UI is told to decode through the codec endpoint...
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(uiPort) + "/api/v1/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings struct{ Codec struct{ Endpoint string } }
+	err = json.NewDecoder(resp.Body).Decode(&settings)
+	resp.Body.Close()
+	if err != nil || settings.Codec.Endpoint != "http://127.0.0.1:"+strconv.Itoa(apiPort)+"/codec" {
+		t.Errorf("the Web UI's codec endpoint is %q (%v)", settings.Codec.Endpoint, err)
+	}
+	// ...which answers its browser (no login, so no token) from its origin.
+	req, _ := http.NewRequest(http.MethodPost, settings.Codec.Endpoint+"/decode",
+		strings.NewReader(`{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"InBsYWluIg=="}]}`))
+	req.Header.Set("Origin", "http://localhost:"+strconv.Itoa(uiPort))
+	req.Header.Set("X-Namespace", "default")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:"+strconv.Itoa(uiPort) {
+		t.Errorf("decode from the dev UI: %d, allowed origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
