@@ -214,8 +214,8 @@ func TestEncryptedHistoryHoldsNothingPersonal(t *testing.T) {
 	_, err = orders.Start(ctx, newOrder("ENC-CLOSED"))
 	require.NoError(t, err)
 	waitForStage(t, orders, "ENC-CLOSED", order.StageAwaitingUnlink)
-	_, err = orders.ConfirmUnlink(ctx, "ENC-CLOSED", unlink)
-	require.NoError(t, err)
+	// Unlinked by a signal, as Operations send it with the temporal CLI.
+	require.NoError(t, c.SignalWorkflow(ctx, order.WorkflowID("ENC-CLOSED"), "", workflows.SignalUnlinkCompleted, unlink))
 	waitForStage(t, orders, "ENC-CLOSED", order.StagePermanentlyClosed)
 
 	// A raw start from a client that is not ours, with input that breaks
