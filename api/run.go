@@ -18,8 +18,8 @@ import (
 type Option func(*Options)
 
 // CodecWithoutToken is for the dev command only: its Web UI has no login, so
-// its codec endpoints take no token. Run refuses it unless the API listens
-// on a loopback address.
+// its codec endpoints take no token. Unless the API listens on a loopback
+// address, Run ignores it and logs a warning.
 func CodecWithoutToken() Option { return func(o *Options) { o.CodecWithoutToken = true } }
 
 // Run is the API process: it opens the status store, connects to Temporal
