@@ -36,20 +36,13 @@ type codecEnv struct {
 
 func newCodecEnv(t *testing.T, tune ...func(*api.Options)) *codecEnv {
 	t.Helper()
-	e := &codecEnv{tokens: map[api.Role]string{}}
+	e := &codecEnv{}
 	k1, k2 := randomKey(t, "k1"), randomKey(t, "k2")
 	ring, err := codec.NewKeyRing("k2", k1, k2)
 	require.NoError(t, err)
 	e.codec = codec.New(ring)
 	cfg := config.APIServer{MaxBodyBytes: 64 << 10, OIDC: config.OIDC{RoleClaim: "role"}}
-	for _, role := range api.Roles {
-		key, entry, err := api.NewKey("test-"+string(role), role)
-		require.NoError(t, err)
-		k, err := config.ParseAPIKey(entry)
-		require.NoError(t, err)
-		cfg.Keys = append(cfg.Keys, k)
-		e.tokens[role] = key
-	}
+	cfg.Keys, e.tokens = roleKeys(t)
 	opts := api.Options{Config: cfg, Logger: zaptest.NewLogger(t), Codec: e.codec, Namespace: "orders-prod", CodecOrigins: []string{webUI}}
 	for _, f := range tune {
 		f(&opts)

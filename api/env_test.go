@@ -93,14 +93,7 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*config.APIServer))
 		ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 5 * time.Second,
 		OIDC: config.OIDC{RoleClaim: "role"},
 	}
-	for _, role := range api.Roles {
-		key, entry, err := api.NewKey("test-"+string(role), role)
-		require.NoError(t, err)
-		k, err := config.ParseAPIKey(entry)
-		require.NoError(t, err)
-		cfg.Keys = append(cfg.Keys, k)
-		e.tokens[role] = key
-	}
+	cfg.Keys, e.tokens = roleKeys(t)
 	for _, f := range tune {
 		f(&cfg)
 	}
@@ -120,6 +113,23 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*config.APIServer))
 	e.router, err = legacy.NewRouter(spec)
 	require.NoError(t, err)
 	return e
+}
+
+// roleKeys makes an API key of each role: the server's entries and the
+// callers' tokens.
+func roleKeys(t *testing.T) ([]config.APIKey, map[api.Role]string) {
+	t.Helper()
+	var keys []config.APIKey
+	tokens := map[api.Role]string{}
+	for _, role := range api.Roles {
+		key, entry, err := api.NewKey("test-"+string(role), role)
+		require.NoError(t, err)
+		k, err := config.ParseAPIKey(entry)
+		require.NoError(t, err)
+		keys = append(keys, k)
+		tokens[role] = key
+	}
+	return keys, tokens
 }
 
 // reply is an answer of the API.

@@ -95,14 +95,7 @@ func ops() order.UnlinkCompleted {
 
 func (e *env) waitForStage(t *testing.T, orderID string, stage order.Stage) order.Status {
 	t.Helper()
-	var s order.Status
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		var err error
-		s, err = e.orders.Status(context.Background(), orderID)
-		require.NoError(c, err)
-		require.Equal(c, stage, s.Stage)
-	}, 30*time.Second, 100*time.Millisecond)
-	return s
+	return waitForStage(t, e.orders, orderID, stage)
 }
 
 func TestFullLifeAndClosedForGood(t *testing.T) {
