@@ -1,12 +1,14 @@
 package devserver_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +20,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/codec"
+	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -38,31 +43,100 @@ func freePort(t *testing.T) int {
 type system struct {
 	server *devserver.Server
 	client client.Client
-	worker interface{ Stop() }
-	store  *store.Store
-	orders *starter.Client
+	// workerClient is the worker's own connection (it decodes for workflows).
+	workerClient client.Client
+	worker       interface{ Stop() }
+	store        *store.Store
+	orders       *starter.Client
 }
 
-func startSystem(t *testing.T, opts devserver.Options, window time.Duration) *system {
+// startSystem starts the dev system; with a codec (not nil), every
+// connection encrypts with it, as the dev command's do with a key.
+func startSystem(t *testing.T, opts devserver.Options, window time.Duration, cd ...*codec.Codec) *system {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := devserver.Start(ctx, opts)
 	require.NoError(t, err)
-	c, err := client.Dial(client.Options{HostPort: srv.Address(), Namespace: opts.Namespace})
+	tc := config.LocalTemporal(srv.Address(), opts.Namespace, workflows.DefaultTaskQueue)
+	if len(cd) > 0 {
+		tc = tc.WithCodec(cd[0])
+	}
+	copts, err := tc.ClientOptions(logging.ForTemporal(zap.NewNop()))
+	require.NoError(t, err)
+	c, err := client.Dial(copts)
+	require.NoError(t, err)
+	wopts, err := tc.WorkerClientOptions(logging.ForTemporal(zap.NewNop()))
+	require.NoError(t, err)
+	wc, err := client.Dial(wopts)
 	require.NoError(t, err)
 	require.NoError(t, worker.CheckSearchAttributes(ctx, c, opts.Namespace), "created with the namespace")
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(opts.DataDir, "status.db"))
 	require.NoError(t, err)
-	w := worker.New(c, st, worker.Options{TaskQueue: workflows.DefaultTaskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
+	w := worker.New(wc, st, worker.Options{TaskQueue: workflows.DefaultTaskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
-	return &system{server: srv, client: c, worker: w, store: st, orders: starter.New(c, workflows.DefaultTaskQueue)}
+	return &system{server: srv, client: c, workerClient: wc, worker: w, store: st, orders: starter.New(c, workflows.DefaultTaskQueue)}
 }
 
 func (s *system) stop() {
 	s.worker.Stop()
+	s.workerClient.Close()
 	s.client.Close()
 	s.store.Close()
 	s.server.Stop()
+}
+
+// With a key, Temporal's own database (the SQLite file the dev server
+// writes, its visibility tables included) holds no e-mail address, reason or
+// status message of the orders. The same orders without a key leave them
+// there: the search is not blind.
+func TestEncryptedOrdersLeaveNothingPersonalInTemporalsDatabase(t *testing.T) {
+	personal := []string{"jane.doe@example.com", "ops.sam@example.com", "Needs it for the audit", "Keeping the account", "has been submitted"}
+	key, err := codec.NewKey("db-test")
+	require.NoError(t, err)
+	ring, err := codec.NewKeyRing("db-test", key)
+	require.NoError(t, err)
+	for name, cd := range map[string]*codec.Codec{"encrypted": codec.New(ring), "in clear": nil} {
+		t.Run(name, func(t *testing.T) {
+			opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()}
+			sys := startSystem(t, opts, time.Hour, cd)
+			ctx := context.Background()
+			newOrder := func(id string) order.Order {
+				return order.Order{OrderID: id, SubscriptionID: "SUB-" + id, AccountID: "123456789012",
+					TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "ITM-1"}}, RequestedBy: "jane.doe@example.com"}
+			}
+			_, err := sys.orders.Start(ctx, newOrder("ORD-DB-1"))
+			require.NoError(t, err)
+			waitForStage(t, sys.orders, "ORD-DB-1", order.StageAwaitingUnlink)
+			require.NoError(t, confirmed(sys.orders.ConfirmUnlink(ctx, "ORD-DB-1", order.UnlinkCompleted{CompletedBy: "ops.sam@example.com", Reference: "OPS-1"})))
+			_, err = sys.orders.Reopen(ctx, "ORD-DB-1", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Needs it for the audit"})
+			require.NoError(t, err)
+			_, err = sys.orders.Start(ctx, newOrder("ORD-DB-2"))
+			require.NoError(t, err)
+			waitForStage(t, sys.orders, "ORD-DB-2", order.StageAwaitingUnlink)
+			_, err = sys.orders.Cancel(ctx, "ORD-DB-2", order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Keeping the account"})
+			require.NoError(t, err)
+			sys.stop()
+
+			files, err := filepath.Glob(filepath.Join(opts.DataDir, devserver.DatabaseFile+"*"))
+			require.NoError(t, err)
+			require.NotEmpty(t, files)
+			found := map[string]bool{}
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				require.NoError(t, err)
+				for _, p := range personal {
+					if bytes.Contains(b, []byte(p)) {
+						found[p] = true
+					}
+				}
+			}
+			if cd != nil {
+				assert.Empty(t, found, "personal data in Temporal's database (%v)", files)
+			} else {
+				assert.Len(t, found, len(personal), "in clear, every one of them is in the database: %v", found)
+			}
+		})
+	}
 }
 
 func waitForStage(t *testing.T, orders *starter.Client, id string, stage order.Stage) order.Status {
