@@ -1,7 +1,8 @@
 // Package bench measures what a termination order costs on a real Temporal
 // server (the dev command's embedded one): history events per path,
-// throughput against the bare workflow of the same shape, latencies, and the
-// worker's memory as open orders grow. cmd/termination-bench runs it.
+// throughput against the bare workflow of the same shape, latencies, the cost
+// of payload encryption, and the worker's memory as open orders grow.
+// cmd/termination-bench runs it.
 package bench
 
 import (
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +30,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/codec"
+	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
@@ -48,8 +52,11 @@ type Options struct {
 	// APIOrders is how many orders go each through the HTTP API and the Go
 	// starter, one at a time, for the API's latency; 0 for none.
 	APIOrders int
-	CacheSize int // the worker's workflow cache; 0 for the SDK default
-	Progress  func(format string, args ...any)
+	// EncryptionCost runs the product a second time with payload encryption
+	// on, for its cost against the first run's (encryption off).
+	EncryptionCost bool
+	CacheSize      int // the worker's workflow cache; 0 for the SDK default
+	Progress       func(format string, args ...any)
 }
 
 // Results is what a run measured; the JSON output is this.
@@ -102,6 +109,10 @@ type Results struct {
 		TimerStored   Percentiles `json:"timerDueToFinalMessageStored"`
 	} `json:"latencyMillis"`
 
+	// Encryption is the product's run with payload encryption off and on;
+	// absent unless Options.EncryptionCost.
+	Encryption *EncryptionCost `json:"encryption,omitempty"`
+
 	Memory []MemorySample `json:"workerMemory"`
 }
 
@@ -120,13 +131,15 @@ type MemorySample struct {
 }
 
 const (
-	productQueue  = "bench-orders"
-	baselineQueue = "bench-baseline"
-	namespace     = "default"
+	productQueue   = "bench-orders"
+	encryptedQueue = "bench-orders-encrypted"
+	baselineQueue  = "bench-baseline"
+	namespace      = "default"
 )
 
-// Run starts an embedded server, the worker process and a baseline worker,
-// measures, and tears everything down.
+// Run starts an embedded server, the worker process (and, for the encryption
+// cost, a second one that encrypts) and a baseline worker, measures, and
+// tears everything down.
 func Run(ctx context.Context, opts Options) (*Results, error) {
 	dir, err := os.MkdirTemp("", "termination-bench-")
 	if err != nil {
@@ -144,7 +157,13 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		return nil, err
 	}
 	defer srv.Stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Namespace: namespace, Logger: logging.ForTemporal(zap.NewNop())})
+	// Encryption off, as a worker with codec.encryption off and no keys.
+	plainRing, err := codec.NewKeyRing("")
+	if err != nil {
+		return nil, err
+	}
+	temporal := config.LocalTemporal(srv.Address(), namespace, productQueue).WithCodec(codec.New(plainRing))
+	c, err := dial(ctx, temporal)
 	if err != nil {
 		return nil, err
 	}
@@ -159,18 +178,32 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	opts.Progress("building and starting the production worker (cmd/termination-worker) as its own process")
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	bin, err := buildWorker(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
 	recv, err := startReceiver()
 	if err != nil {
 		return nil, err
 	}
 	defer recv.close()
-	child, err := startWorkerProcess(ctx, cancel, dir, opts, srv.Address(), dsn, recv.url)
+	child, err := startWorkerProcess(ctx, cancel, bin, opts, workerSetup{temporal: temporal, dsn: dsn, receiverURL: recv.url})
 	if err != nil {
 		return nil, err
 	}
 	defer child.stop()
-	if err := waitForPollers(ctx, c); err != nil {
+	if err := waitForPollers(ctx, c, temporal.TaskQueue); err != nil {
 		return nil, err
+	}
+	// The encrypting worker polls from here on, as the plain one does
+	// during the encrypted run: each run has the other's idle worker beside it.
+	var encrypted *encryptedRig
+	if opts.EncryptionCost {
+		opts.Progress("starting a second worker process that encrypts (a fresh key, its own task queue)")
+		if encrypted, err = startEncryptedRig(ctx, cancel, bin, opts, srv.Address(), dsn, st); err != nil {
+			return nil, err
+		}
+		defer encrypted.close()
 	}
 
 	baseline := sdkworker.New(c, baselineQueue, sdkworker.Options{})
@@ -184,19 +217,41 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r := &Results{Orders: opts.Orders, Concurrency: opts.Concurrency, WindowSec: opts.Window.Seconds(), CacheSize: opts.CacheSize}
 	// As terminationctl and the API start orders: with the unlink SLA's
 	// deadline as a search attribute (the workers' default SLA).
-	b := &bench{c: c, st: st, orders: starter.New(c, productQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts}
+	b := &bench{c: c, st: st, orders: starter.New(c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts}
 
 	opts.Progress("%d orders through their full life, %d in flight", opts.Orders, opts.Concurrency)
-	if err := b.productRun(ctx, r); err != nil {
+	plain, err := b.productRun(ctx, "BENCH")
+	if err != nil {
 		return nil, fmt.Errorf("product run: %w", err)
 	}
+	r.Throughput.Product = plain.throughput
+	r.Latency.Start, r.Latency.UnlinkStored, r.Latency.TimerStored = plain.start, plain.unlink, plain.timer
+	if r.Events.PermanentlyClosed, err = b.countEvents(ctx, plain.first.WorkflowID, plain.first.RunID); err != nil {
+		return nil, err
+	}
 	r.Notifications.ByType, r.Notifications.Requests, r.Notifications.Invalid = recv.counts()
-	if want := opts.Orders * b.messagesPerOrder(); r.Notifications.ByType["order.status"] != want || r.Notifications.ByType["operations.unlink_requested"] != opts.Orders {
-		return nil, fmt.Errorf("notifications: the receiver got %v, want %d status events and %d work items", r.Notifications.ByType, want, opts.Orders)
+	if err := checkNotifications(r.Notifications.ByType, opts.Orders, b.messagesPerOrder()); err != nil {
+		return nil, err
 	}
 	r.Throughput.Cap = Cap(opts.Orders, opts.Concurrency, opts.Window)
 	r.Throughput.ProductBound = Bound(r.Throughput.Product, r.Throughput.Cap)
 	opts.Progress("product: %.2f orders/s, cap %.2f/s, bound by the %s", r.Throughput.Product, r.Throughput.Cap, r.Throughput.ProductBound)
+	if encrypted != nil {
+		// Right after the plain run: the server differs only by that run's
+		// histories in its database.
+		off, err := b.encryptionRun(ctx, plain, r.Throughput.Cap, r.Notifications.ByType, false)
+		if err != nil {
+			return nil, fmt.Errorf("product run: %w", err)
+		}
+		opts.Progress("%d orders through their full life again, %d in flight, with payload encryption on", opts.Orders, opts.Concurrency)
+		on, err := encrypted.measure(ctx, r.Throughput.Cap)
+		if err != nil {
+			return nil, fmt.Errorf("encrypted run: %w", err)
+		}
+		encrypted.close()
+		r.Encryption = &EncryptionCost{Off: off, On: on, Ratio: on.Throughput / off.Throughput}
+		opts.Progress("encryption on: %.2f orders/s against %.2f off, ratio %.2f; payloads stored as %s", on.Throughput, off.Throughput, r.Encryption.Ratio, on.InputEncoding)
+	}
 	opts.Progress("%d baseline workflows of the same shape", opts.Orders)
 	if err := b.baselineRun(ctx, r); err != nil {
 		return nil, fmt.Errorf("baseline run: %w", err)
@@ -324,12 +379,21 @@ func (b *bench) messagesPerOrder() int {
 	return 3
 }
 
-func (b *bench) productRun(ctx context.Context, r *Results) error {
+// saturatedRun is one saturated run of the product.
+type saturatedRun struct {
+	throughput           float64 // completed orders/s
+	start, unlink, timer Percentiles
+	first                starter.Run // the first order's, for its history
+}
+
+// productRun drives the configured orders through their full life, their
+// IDs starting with prefix.
+func (b *bench) productRun(ctx context.Context, prefix string) (saturatedRun, error) {
 	n := b.opts.Orders
 	starts, unlinks, timers := make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n)
 	var firstRun starter.Run
 	wall, err := b.each(ctx, n, func(ctx context.Context, i int) error {
-		o := b.newOrder("BENCH", b.opts.Window)
+		o := b.newOrder(prefix, b.opts.Window)
 		t := time.Now()
 		run, err := b.orders.Start(ctx, o)
 		if err != nil {
@@ -363,12 +427,13 @@ func (b *bench) productRun(ctx context.Context, r *Results) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return saturatedRun{}, err
 	}
-	r.Throughput.Product = float64(n) / wall.Seconds()
-	r.Latency.Start, r.Latency.UnlinkStored, r.Latency.TimerStored = percentiles(starts), percentiles(unlinks), percentiles(timers)
-	r.Events.PermanentlyClosed, err = b.countEvents(ctx, firstRun.WorkflowID, firstRun.RunID)
-	return err
+	return saturatedRun{
+		throughput: float64(n) / wall.Seconds(),
+		start:      percentiles(starts), unlink: percentiles(unlinks), timer: percentiles(timers),
+		first: firstRun,
+	}, nil
 }
 
 func (b *bench) baselineRun(ctx context.Context, r *Results) error {
@@ -535,37 +600,60 @@ type workerProcess struct {
 	cmd         *exec.Cmd
 	metricsAddr string
 	exited      chan struct{}
+	stopping    atomic.Bool // stop was called: its exit is no failure
 }
 
-func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, dir string, opts Options, address, dsn, receiverURL string) (*workerProcess, error) {
+// buildWorker builds cmd/termination-worker into dir.
+func buildWorker(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "termination-worker")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/cloudmarket/termination-orders/cmd/termination-worker").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build the worker: %v\n%s", err, out)
+		return "", fmt.Errorf("build the worker: %v\n%s", err, out)
 	}
+	return bin, nil
+}
+
+// workerSetup is what differs between the benchmark's worker processes.
+type workerSetup struct {
+	temporal    config.Temporal // address, namespace and task queue
+	dsn         string
+	receiverURL string
+	// key, if set, is the worker's only key, and encryption is on; else
+	// it is off and the worker holds no key.
+	key *codec.Key
+}
+
+func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, bin string, opts Options, setup workerSetup) (*workerProcess, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(port)
+	// Whatever the benchmark's own environment says about encryption, this
+	// process encrypts exactly when setup says so.
+	codecEnv := []string{"TERMINATION_CODEC_ENCRYPTION=off", "TERMINATION_CODEC_KEYS=", "TERMINATION_CODEC_KEYS_FILE=", "TERMINATION_CODEC_ACTIVE_KEY="}
+	if setup.key != nil {
+		codecEnv = []string{"TERMINATION_CODEC_ENCRYPTION=on", "TERMINATION_CODEC_KEYS=" + setup.key.Entry(), "TERMINATION_CODEC_KEYS_FILE=", "TERMINATION_CODEC_ACTIVE_KEY=" + setup.key.ID}
+	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
-		"TEMPORAL_CONFIG_FILE="+filepath.Join(dir, "no-temporal.toml"),
+		"TEMPORAL_CONFIG_FILE="+filepath.Join(filepath.Dir(bin), "no-temporal.toml"),
 		"TERMINATION_CONFIG=",
-		"TERMINATION_TEMPORAL_ADDRESS="+address,
-		"TERMINATION_TEMPORAL_NAMESPACE="+namespace,
-		"TERMINATION_TEMPORAL_TASK_QUEUE="+productQueue,
-		"TERMINATION_STORE_DSN="+dsn,
+		"TERMINATION_TEMPORAL_ADDRESS="+setup.temporal.Address,
+		"TERMINATION_TEMPORAL_NAMESPACE="+setup.temporal.Namespace,
+		"TERMINATION_TEMPORAL_TASK_QUEUE="+setup.temporal.TaskQueue,
+		"TERMINATION_STORE_DSN="+setup.dsn,
 		"TERMINATION_WORKER_WORKFLOW_CACHE_SIZE="+strconv.Itoa(opts.CacheSize),
 		"TERMINATION_METRICS_LISTEN_ADDRESS="+metricsAddr,
 		"TERMINATION_LOG_LEVEL=warn",
 		// Notifications on, to the benchmark's own receiver: every status
 		// message to the marketplace, every work item to Operations.
-		"TERMINATION_NOTIFY_MARKETPLACE_WEBHOOK_URLS="+receiverURL,
+		"TERMINATION_NOTIFY_MARKETPLACE_WEBHOOK_URLS="+setup.receiverURL,
 		"TERMINATION_NOTIFY_MARKETPLACE_WEBHOOK_SECRET="+receiverSecret,
-		"TERMINATION_NOTIFY_OPERATIONS_WEBHOOK_URLS="+receiverURL,
+		"TERMINATION_NOTIFY_OPERATIONS_WEBHOOK_URLS="+setup.receiverURL,
 		"TERMINATION_NOTIFY_OPERATIONS_WEBHOOK_SECRET="+receiverSecret,
 		"TERMINATION_NOTIFY_LAST_WARNING="+lastWarning(opts.LastWarning),
 	)
+	cmd.Env = append(cmd.Env, codecEnv...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the benchmark
 	if err := cmd.Start(); err != nil {
@@ -575,15 +663,17 @@ func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, dir
 	go func() {
 		err := cmd.Wait()
 		close(p.exited)
-		cancel(fmt.Errorf("the worker process exited: %v", err)) // fails the run instead of hanging it
+		if !p.stopping.Load() {
+			cancel(fmt.Errorf("the worker process exited: %v", err)) // fails the run instead of hanging it
+		}
 	}()
 	return p, nil
 }
 
-// waitForPollers waits until the worker polls the orders' task queue.
-func waitForPollers(ctx context.Context, c client.Client) error {
+// waitForPollers waits until a worker polls the task queue.
+func waitForPollers(ctx context.Context, c client.Client, queue string) error {
 	for {
-		resp, err := c.DescribeTaskQueue(ctx, productQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		resp, err := c.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
 		if err == nil && len(resp.GetPollers()) > 0 {
 			return nil
 		}
@@ -626,12 +716,23 @@ func (p *workerProcess) memory() (rss, heapLive uint64, err error) {
 }
 
 func (p *workerProcess) stop() {
+	p.stopping.Store(true)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
 	case <-time.After(15 * time.Second):
 		_ = p.cmd.Process.Kill()
 	}
+}
+
+// dial connects to Temporal as the connection's config says
+// (config.Temporal.ClientOptions), logging nothing.
+func dial(ctx context.Context, t config.Temporal) (client.Client, error) {
+	copts, err := t.ClientOptions(logging.ForTemporal(zap.NewNop()))
+	if err != nil {
+		return nil, err
+	}
+	return client.DialContext(ctx, copts)
 }
 
 func freePort() (int, error) {

@@ -38,6 +38,10 @@ func Print(w io.Writer, r *Results) error {
 	row("unlink confirmed -> status message stored", r.Latency.UnlinkStored)
 	row("timer due -> final message stored", r.Latency.TimerStored)
 	fmt.Fprintln(tw, "\t\t\t")
+	if e := r.Encryption; e != nil {
+		printEncryption(tw, e)
+		fmt.Fprintln(tw, "\t\t\t")
+	}
 	if r.API.Orders > 0 {
 		fmt.Fprintf(tw, "HTTP API vs Go starter (ms, %d orders each, one at a time)\tp50\tp95\tp99\tp99 ratio\t\n", r.API.Orders)
 		apiRow := func(name string, l APILatency) {
@@ -54,6 +58,23 @@ func Print(w io.Writer, r *Results) error {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t\n", m.Open, mib(m.RSS), mib(m.HeapLive))
 	}
 	return tw.Flush()
+}
+
+// printEncryption is the table's Encryption section: the product's run with
+// payload encryption off and on, side by side.
+func printEncryption(w io.Writer, e *EncryptionCost) {
+	fmt.Fprintln(w, "Encryption (product run, payloads in clear vs AES-256-GCM)\toff\ton\ton/off\t")
+	fmt.Fprintf(w, "completed orders/s\t%.2f\t%.2f\t%.2f\t\n", e.Off.Throughput, e.On.Throughput, e.Ratio)
+	fmt.Fprintf(w, "bound by\t%s\t%s\t%s\t\n", e.Off.Bound, e.On.Bound, ratioMeaning(e.Off.Bound, e.On.Bound))
+	ms := func(name string, off, on float64) {
+		fmt.Fprintf(w, "%s (ms)\t%.1f\t%.1f\t%.2f\t\n", name, off, on, on/max(off, 0.001))
+	}
+	ms("start call p50", e.Off.Start.P50, e.On.Start.P50)
+	ms("start call p99", e.Off.Start.P99, e.On.Start.P99)
+	ms("unlink confirmed -> status message stored p50", e.Off.UnlinkStored.P50, e.On.UnlinkStored.P50)
+	ms("unlink confirmed -> status message stored p99", e.Off.UnlinkStored.P99, e.On.UnlinkStored.P99)
+	fmt.Fprintf(w, "stored start input, result (one order's history)\t%s, %s\t%s, %s\t\t\n", e.Off.InputEncoding, e.Off.ResultEncoding, e.On.InputEncoding, e.On.ResultEncoding)
+	fmt.Fprintf(w, "webhooks received: status events, work items\t%d, %d\t%d, %d\t\t\n", e.Off.StatusEvents, e.Off.WorkItems, e.On.StatusEvents, e.On.WorkItems)
 }
 
 func share(throughput, limit float64) float64 {

@@ -2,14 +2,16 @@
 // embedded Temporal server, against the bare workflow of the same shape, and
 // prints a table (and writes it as JSON).
 //
-//	go run ./cmd/termination-bench [--orders 1000] [--concurrency 200] [--window 2s] [--last-warning 1s] [--open 1000,10000] [--json bench-results.json]
+//	go run ./cmd/termination-bench [--orders 1000] [--concurrency 200] [--window 2s] [--last-warning 1s] [--encryption-cost=true] [--open 1000,10000] [--json bench-results.json]
 //
 // The defaults saturate the server: every order waits its window, so a run
 // can complete at most concurrency / window orders per second (100/s), far
 // above what the embedded server on a small machine sustains. The table says,
 // for the product's and the baseline's run, whether it was bound by that cap
 // (the window) or by the server; the ratio compares the server's capacity
-// for each shape only when both were bound by the server.
+// for each shape only when both were bound by the server. With
+// --encryption-cost (the default) the product runs a second time with payload
+// encryption on, and the table gives both runs' throughput and latency.
 package main
 
 import (
@@ -38,6 +40,7 @@ func main() {
 	warning := fs.Duration("last-warning", time.Second, "the customer's last warning this long before the deadline (whole seconds; 0 for none)")
 	apiOrders := fs.Int("api-orders", 100, "orders each through the HTTP API and the Go starter, one at a time, to compare their latency (0 for none)")
 	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
+	encryption := fs.Bool("encryption-cost", true, "run the product a second time with payload encryption on (a second worker process, a fresh key) and report its cost")
 	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	out := fs.String("json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
 	_ = fs.Parse(os.Args[1:])
@@ -49,7 +52,7 @@ func main() {
 	}
 	began := time.Now()
 	r, err := bench.Run(ctx, bench.Options{
-		Orders: *orders, Concurrency: *concurrency, Window: *window, LastWarning: *warning, APIOrders: *apiOrders, Open: opens, CacheSize: *cache,
+		Orders: *orders, Concurrency: *concurrency, Window: *window, LastWarning: *warning, APIOrders: *apiOrders, EncryptionCost: *encryption, Open: opens, CacheSize: *cache,
 		Progress: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 		},

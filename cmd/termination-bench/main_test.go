@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cloudmarket/termination-orders/bench"
+	"github.com/cloudmarket/termination-orders/codec"
 )
 
 // The benchmark command runs on a fresh checkout and reports every figure; at
@@ -30,7 +31,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	}
 	for _, want := range []string{"History events per order", "Throughput", "unlink confirmed -> status message stored",
 		"timer due -> final message stored", "Worker memory", "bound by (window if >= 90% of the cap)",
-		"status events to the marketplace", "unlink, HTTP API"} {
+		"status events to the marketplace", "unlink, HTTP API", "Encryption (product run, payloads in clear vs AES-256-GCM)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -86,6 +87,22 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 	}
 	if want := bench.Bound(r.Throughput.Baseline, r.Throughput.Cap); r.Throughput.BaselineBound != want {
 		t.Errorf("baseline bound %q for %.2f/s against a cap of %.2f/s, want %q", r.Throughput.BaselineBound, r.Throughput.Baseline, r.Throughput.Cap, want)
+	}
+	// The product ran a second time, encrypting: the server stored
+	// ciphertext then (the bench checks one order's history), and each run's
+	// receiver got its own orders' webhooks.
+	if e := r.Encryption; e == nil {
+		t.Error("no encryption figures")
+	} else {
+		if e.On.InputEncoding != codec.MetadataEncoding || e.On.ResultEncoding != codec.MetadataEncoding || e.Off.InputEncoding != "json/plain" {
+			t.Errorf("stored encodings: off %+v, on %+v", e.Off, e.On)
+		}
+		if e.Off.Throughput != r.Throughput.Product || e.On.Throughput <= 0 || e.On.Start.P50 <= 0 || e.On.UnlinkStored.P99 <= 0 {
+			t.Errorf("encryption figures missing: %+v", e)
+		}
+		if e.On.StatusEvents != 6*4 || e.On.WorkItems != 6 {
+			t.Errorf("encrypted run's webhooks: %d status events, %d work items; want 24 and 6", e.On.StatusEvents, e.On.WorkItems)
+		}
 	}
 	if len(r.Memory) != 2 || r.Memory[0].Open != 20 || r.Memory[1].Open != 40 || r.Memory[0].RSS == 0 || r.Memory[0].HeapLive == 0 {
 		t.Errorf("memory = %+v", r.Memory)
