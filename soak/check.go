@@ -9,8 +9,13 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 )
@@ -43,6 +48,7 @@ type Result struct {
 	Stuck              int `json:"stuck"`
 	WrongAnswers       int `json:"wrongAnswers"`
 	WorkflowTaskFailed int `json:"workflowTaskFailedEvents"`
+	InputsInClear      int `json:"inputsInClear"` // orders whose history holds their input unencrypted
 
 	// What the wrong answers were.
 	Wrong struct {
@@ -245,7 +251,7 @@ func (r *runner) orderState(ctx context.Context, id string, res *Result) (orderS
 	}
 	for _, a := range d.GetPendingActivities() {
 		st.pending = append(st.pending, fmt.Sprintf("%s attempt %d %s, last failure %q", a.GetActivityType().GetName(), a.GetAttempt(),
-			a.GetState().String(), firstLine(a.GetLastFailure().GetMessage())))
+			a.GetState().String(), failureMessage(r.dc, a.GetLastFailure())))
 	}
 	if st.running {
 		st.status, st.statusErr = r.orders.Status(callCtx, id)
@@ -261,17 +267,30 @@ func (r *runner) orderState(ctx context.Context, id string, res *Result) (orderS
 		}
 		seen = append(seen, strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_"))
 		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			checkInput(res, id, e)
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED:
 			cause := e.GetWorkflowTaskFailedEventAttributes().GetCause().String()
 			res.WorkflowTaskFailed++
 			res.WorkflowTaskFailedCauses[cause]++
 			res.finding("workflow task failed: order %s, event %d, cause %s: %s; events before it: %s", id, e.GetEventId(), cause,
-				firstLine(e.GetWorkflowTaskFailedEventAttributes().GetFailure().GetMessage()), strings.Join(seen[max(0, len(seen)-12):len(seen)-1], ", "))
+				failureMessage(r.dc, e.GetWorkflowTaskFailedEventAttributes().GetFailure()), strings.Join(seen[max(0, len(seen)-12):len(seen)-1], ", "))
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
 			res.WorkflowTaskTimeouts++
 		}
 	}
 	return st, nil
+}
+
+// failureMessage is the first line of a failure's message, decrypted with dc:
+// with encryption on, history only says "Encoded failure".
+func failureMessage(dc converter.DataConverter, f *failurepb.Failure) string {
+	if f == nil {
+		return ""
+	}
+	f = proto.CloneOf(f)
+	converter.DecodeCommonFailureAttributes(dc, f)
+	return firstLine(f.GetMessage())
 }
 
 func firstLine(s string) string {
@@ -344,6 +363,22 @@ func checkMessages(res *Result, id string, state orderState, msgs []store.Messag
 		res.Doubled++
 		res.finding("doubled: order %s: message %d (%s) stored but not in the order's timeline", id, seq, extra[0].Stage)
 	}
+}
+
+// checkInput: the order's input, as the raw history's started event holds
+// it, is encrypted. An order's input is never empty, so no payload at all
+// proves nothing and counts too.
+func checkInput(res *Result, id string, started *historypb.HistoryEvent) {
+	var encodings []string
+	for _, p := range started.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads() {
+		encodings = append(encodings, string(p.GetMetadata()[converter.MetadataEncoding]))
+	}
+	if len(encodings) > 0 && !slices.ContainsFunc(encodings, func(e string) bool { return e != codec.MetadataEncoding }) {
+		return
+	}
+	res.InputsInClear++
+	res.finding("input in clear: order %s: event %d's input has encodings %q, want all %s",
+		id, started.GetEventId(), encodings, codec.MetadataEncoding)
 }
 
 // checkWindow: closed for good at or after the order's own deadline, never

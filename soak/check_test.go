@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -181,5 +186,82 @@ func TestRecoveryIsTheLastHeldBackMessage(t *testing.T) {
 	}
 	if got := recovery(msgs, back); got != 4*time.Second {
 		t.Fatalf("recovery = %s, want 4s", got)
+	}
+}
+
+// With encryption on, as the soak runs, every order's input is ciphertext in
+// the raw history; an input in clear, even in part, is a finding.
+func TestOrderInputMustBeEncrypted(t *testing.T) {
+	key, err := codec.NewKey("soak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := codec.NewKeyRing(key.ID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := codec.DataConverter(codec.New(ring))
+	plain := converter.GetDefaultDataConverter()
+	input := order.Order{OrderID: "ORD-1", RequestedBy: "soak@example.com"}
+	started := func(dc converter.DataConverter, values ...any) *historypb.HistoryEvent {
+		t.Helper()
+		ps, err := dc.ToPayloads(values...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &historypb.HistoryEvent{EventId: 1, EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+			Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
+				WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{Input: ps}}}
+	}
+	mixed := started(dc, input)
+	mixed.GetWorkflowExecutionStartedEventAttributes().Input.Payloads = append(mixed.GetWorkflowExecutionStartedEventAttributes().Input.Payloads,
+		started(plain, input).GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()...)
+	for _, tc := range []struct {
+		name    string
+		started *historypb.HistoryEvent
+		inClear int
+	}{
+		{"encrypted", started(dc, input), 0},
+		{"in clear", started(plain, input), 1},
+		{"one payload of two in clear", mixed, 1},
+		{"no input at all", started(dc), 1},
+	} {
+		var res Result
+		checkInput(&res, "ORD-1", tc.started)
+		if res.InputsInClear != tc.inClear || len(res.Findings) != tc.inClear {
+			t.Errorf("%s: inputs in clear %d, want %d; findings %q", tc.name, res.InputsInClear, tc.inClear, res.Findings)
+		}
+		if strings.Contains(strings.Join(res.Findings, " "), "soak@example.com") {
+			t.Errorf("%s: a finding quotes the input: %q", tc.name, res.Findings)
+		}
+	}
+}
+
+// Findings quote failures from history in clear, although history holds
+// them encrypted, and the event they came from is left as it was.
+func TestFailureMessagesAreDecrypted(t *testing.T) {
+	key, err := codec.NewKey("soak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := codec.NewKeyRing(key.ID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := codec.New(ring)
+	dc := codec.DataConverter(c)
+	f := codec.FailureConverter(c, dc).ErrorToFailure(errors.New("status store: connection refused\nsecond line"))
+	if f.GetMessage() == "status store: connection refused\nsecond line" {
+		t.Fatalf("the failure is in clear: %q", f.GetMessage())
+	}
+	encoded := f.GetMessage()
+	if got := failureMessage(dc, f); got != "status store: connection refused" {
+		t.Errorf("failureMessage = %q", got)
+	}
+	if f.GetMessage() != encoded {
+		t.Errorf("the history's failure was changed to %q", f.GetMessage())
+	}
+	if got := failureMessage(dc, nil); got != "" {
+		t.Errorf("no failure: %q", got)
 	}
 }

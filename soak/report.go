@@ -54,6 +54,7 @@ func Print(w io.Writer, rs *Results) error {
 	row("  error instead of an answer", num(func(r Result) int { return r.Wrong.ErrorAnswers }))
 	row("  answered after the timeout", num(func(r Result) int { return r.Wrong.LateAnswers }))
 	row("WorkflowTaskFailed events", num(func(r Result) int { return r.WorkflowTaskFailed }))
+	row("order input in clear", num(func(r Result) int { return r.InputsInClear }))
 	row("store recovery, s (per outage)", func(r Result) string { return seconds(r.StoreRecoverySec) })
 	row("server restart, s (per kill)", func(r Result) string { return seconds(r.ServerRestartSec) })
 	row("run time, s", func(r Result) string { return fmt.Sprintf("%.0f", r.DurationSec) })

@@ -22,8 +22,11 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for creating and dropping the run's databases
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/codec"
+	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -86,13 +89,19 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	// Payloads are encrypted as production's should be, under a key of the
+	// run's own that lives only in memory and in the workers' environment.
+	key, err := codec.NewKey("soak")
+	if err != nil {
+		return nil, err
+	}
 	opts.Progress("building the production worker (cmd/termination-worker)")
 	bin, err := buildWorker(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, kind := range opts.Servers {
-		r, err := runOn(ctx, opts, kind, dir, bin)
+		r, err := runOn(ctx, opts, kind, dir, bin, key)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
@@ -110,6 +119,7 @@ type runner struct {
 	workers  *workerPool
 	proxy    *proxy
 	c        client.Client
+	dc       converter.DataConverter // c's: the checker decrypts failures with it
 	orders   *starter.Client
 	st       *store.Store
 	rng      *rand.Rand
@@ -128,7 +138,7 @@ type outage struct {
 	began, back time.Time
 }
 
-func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Result, err error) {
+func runOn(ctx context.Context, opts Options, kind, parent, bin string, key codec.Key) (_ Result, err error) {
 	began := time.Now()
 	dir, err := os.MkdirTemp(parent, kind+"-")
 	if err != nil {
@@ -199,8 +209,17 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Resul
 	}
 	defer r.st.Close()
 
-	if r.c, err = client.DialContext(ctx, client.Options{HostPort: r.temporal.address, Namespace: namespace,
-		Logger: logging.ForTemporal(zap.NewNop())}); err != nil {
+	ring, err := codec.NewKeyRing(key.ID, key)
+	if err != nil {
+		return Result{}, err
+	}
+	copts, err := config.LocalTemporal(r.temporal.address, namespace, taskQueue).WithCodec(codec.New(ring)).
+		ClientOptions(logging.ForTemporal(zap.NewNop()))
+	if err != nil {
+		return Result{}, err
+	}
+	r.dc = copts.DataConverter
+	if r.c, err = client.DialContext(ctx, copts); err != nil {
 		return Result{}, err
 	}
 	defer r.c.Close()
@@ -213,6 +232,11 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Resul
 		"TERMINATION_TEMPORAL_ADDRESS=" + r.temporal.address,
 		"TERMINATION_TEMPORAL_NAMESPACE=" + namespace,
 		"TERMINATION_TEMPORAL_TASK_QUEUE=" + taskQueue,
+		// The run's key only, whatever keys the soak's own environment names.
+		"TERMINATION_CODEC_ENCRYPTION=on",
+		"TERMINATION_CODEC_KEYS=" + key.Entry(),
+		"TERMINATION_CODEC_KEYS_FILE=",
+		"TERMINATION_CODEC_ACTIVE_KEY=",
 		"TERMINATION_STORE_DSN=" + through.String(),
 		// The soak shares its PostgreSQL server with Temporal's databases and
 		// with other tests: a few connections per worker are plenty.
@@ -252,7 +276,8 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string) (_ Resul
 	}
 	res.Faults.WorkerCrashes = r.workers.crashCount()
 	res.DurationSec = time.Since(began).Seconds()
-	res.Pass = res.Lost == 0 && res.Doubled == 0 && res.Early == 0 && res.Stuck == 0 && res.WrongAnswers == 0 && res.WorkflowTaskFailed == 0
+	res.Pass = res.Lost == 0 && res.Doubled == 0 && res.Early == 0 && res.Stuck == 0 && res.WrongAnswers == 0 && res.WorkflowTaskFailed == 0 &&
+		res.InputsInClear == 0
 	return res, nil
 }
 
