@@ -37,6 +37,10 @@ type Acceptance struct {
 	// status store remembers every order, also after Temporal's retention):
 	// this run must change nothing.
 	PriorLife *PriorLife `json:"priorLife,omitempty"`
+	// AccountRefused is set when the order's AWS account is held by another
+	// order or was closed for good: this run changes nothing but its own
+	// order's page, and tells nobody.
+	AccountRefused *order.AccountRefusal `json:"accountRefused,omitempty"`
 	// ReopenWindow is the order's post-closure period, fixed now: its own
 	// override or the worker's policy.
 	ReopenWindow time.Duration `json:"reopenWindow"`
@@ -64,7 +68,9 @@ func (p PriorLife) Error() string {
 }
 
 // Accepted reports whether the order may go ahead.
-func (a Acceptance) Accepted() bool { return len(a.Problems) == 0 && a.PriorLife == nil }
+func (a Acceptance) Accepted() bool {
+	return len(a.Problems) == 0 && a.PriorLife == nil && a.AccountRefused == nil
+}
 
 // Invalid returns the broken rules as one error, or nil.
 func (a Acceptance) Invalid() error {
@@ -81,9 +87,12 @@ func (a Acceptance) Invalid() error {
 // AcceptOrder is the acceptance step of every order: it decodes and validates
 // the start input by the worker's current rules, checks that the order runs
 // under its own workflow ID, fixes its reopen window from the worker's policy,
-// and asks the status store whether the order already lived. Its answer is
-// recorded in history, so a stricter rule or another policy deployed later
-// never changes an order that was already accepted.
+// asks the status store whether the order already lived, and claims its AWS
+// account (one live termination per account, none after it was closed for
+// good). Its answer is recorded in history, so a stricter rule or another
+// policy deployed later never changes an order that was already accepted.
+// The claim is the store's, keyed on the order's life, so a retried step
+// finds its own claim and a crash between claim and answer loses nothing.
 func (a *Activities) AcceptOrder(ctx context.Context, in AcceptInput) (Acceptance, error) {
 	now := a.now().UTC()
 	if in.Input == nil {
@@ -112,7 +121,31 @@ func (a *Activities) AcceptOrder(ctx context.Context, in AcceptInput) (Acceptanc
 			acc.Notify.GiveUpAfter = DefaultGiveUpAfter
 		}
 	}
-	return a.checkPriorLife(ctx, acc, in)
+	acc, err := a.checkPriorLife(ctx, acc, in)
+	if err != nil || !acc.Accepted() {
+		return acc, err
+	}
+	return a.claimAccount(ctx, acc, in)
+}
+
+// claimAccount claims the order's AWS account for this life of the order, or
+// records why it may not.
+func (a *Activities) claimAccount(ctx context.Context, acc Acceptance, in AcceptInput) (Acceptance, error) {
+	o := acc.Order
+	err := a.Store.Claim(ctx, order.Claim{
+		AccountID: o.AccountID, OrderID: acc.Owner, SubscriptionID: o.SubscriptionID, RunKey: in.RunKey, ClaimedAt: acc.At,
+	})
+	var refused *order.AccountRefusal
+	switch {
+	case errors.As(err, &refused):
+		acc.AccountRefused = refused
+		activity.GetLogger(ctx).Warn("Order refused: its AWS account is not free", "OrderID", acc.Owner, "AccountID", o.AccountID,
+			"Refusal", refused.Kind, "HolderOrderID", refused.Holder.OrderID, "HolderStage", refused.Holder.Stage)
+		return acc, nil
+	case err != nil:
+		return Acceptance{}, fmt.Errorf("claim AWS account %s for order %s: %w", o.AccountID, acc.Owner, err)
+	}
+	return acc, nil
 }
 
 // checkPriorLife finds the order the run may write to and whether it already

@@ -54,6 +54,10 @@ type StatusStore interface {
 	// PriorLife returns the latest message of the order written by another
 	// life than runKey in a stage other than Failed, if there is one.
 	PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error)
+	// Claim claims an AWS account for an order's life: nil when the claim is
+	// that life's, an *order.AccountRefusal naming the claim in its way.
+	// Record ends the claim when it stores the order's final message.
+	Claim(ctx context.Context, c order.Claim) error
 }
 
 // SignalTimes finds when the server received a signal: the time of the

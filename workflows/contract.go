@@ -42,6 +42,14 @@ const (
 	// RejectedByStage. A rejection by the validator leaves no trace in history.
 	UpdateReopen = "reopen"
 
+	// UpdateAcceptance answers once the order is accepted, with its Status,
+	// or refused, with the refusal as its failure: type InvalidOrder,
+	// OrderAlreadyProcessed, AccountInTermination or AccountClosedForGood
+	// (whose details carry the order.Claim in the way). No payload. Sent with
+	// the start (update-with-start), it tells the caller the truth about its
+	// own order; sent later, the same answer.
+	UpdateAcceptance = "acceptance"
+
 	// UpdateCancel cancels the order before the unlink. Payload: CancelRequest;
 	// result: Status. Rejected (RejectedByStage) from the unlink on.
 	UpdateCancel = "cancel"
@@ -99,7 +107,7 @@ var (
 	SearchAttributes = []temporal.SearchAttributeKey{StageKey, AccountIDKey, SubscriptionIDKey, ReopenDeadlineKey, UnlinkDueByKey}
 )
 
-// Failure types of a workflow that changes nothing. Both are non-retryable.
+// Failure types of a workflow that changes nothing. All are non-retryable.
 const (
 	// ErrTypeInvalidOrder: the start input breaks the contract (each broken
 	// field is named). The order page gets a Failed message.
@@ -108,4 +116,11 @@ const (
 	// (the status store remembers it beyond Temporal's retention); one order
 	// closes an account at most once. Nothing is written to its order page.
 	ErrTypeOrderAlreadyProcessed = "OrderAlreadyProcessed"
+	// ErrTypeAccountInTermination: another order holds the AWS account (its
+	// details: the order.Claim of the holder, with its stage). The order's
+	// own page says so; nobody is notified.
+	ErrTypeAccountInTermination = string(order.RefusedAccountInTermination)
+	// ErrTypeAccountClosedForGood: the AWS account was closed for good (its
+	// details: the order.Claim of the order that closed it, with the date).
+	ErrTypeAccountClosedForGood = string(order.RefusedAccountClosedForGood)
 )

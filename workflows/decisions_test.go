@@ -231,6 +231,13 @@ func (s *switchableStore) PriorLife(ctx context.Context, orderID, runKey string)
 	return s.real.PriorLife(ctx, orderID, runKey)
 }
 
+func (s *switchableStore) Claim(ctx context.Context, c order.Claim) error {
+	if s.isDown() {
+		return errors.New("connection refused")
+	}
+	return s.real.Claim(ctx, c)
+}
+
 // Defect: while a status write retried, updates waited for it and timed out
 // although they were applied. An update answers once the decision is made;
 // the message is stored when the store is back.

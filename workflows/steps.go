@@ -82,11 +82,13 @@ type queuedEntry struct {
 // items given. The order goes on at once; the writer stores it behind.
 func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message, requestID string, workItems ...activities.Announcement) {
 	entry := w.transition(ctx, stage, message, requestID)
-	w.queued = append(w.queued, queuedEntry{
-		entry:       entry,
-		afterCommit: w.byUpdate,
-		announce:    append([]activities.Announcement{{Kind: order.NoticeStatus, Entry: &entry}}, workItems...),
-	})
+	w.queue(entry, append([]activities.Announcement{{Kind: order.NoticeStatus, Entry: &entry}}, workItems...))
+}
+
+// queue hands a status message to the writer with what is announced with it
+// (nil: nobody is told).
+func (w *terminationOrder) queue(entry order.TimelineEntry, announce []activities.Announcement) {
+	w.queued = append(w.queued, queuedEntry{entry: entry, afterCommit: w.byUpdate, announce: announce})
 }
 
 // writeQueued writes the queued status messages, one at a time, in order.
@@ -108,7 +110,10 @@ func (w *terminationOrder) record(ctx workflow.Context, q queuedEntry) {
 	w.writes++
 	defer func() { w.writes-- }()
 	entry := q.entry
-	change := activities.StatusChange{OrderID: w.owner, RunKey: w.runKey, Entry: entry, Subject: w.subject(), Announce: q.announce}
+	change := activities.StatusChange{OrderID: w.owner, RunKey: w.runKey, Entry: entry}
+	if len(q.announce) > 0 {
+		change.Subject, change.Announce = w.subject(), q.announce
+	}
 	var (
 		sent activities.Sent
 		err  error

@@ -51,6 +51,8 @@ type terminationOrder struct {
 	// accepted is set once the acceptance step has decided, and slow once it
 	// waits for the status store: requests are then refused, not held.
 	accepted, slow bool
+	// refused is why the order was refused at its acceptance, if it was.
+	refused error
 	// owner is the order whose page receives this run's messages ("" for none).
 	owner string
 	// runKey identifies this life of the order in the status store.
@@ -104,19 +106,23 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 		w.status.OrderID = order.OwnerOf(info.WorkflowExecution.ID)
 	}
 
-	if acc.PriorLife != nil {
+	switch invalid := acc.Invalid(); {
+	case acc.PriorLife != nil:
 		w.logger.Error("Termination order refused: the order already lived", "PriorStage", acc.PriorLife.Stage)
+		// Nothing is written: the order's page belongs to its first life.
 		w.transition(ctx, order.StageFailed, order.AlreadyProcessedMessage(w.status.OrderID, acc.PriorLife), "")
-		w.accepted = true
-		w.awaitQuiet(steady)
-		return w.status, temporal.NewNonRetryableApplicationError(acc.PriorLife.Error(), ErrTypeOrderAlreadyProcessed, nil)
-	}
-	if invalid := acc.Invalid(); invalid != nil {
+		return w.refuse(steady, temporal.NewNonRetryableApplicationError(acc.PriorLife.Error(), ErrTypeOrderAlreadyProcessed, nil))
+	case invalid != nil:
 		w.logger.Error("Termination order rejected: invalid input", "Error", invalid)
 		w.enter(ctx, order.StageFailed, order.FailedMessage(invalid), "")
-		w.accepted = true
-		w.awaitQuiet(steady)
-		return w.status, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, nil)
+		return w.refuse(steady, temporal.NewNonRetryableApplicationError(invalid.Error(), ErrTypeInvalidOrder, nil))
+	case acc.AccountRefused != nil:
+		r := acc.AccountRefused
+		w.logger.Warn("Termination order refused: its AWS account is not free",
+			"Refusal", r.Kind, "HolderOrderID", r.Holder.OrderID, "HolderStage", r.Holder.Stage)
+		// Its own page says why, and nobody is told: no termination began.
+		w.queue(w.transition(ctx, order.StageFailed, order.AccountRefusedMessage(r), ""), nil)
+		return w.refuse(steady, temporal.NewNonRetryableApplicationError(r.Reason, string(r.Kind), nil, r.Holder))
 	}
 
 	w.enter(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order), "",
@@ -140,6 +146,15 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 		return w.status, err
 	}
 	return w.finish(ctx, steady)
+}
+
+// refuse ends a run whose order was refused at its acceptance with err, once
+// its message is stored and the acceptance update answered.
+func (w *terminationOrder) refuse(steady workflow.Context, err error) (Status, error) {
+	w.refused = err
+	w.accepted = true
+	w.awaitQuiet(steady)
+	return w.status, err
 }
 
 // accept runs the acceptance step and returns its decision.
@@ -173,6 +188,18 @@ func (w *terminationOrder) setup(ctx workflow.Context) {
 	w.setUpdate(ctx, UpdateReopen, w.reopenUpdate, w.validateReopen)
 	w.setUpdate(ctx, UpdateCancel, w.cancelUpdate, w.validateCancel)
 	w.setUpdate(ctx, UpdateConfirmUnlink, w.confirmUnlink, w.validateConfirmUnlink)
+	w.setUpdate(ctx, UpdateAcceptance, w.acceptance, nil)
+}
+
+// acceptance answers once the order is accepted, with its status, or refused,
+// with the refusal: sent with the start, it tells the caller the truth about
+// its own order.
+func (w *terminationOrder) acceptance(ctx workflow.Context) (Status, error) {
+	_ = workflow.Await(ctx, func() bool { return w.accepted })
+	if w.refused != nil {
+		return Status{}, w.refused
+	}
+	return w.status, nil
 }
 
 func (w *terminationOrder) setQuery(ctx workflow.Context) {

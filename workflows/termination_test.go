@@ -463,6 +463,8 @@ func (f *flakyStore) PriorLife(ctx context.Context, orderID, runKey string) (sto
 	return f.real.PriorLife(ctx, orderID, runKey)
 }
 
+func (f *flakyStore) Claim(ctx context.Context, c order.Claim) error { return f.real.Claim(ctx, c) }
+
 func TestRetriedStatusWriteStoresOnce(t *testing.T) {
 	flaky := &flakyStore{failed: map[int]bool{}}
 	h := newHarness(t, flaky)
@@ -502,6 +504,8 @@ func (d *downStore) Record(ctx context.Context, m store.Message) (bool, error) {
 func (d *downStore) PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error) {
 	return d.real.PriorLife(ctx, orderID, runKey)
 }
+
+func (d *downStore) Claim(ctx context.Context, c order.Claim) error { return d.real.Claim(ctx, c) }
 
 func TestStoreOutageFallsBackToRegularActivity(t *testing.T) {
 	down := &downStore{outage: 12}
