@@ -56,7 +56,7 @@ var sqliteDialect = &dialect{
 	decodeTime: func(v any) (time.Time, error) {
 		s, ok := v.(string)
 		if !ok {
-			return time.Time{}, fmt.Errorf("occurred_at: want text, got %T", v)
+			return time.Time{}, fmt.Errorf("time: want text, got %T", v)
 		}
 		return time.Parse(sqliteTimeLayout, s)
 	},
@@ -84,7 +84,7 @@ var postgresDialect = &dialect{
 	decodeTime: func(v any) (time.Time, error) {
 		t, ok := v.(time.Time)
 		if !ok {
-			return time.Time{}, fmt.Errorf("occurred_at: want timestamptz, got %T", v)
+			return time.Time{}, fmt.Errorf("time: want timestamptz, got %T", v)
 		}
 		return t.UTC(), nil
 	},

@@ -1,6 +1,8 @@
 // Package store keeps the customer-facing status messages of termination
-// orders where an order details page reads them: an embedded SQLite file by
-// default, PostgreSQL when the DSN says so.
+// orders where an order details page reads them, and each AWS account's
+// claims, which enforce the account's rule (one live termination at a time,
+// closed for good is forever): an embedded SQLite file by default,
+// PostgreSQL when the DSN says so.
 package store
 
 import (
@@ -65,7 +67,8 @@ func (m Message) Validate() error {
 	return nil
 }
 
-// Store is a status message store. It is safe for concurrent use.
+// Store is a status message and account claim store. It is safe for
+// concurrent use, also by many Stores (processes) on one database.
 type Store struct {
 	db      *sql.DB
 	dialect *dialect
@@ -122,28 +125,64 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Dialect() string { return s.dialect.name }
 
 // Record stores a message once: recording the same order, run and sequence
-// number again changes nothing and reports inserted=false.
+// number again changes nothing and reports inserted=false. In the same
+// transaction it moves the account claim of the message's order life (if it
+// has one) to the message's stage, so a final stage frees the account, or
+// closes it for good, exactly when the order's page says so.
 func (s *Store) Record(ctx context.Context, m Message) (inserted bool, err error) {
 	if err := m.Validate(); err != nil {
 		return false, err
 	}
-	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`
-		INSERT INTO order_status_messages (order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (order_id, run_id, seq) DO NOTHING`),
-		m.OrderID, m.RunID, m.Seq, string(m.Stage), string(m.OrderStatus), m.Text,
-		s.dialect.encodeTime(m.OccurredAt), s.dialect.encodeTime(time.Now()))
+	if m.Stage == order.StageAwaitingUnlink {
+		// Every claim starts at AwaitingUnlink and never returns to it: the
+		// message alone changes no claim and needs no transaction.
+		inserted, err = s.insertMessage(ctx, s.db, m)
+	} else {
+		inserted, err = s.recordAndAdvance(ctx, m)
+	}
 	if err != nil {
 		if s.dialect.isDataError(err) {
 			err = fmt.Errorf("%w: %w", ErrInvalidMessage, err)
 		}
 		return false, fmt.Errorf("record status message %d of order %s: %w", m.Seq, m.OrderID, err)
 	}
-	n, err := res.RowsAffected()
+	return inserted, nil
+}
+
+// recordAndAdvance advances the claim whether or not the message was already
+// there: a retry repairs what an earlier attempt may have left.
+func (s *Store) recordAndAdvance(ctx context.Context, m Message) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("record status message %d of order %s: %w", m.Seq, m.OrderID, err)
+		return false, err
 	}
-	return n == 1, nil
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	inserted, err := s.insertMessage(ctx, tx, m)
+	if err != nil {
+		return false, err
+	}
+	if err := s.advanceClaim(ctx, tx, m); err != nil {
+		return false, err
+	}
+	return inserted, tx.Commit()
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *Store) insertMessage(ctx context.Context, db execer, m Message) (bool, error) {
+	res, err := db.ExecContext(ctx, s.dialect.rebind(`
+		INSERT INTO order_status_messages (order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (order_id, run_id, seq) DO NOTHING`),
+		m.OrderID, m.RunID, m.Seq, string(m.Stage), string(m.OrderStatus), m.Text,
+		s.dialect.encodeTime(m.OccurredAt), s.dialect.encodeTime(time.Now()))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at
