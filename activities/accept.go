@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/store"
 )
 
 // AcceptInput is what the acceptance step decides on: the start input exactly
@@ -50,6 +52,10 @@ type Acceptance struct {
 	// worker's policy.
 	Notify NotifyPolicy `json:"notify,omitzero"`
 }
+
+// ErrTypeInvalidClaim is the failure type of an acceptance whose claim the
+// status store can never take.
+const ErrTypeInvalidClaim = "InvalidAccountClaim"
 
 // DefaultGiveUpAfter bounds the retries of a failed notification when the
 // policy does not.
@@ -142,6 +148,9 @@ func (a *Activities) claimAccount(ctx context.Context, acc Acceptance, in Accept
 		activity.GetLogger(ctx).Warn("Order refused: its AWS account is not free", "OrderID", acc.Owner, "AccountID", o.AccountID,
 			"Refusal", refused.Kind, "HolderOrderID", refused.Holder.OrderID, "HolderStage", refused.Holder.Stage)
 		return acc, nil
+	case errors.Is(err, store.ErrInvalidClaim):
+		// A claim the store can never take: retrying cannot help.
+		return Acceptance{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidClaim, err)
 	case err != nil:
 		return Acceptance{}, fmt.Errorf("claim AWS account %s for order %s: %w", o.AccountID, acc.Owner, err)
 	}
