@@ -226,6 +226,27 @@ var branches = map[string]branch{
 		finish(t, e, id, run, order.StagePermanentlyClosed)
 		return run
 	},
+	// The account is held by another order: refused at the call, on its own page.
+	"refused_account_in_termination": func(t *testing.T, e *env, id string) string {
+		holder := id + "-HOLDER"
+		_, err := e.orders.Start(context.Background(), forAccount(holder, "SUB-H", accountOf(holder)))
+		require.NoError(t, err)
+		run, err := e.orders.Start(context.Background(), forAccount(id, "SUB-H", accountOf(holder)))
+		require.ErrorIs(t, err, starter.ErrAccountInTermination)
+		requireFailure(t, e.temporal.GetWorkflow(context.Background(), run.WorkflowID, run.RunID).Get(context.Background(), nil),
+			workflows.ErrTypeAccountInTermination, "by order "+holder)
+		return run.RunID
+	},
+	// A client that is not ours starts an order for an account closed for good.
+	"refused_raw_start_account_closed_for_good": func(t *testing.T, e *env, id string) string {
+		holder := id + "-HOLDER"
+		closedForGood(t, e, holder)
+		run, err := e.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: order.WorkflowID(id), TaskQueue: e.queue},
+			workflows.WorkflowType, forAccount(id, "SUB-R", accountOf(holder)))
+		require.NoError(t, err)
+		requireFailure(t, run.Get(context.Background(), nil), workflows.ErrTypeAccountClosedForGood, "closed for good on")
+		return run.GetRunID()
+	},
 	// The failing store refuses this order's final write (see failingStore).
 	"write_falls_back_to_regular_activity": closedForGood,
 	"already_processed": func(t *testing.T, e *env, id string) string {

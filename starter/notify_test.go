@@ -364,7 +364,7 @@ func TestNotificationsOfAWholeLife(t *testing.T) {
 	requireStatusEvents(t, n.marketplace, run, final)
 
 	// Operations: one work item by chat and one e-mail, to the right mailbox.
-	subject := "Unlink AWS account 210987654321 (termination order ORD-NOTIFY-LIFE)"
+	subject := "Unlink AWS account " + accountOf("ORD-NOTIFY-LIFE") + " (termination order ORD-NOTIFY-LIFE)"
 	chats := n.opsChat.about(run.OrderID)
 	require.Len(t, chats, 1, "one work item by chat")
 	assert.True(t, strings.HasPrefix(chats[0], subject+"\n\n"), "%q", chats[0])

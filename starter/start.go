@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -109,7 +110,10 @@ func (c *Client) startAndAccept(ctx context.Context, opts client.StartWorkflowOp
 	handle, err := c.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     workflows.UpdateAcceptance,
+			// A new ID per start: the server answers an update-with-start whose
+			// ID a closed run already answered with that run's answer, which
+			// would hide a refused run that may be replaced.
+			UpdateID:     workflows.UpdateAcceptance + ":" + uuid.NewString(),
 			UpdateName:   workflows.UpdateAcceptance,
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
@@ -118,10 +122,14 @@ func (c *Client) startAndAccept(ctx context.Context, opts client.StartWorkflowOp
 		err = handle.Get(ctx, nil)
 	}
 	run := Run{OrderID: o.OrderID, WorkflowID: opts.ID}
-	if started, serr := op.Get(ctx); serr == nil {
-		run.RunID = started.GetRunID()
-	}
 	var appErr *temporal.ApplicationError
+	if err == nil || errors.As(err, &appErr) {
+		// The run started and answered; the operation then knows its ID (it
+		// is never completed for a start that failed).
+		if started, serr := op.Get(ctx); serr == nil {
+			run.RunID = started.GetRunID()
+		}
+	}
 	switch {
 	case err == nil:
 		return run, nil

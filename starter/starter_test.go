@@ -3,6 +3,8 @@ package starter_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,13 +90,22 @@ func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store
 		namespace: ts.GetDefaultNamespace()}
 }
 
+// newOrder is a valid order whose AWS account is its own (accountOf), so
+// that orders of different tests never hold each other's account.
 func newOrder(id string) order.Order {
 	return order.Order{
-		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: "210987654321",
+		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: accountOf(id),
 		TerminationType: order.TerminationTypeCloseAccount,
 		Items:           []order.Item{{ItemID: "ITM-1"}, {ItemID: "ITM-2"}},
 		RequestedBy:     "jane.doe@example.com",
 	}
+}
+
+// accountOf is the 12-digit AWS account of a test order: one per order ID.
+func accountOf(orderID string) string {
+	h := fnv.New64a()
+	h.Write([]byte(orderID))
+	return fmt.Sprintf("%012d", h.Sum64()%1_000_000_000_000)
 }
 
 func ops() order.UnlinkCompleted {
@@ -300,7 +311,7 @@ func TestListByStage(t *testing.T) {
 		list := page.Orders
 		require.Len(c, list, 1)
 		require.Equal(c, "ORD-L2", list[0].OrderID)
-		require.Equal(c, "210987654321", list[0].AccountID)
+		require.Equal(c, accountOf("ORD-L2"), list[0].AccountID)
 		require.Equal(c, "SUB-ORD-L2", list[0].SubscriptionID)
 		require.True(c, post.ReopenDeadline.Equal(list[0].ReopenDeadline), "deadline %v vs %v", post.ReopenDeadline, list[0].ReopenDeadline)
 
@@ -343,7 +354,7 @@ func TestWebUIMetadataAndNoTimeouts(t *testing.T) {
 	var summary, details string
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(cfg.GetUserMetadata().GetSummary(), &summary))
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(cfg.GetUserMetadata().GetDetails(), &details))
-	require.Equal(t, "Close AWS account 210987654321 permanently (order ORD-UI, subscription SUB-ORD-UI)", summary)
+	require.Equal(t, "Close AWS account "+accountOf("ORD-UI")+" permanently (order ORD-UI, subscription SUB-ORD-UI)", summary)
 	require.Contains(t, details, "requested by jane.doe@example.com")
 
 	// Current details, as the UI reads them through the built-in metadata query.
@@ -361,7 +372,7 @@ func TestWebUIMetadataAndNoTimeouts(t *testing.T) {
 			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(ev.GetUserMetadata().GetSummary(), &timerSummary))
 		}
 	}
-	require.Contains(t, timerSummary, "Reopen window of AWS account 210987654321: closes for good at ")
+	require.Contains(t, timerSummary, "Reopen window of AWS account "+accountOf("ORD-UI")+": closes for good at ")
 }
 
 // A finished order's status comes from its result: no worker is needed.
