@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +32,7 @@ import (
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -147,7 +147,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	port, err := freePort()
+	port, err := ports.Free("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -623,11 +623,10 @@ type workerSetup struct {
 }
 
 func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, bin string, opts Options, setup workerSetup) (*workerProcess, error) {
-	port, err := freePort()
+	metricsAddr, err := ports.FreeAddress("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(port)
 	// Whatever the benchmark's own environment says about encryption, this
 	// process encrypts exactly when setup says so.
 	codecEnv := []string{"TERMINATION_CODEC_ENCRYPTION=off", "TERMINATION_CODEC_KEYS=", "TERMINATION_CODEC_KEYS_FILE=", "TERMINATION_CODEC_ACTIVE_KEY="}
@@ -733,13 +732,4 @@ func dial(ctx context.Context, t config.Temporal) (client.Client, error) {
 		return nil, err
 	}
 	return client.DialContext(ctx, copts)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

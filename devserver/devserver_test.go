@@ -23,6 +23,7 @@ import (
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -30,14 +31,6 @@ import (
 	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // system is one life of the dev system on a data directory: server, UI, worker.
 type system struct {
@@ -97,7 +90,7 @@ func TestEncryptedOrdersLeaveNothingPersonalInTemporalsDatabase(t *testing.T) {
 	require.NoError(t, err)
 	for name, cd := range map[string]*codec.Codec{"encrypted": codec.New(ring), "in clear": nil} {
 		t.Run(name, func(t *testing.T) {
-			opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()}
+			opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()}
 			sys := startSystem(t, opts, time.Hour, cd)
 			ctx := context.Background()
 			newOrder := func(id string) order.Order {
@@ -155,7 +148,7 @@ func waitForStage(t *testing.T, orders *starter.Client, id string, stage order.S
 // again on the same SQLite file after the deadline: the order still closes for
 // good, at its deadline and not before, each message stored once.
 func TestOrderSurvivesDevServerRestart(t *testing.T) {
-	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), UIPort: freePort(t),
+	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: ports.FreeForTest(t), UIPort: ports.FreeForTest(t),
 		Namespace: "default", Logger: zap.NewNop()}
 	const window = 4 * time.Second
 	ctx := context.Background()
@@ -175,7 +168,7 @@ func TestOrderSurvivesDevServerRestart(t *testing.T) {
 	pendingPost := waitForStage(t, first.orders, "ORD-DEV-2", order.StagePostClosure)
 
 	// One server at a time on a data directory.
-	_, err = devserver.Start(ctx, devserver.Options{DataDir: opts.DataDir, IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+	_, err = devserver.Start(ctx, devserver.Options{DataDir: opts.DataDir, IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()})
 	require.ErrorContains(t, err, "is in use by another dev server")
 
 	// The Web UI is served and reads this server: its API lists the order by stage.
@@ -248,14 +241,14 @@ func TestStartRefusesABusyPort(t *testing.T) {
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
 	_, err = devserver.Start(context.Background(), devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: busy,
-		UIPort: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+		UIPort: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "is not available")
 	require.Contains(t, err.Error(), "--port")
 }
 
 func TestDevNamespaceKeepsFinishedOrdersForThirtyDays(t *testing.T) {
-	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()}
+	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()}
 	srv, err := devserver.Start(context.Background(), opts)
 	require.NoError(t, err)
 	defer srv.Stop()

@@ -45,7 +45,7 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 	start(t, e, "ORD-OUT-1")
 	start(t, e, "ORD-OUT-2")
 
-	proxy.Silence()
+	require.NoError(t, proxy.Set(netfault.BlackHole))
 	answered := func(timeout time.Duration) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(ctx, timeout)
 	}
@@ -99,7 +99,7 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 		out3 = append(out3, order.StageCancelled)
 	}
 
-	proxy.Restore()
+	require.NoError(t, proxy.Set(netfault.Forward))
 	// Every message lands once the store is back.
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		for id, want := range map[string][]order.Stage{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -21,19 +20,11 @@ import (
 	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/internal/netfault"
 	"github.com/cloudmarket/termination-orders/internal/pgtest"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/worker"
 )
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
 
 func readyz(t require.TestingT, addr string) (int, health.Report) {
 	resp, err := http.Get("http://" + addr + "/readyz")
@@ -48,7 +39,7 @@ func readyz(t require.TestingT, addr string) (int, health.Report) {
 // start within store.connect_timeout, with a line saying what the worker
 // waits for first, and an error naming the store (no password) and the timeout.
 func TestSilentStoreFailsTheStart(t *testing.T) {
-	silent, err := netfault.Listen("")
+	silent, err := netfault.Silent()
 	require.NoError(t, err)
 	defer silent.Close()
 	cfg := loadConfig(t, "--store-dsn", "postgres://termination:s3cret@"+silent.Addr()+"/termination_status?sslmode=disable",
@@ -95,7 +86,8 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	require.NoError(t, err)
 	defer proxy.Close()
 	u.Host = proxy.Addr()
-	addr := freeAddress(t)
+	addr, err := ports.FreeAddress("127.0.0.1")
+	require.NoError(t, err)
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "ready-test", "--store-dsn", u.String(), "--metrics-address", addr, "--store-max-open-conns", "3", "--store-max-idle-conns", "2")
 
@@ -120,7 +112,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	require.Len(t, opened, 1)
 	require.EqualValues(t, 3, opened[0].ContextMap()["maxOpenConns"], "the sql.DB's own limit")
 
-	proxy.Silence()
+	require.NoError(t, proxy.Set(netfault.BlackHole))
 	code, report := readyz(t, addr)
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.False(t, report.Ready)
@@ -135,7 +127,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "alive while not ready")
 
-	proxy.Restore()
+	require.NoError(t, proxy.Set(netfault.Forward))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		code, report := readyz(c, addr)
 		require.Equal(c, http.StatusOK, code, "%+v", report)
@@ -160,7 +152,8 @@ func TestConcurrencyLimitsReachTheSDK(t *testing.T) {
 	c := ts.GetDefaultClient()
 	ctx := context.Background()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-	addr := freeAddress(t)
+	addr, err := ports.FreeAddress("127.0.0.1")
+	require.NoError(t, err)
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "limits-test", "--store-dsn", "sqlite:"+t.TempDir()+"/status.db", "--metrics-address", addr,
 		"--max-concurrent-activities", "7", "--max-concurrent-local-activities", "3")
@@ -171,7 +164,7 @@ func TestConcurrencyLimitsReachTheSDK(t *testing.T) {
 
 	// A status write makes the local activity worker report its slots.
 	orders := starter.New(c, "limits-test")
-	_, err := orders.Start(ctx, order.Order{OrderID: "ORD-LIMITS", SubscriptionID: "SUB-1", AccountID: "123456789012",
+	_, err = orders.Start(ctx, order.Order{OrderID: "ORD-LIMITS", SubscriptionID: "SUB-1", AccountID: "123456789012",
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cloudmarket/termination-orders/internal/ports"
 )
 
 // The dev command as a person runs it, with an encryption key: it says where
@@ -24,7 +26,7 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	port, uiPort, apiPort := freePort(t), freePort(t), freePort(t)
+	port, uiPort, apiPort := ports.FreeForTest(t), ports.FreeForTest(t), ports.FreeForTest(t)
 	dataDir := t.TempDir()
 	cmd := exec.Command(bin, "--data-dir", dataDir, "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
 		"--api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
@@ -129,14 +131,4 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 		}
 		l.Close()
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
