@@ -146,6 +146,28 @@ func TestReopenWindowAndWorkflowID(t *testing.T) {
 	}
 }
 
+// A workflow ID gives back its order ID; OwnerOf only a valid one.
+func TestParseWorkflowIDAndOwnerOf(t *testing.T) {
+	for id, want := range map[string]struct {
+		parsed string
+		ok     bool
+		owner  string
+	}{
+		order.WorkflowID("ORD-1"): {"ORD-1", true, "ORD-1"},
+		"termination-ORD 1":       {"ORD 1", true, ""},
+		"temporal-sys-scheduler":  {"", false, ""},
+		"":                        {"", false, ""},
+	} {
+		parsed, ok := order.ParseWorkflowID(id)
+		if parsed != want.parsed || ok != want.ok {
+			t.Errorf("ParseWorkflowID(%q) = %q, %v; want %q, %v", id, parsed, ok, want.parsed, want.ok)
+		}
+		if got := order.OwnerOf(id); got != want.owner {
+			t.Errorf("OwnerOf(%q) = %q; want %q", id, got, want.owner)
+		}
+	}
+}
+
 func TestUnlinkCompleted(t *testing.T) {
 	u := order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"}
 	if err := u.Validate(now); err != nil {
