@@ -500,7 +500,7 @@ func (b *bench) otherPaths(ctx context.Context, r *Results) error {
 	if _, err := b.waitForMessage(ctx, o.OrderID, 2); err != nil {
 		return err
 	}
-	if _, err := b.orders.Reopen(ctx, o.OrderID, order.ReopenRequest{RequestedBy: "bench", Reason: "bench"}); err != nil {
+	if _, err := b.orders.Reopen(ctx, o.OrderID, order.Request{RequestedBy: "bench", Reason: "bench"}); err != nil {
 		return err
 	}
 	if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil); err != nil {
@@ -517,7 +517,7 @@ func (b *bench) otherPaths(ctx context.Context, r *Results) error {
 	if _, err := b.waitForMessage(ctx, o.OrderID, 1); err != nil {
 		return err
 	}
-	if _, err := b.orders.Cancel(ctx, o.OrderID, order.CancelRequest{RequestedBy: "bench", Reason: "bench"}); err != nil {
+	if _, err := b.orders.Cancel(ctx, o.OrderID, order.Request{RequestedBy: "bench", Reason: "bench"}); err != nil {
 		return err
 	}
 	if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil); err != nil {

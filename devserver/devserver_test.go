@@ -101,12 +101,12 @@ func TestEncryptedOrdersLeaveNothingPersonalInTemporalsDatabase(t *testing.T) {
 			require.NoError(t, err)
 			waitForStage(t, sys.orders, "ORD-DB-1", order.StageAwaitingUnlink)
 			require.NoError(t, confirmed(sys.orders.ConfirmUnlink(ctx, "ORD-DB-1", order.UnlinkCompleted{CompletedBy: "ops.sam@example.com", Reference: "OPS-1"})))
-			_, err = sys.orders.Reopen(ctx, "ORD-DB-1", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Needs it for the audit"})
+			_, err = sys.orders.Reopen(ctx, "ORD-DB-1", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Needs it for the audit"})
 			require.NoError(t, err)
 			_, err = sys.orders.Start(ctx, newOrder("ORD-DB-2"))
 			require.NoError(t, err)
 			waitForStage(t, sys.orders, "ORD-DB-2", order.StageAwaitingUnlink)
-			_, err = sys.orders.Cancel(ctx, "ORD-DB-2", order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Keeping the account"})
+			_, err = sys.orders.Cancel(ctx, "ORD-DB-2", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Keeping the account"})
 			require.NoError(t, err)
 			sys.stop()
 
@@ -191,7 +191,7 @@ func TestOrderSurvivesDevServerRestart(t *testing.T) {
 	require.Len(t, msgs, 3, "each message once across the restart")
 
 	// The order still in its window kept its deadline and can be reopened.
-	reopened, err := second.orders.Reopen(ctx, "ORD-DEV-2", order.ReopenRequest{RequestedBy: "jane", Reason: "after the restart"})
+	reopened, err := second.orders.Reopen(ctx, "ORD-DEV-2", order.Request{RequestedBy: "jane", Reason: "after the restart"})
 	require.NoError(t, err)
 	require.Equal(t, order.StageReopened, reopened.Stage)
 	require.Equal(t, pendingPost.ReopenDeadline, reopened.ReopenDeadline)

@@ -202,13 +202,13 @@ func TestEncryptedHistoryHoldsNothingPersonal(t *testing.T) {
 	waitForStage(t, orders, "ENC-REOPENED", order.StageAwaitingUnlink)
 	_, err = orders.ConfirmUnlink(ctx, "ENC-REOPENED", unlink)
 	require.NoError(t, err)
-	reopened, err := orders.Reopen(ctx, "ENC-REOPENED", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Still need the account for the audit"})
+	reopened, err := orders.Reopen(ctx, "ENC-REOPENED", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Still need the account for the audit"})
 	require.NoError(t, err)
 
 	_, err = orders.Start(ctx, newOrder("ENC-CANCELLED"))
 	require.NoError(t, err)
 	waitForStage(t, orders, "ENC-CANCELLED", order.StageAwaitingUnlink)
-	_, err = orders.Cancel(ctx, "ENC-CANCELLED", order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Changed my mind about closing"})
+	_, err = orders.Cancel(ctx, "ENC-CANCELLED", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Changed my mind about closing"})
 	require.NoError(t, err)
 
 	_, err = orders.Start(ctx, newOrder("ENC-CLOSED"))
@@ -396,7 +396,7 @@ func TestRecordEncryptedHistories(t *testing.T) {
 	hist.temporal = c
 	require.NoError(t, confirmed(hist.orders.ConfirmUnlink(context.Background(), id, ops())))
 	waitQuiet(t, hist, id)
-	_, err = hist.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Rotated and reopened"})
+	_, err = hist.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Rotated and reopened"})
 	require.NoError(t, err)
 	finish(t, hist, id, run, order.StageReopened)
 	h := history(t, c, order.WorkflowID(id), run)

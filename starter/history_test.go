@@ -101,7 +101,7 @@ var branches = map[string]branch{
 			require.Len(c, s.Timeline, 3, "the last warning")
 		}, 30*time.Second, 20*time.Millisecond)
 		waitQuiet(t, e, id)
-		_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Warned in time"})
+		_, err := e.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Warned in time"})
 		require.NoError(t, err)
 		return finish(t, e, id, run, order.StageReopened)
 	}},
@@ -118,13 +118,13 @@ var branches = map[string]branch{
 		run := start(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
 		waitQuiet(t, e, id)
-		_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Still need it"})
+		_, err := e.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Still need it"})
 		require.NoError(t, err)
 		return finish(t, e, id, run, order.StageReopened)
 	}},
 	"cancelled": {exact: true, drive: func(t *testing.T, e *env, id string) string {
 		run := start(t, e, id)
-		_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Keeping it"})
+		_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Keeping it"})
 		require.NoError(t, err)
 		return finish(t, e, id, run, order.StageCancelled)
 	}},
@@ -132,7 +132,7 @@ var branches = map[string]branch{
 		run := start(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
 		waitQuiet(t, e, id)
-		_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Too late"})
+		_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Too late"})
 		require.ErrorIs(t, err, starter.ErrRejected)
 		return finish(t, e, id, run, order.StagePermanentlyClosed)
 	}},
@@ -168,7 +168,7 @@ var branches = map[string]branch{
 		run := start(t, e, id)
 		race(func() { _, _ = e.orders.ConfirmUnlink(context.Background(), id, ops()) },
 			func() {
-				_, _ = e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "race"})
+				_, _ = e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "race"})
 			})
 		return settle(t, e, id, run)
 	}},
@@ -177,7 +177,7 @@ var branches = map[string]branch{
 		race(func() {
 			_ = e.temporal.SignalWorkflow(context.Background(), order.WorkflowID(id), "", workflows.SignalUnlinkCompleted, ops())
 		}, func() {
-			_, _ = e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "race"})
+			_, _ = e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "race"})
 		})
 		return settle(t, e, id, run)
 	}},
@@ -186,7 +186,7 @@ var branches = map[string]branch{
 		s, err := e.orders.ConfirmUnlink(context.Background(), id, ops())
 		require.NoError(t, err)
 		time.Sleep(time.Until(s.ReopenDeadline))
-		_, _ = e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "just in time?"})
+		_, _ = e.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "just in time?"})
 		return settle(t, e, id, run)
 	}},
 	// The failing store refuses this order's final write (see failingStore).
@@ -263,7 +263,7 @@ func TestRecordOrderAcceptedUnderLooserRules(t *testing.T) {
 	require.ErrorContains(t, o.Validate(time.Now()), "items: must list at most 100 items", "today's rules refuse it")
 	run, err := e.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: order.WorkflowID(o.OrderID), TaskQueue: queue}, workflows.WorkflowType, o)
 	require.NoError(t, err)
-	_, err = e.orders.Cancel(context.Background(), o.OrderID, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "recorded"})
+	_, err = e.orders.Cancel(context.Background(), o.OrderID, order.Request{RequestedBy: "jane.doe@example.com", Reason: "recorded"})
 	require.NoError(t, err)
 	require.NoError(t, run.Get(context.Background(), nil))
 	compareOrWrite(t, history(t, e.temporal, run.GetID(), run.GetRunID()), historyVersion+"accepted_under_looser_rules.json", true)

@@ -132,7 +132,7 @@ func (w *terminationOrder) confirmUnlinkV1(ctx workflow.Context, u UnlinkComplet
 }
 
 func (w *terminationOrder) validateReopenV1(ctx workflow.Context, r ReopenRequest) error {
-	if err := r.Validate(); err != nil {
+	if err := r.Validate(UpdateReopen); err != nil {
 		return err
 	}
 	return w.refusal(w.status.CheckReopen(workflow.Now(ctx)))
@@ -144,7 +144,7 @@ func (w *terminationOrder) reopenV1(ctx workflow.Context, r ReopenRequest) (Stat
 }
 
 func (w *terminationOrder) validateCancelV1(_ workflow.Context, r CancelRequest) error {
-	if err := r.Validate(); err != nil {
+	if err := r.Validate(UpdateCancel); err != nil {
 		return err
 	}
 	return w.refusal(w.status.CheckCancel())

@@ -253,50 +253,39 @@ func (a *app) unlinkCommand() *cobra.Command {
 }
 
 func (a *app) reopenCommand() *cobra.Command {
-	var r order.ReopenRequest
-	cmd := &cobra.Command{
+	return a.requestCommand(&cobra.Command{
 		Use:     "reopen ORDER_ID",
 		Short:   "Reopen the account during its post-closure period (update reopen)",
 		Example: "  terminationctl reopen ORD-4821-3307 --requested-by jane.doe@example.com --reason 'Still need the account'",
-		Args:    exactlyOneOrderID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			orders, err := a.orders()
-			if err != nil {
-				return err
-			}
-			s, err := orders.Reopen(cmd.Context(), args[0], r)
-			if err != nil {
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), s)
-		},
-	}
-	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the reopen")
-	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
-	requestIDFlag(cmd, &r.RequestID)
-	return cmd
+	}, "reopen", (*starter.Client).Reopen)
 }
 
 func (a *app) cancelCommand() *cobra.Command {
-	var r order.CancelRequest
-	cmd := &cobra.Command{
+	return a.requestCommand(&cobra.Command{
 		Use:     "cancel ORDER_ID",
 		Short:   "Cancel the order before the account is unlinked (update cancel)",
 		Example: "  terminationctl cancel ORD-4821-3307 --requested-by jane.doe@example.com --reason 'Placed by mistake'",
-		Args:    exactlyOneOrderID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			orders, err := a.orders()
-			if err != nil {
-				return err
-			}
-			s, err := orders.Cancel(cmd.Context(), args[0], r)
-			if err != nil {
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), s)
-		},
+	}, "cancellation", (*starter.Client).Cancel)
+}
+
+// requestCommand makes cmd send a person's request (what they ask for: the
+// reopen, the cancellation) with send, and print the order's status.
+func (a *app) requestCommand(cmd *cobra.Command, what string,
+	send func(*starter.Client, context.Context, string, order.Request) (order.Status, error)) *cobra.Command {
+	var r order.Request
+	cmd.Args = exactlyOneOrderID
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		orders, err := a.orders()
+		if err != nil {
+			return err
+		}
+		s, err := send(orders, cmd.Context(), args[0], r)
+		if err != nil {
+			return err
+		}
+		return printStatus(cmd.OutOrStdout(), s)
 	}
-	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the cancellation")
+	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the "+what)
 	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
 	requestIDFlag(cmd, &r.RequestID)
 	return cmd
