@@ -146,6 +146,7 @@ func TestCodecAnswersTheWebUIPreflightAndDecode(t *testing.T) {
 	// The decode itself, with a reader's token.
 	r := e.post(t, "/codec/decode", e.tokens[api.RoleReader], e.historyPayloads(t, customerOrder, "Unlinked by Operations"))
 	assert.Equal(t, webUI, r.header.Get("Access-Control-Allow-Origin"))
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "decoded payloads are not kept by caches")
 	ps := decodedPayloads(t, r)
 	require.Len(t, ps, 2)
 	assert.Equal(t, converter.MetadataEncodingJSON, string(ps[0].GetMetadata()[converter.MetadataEncoding]))
@@ -197,6 +198,9 @@ func TestCodecRoles(t *testing.T) {
 		})
 	}
 
+	// A query without arguments: the CLI sends no payloads to encode.
+	assert.Empty(t, decodedPayloads(t, e.post(t, "/codec/encode", e.tokens[api.RoleOperations], []byte(`{}`))))
+
 	for name, token := range map[string]string{"missing": "", "wrong": "tok_not-a-key"} {
 		t.Run(name+" token", func(t *testing.T) {
 			r := e.post(t, "/codec/decode", token, encrypted)
@@ -235,7 +239,10 @@ func TestCodecRefusesWhatItCannotDecrypt(t *testing.T) {
 	// Not payloads at all.
 	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], []byte(`{"payloads": "all of them"}`))
 	assert.Equal(t, http.StatusBadRequest, r.status)
-	assert.Equal(t, api.TypeInvalidInput, r.problem(t).Type)
+	p = r.problem(t)
+	assert.Equal(t, api.TypeInvalidInput, p.Type)
+	assert.Contains(t, p.Detail, "body: must be proto-JSON payloads")
+	assert.Contains(t, p.Detail, "payloads", "the parser's own reason follows")
 
 	// Another namespace's payloads: its keys are elsewhere.
 	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], e.historyPayloads(t, "x"), "X-Namespace", "billing")
@@ -270,6 +277,14 @@ func TestCodecBodyLimitIsItsOwn(t *testing.T) {
 	require.Greater(t, len(body), 64<<10)
 	ps := decodedPayloads(t, e.post(t, "/codec/decode", e.tokens[api.RoleReader], body))
 	assert.Len(t, ps, 200)
+
+	// Beyond its 8 MiB, a problem saying so.
+	huge := append(append([]byte(`{"payloads":[{"data":"`), bytes.Repeat([]byte("A"), 8<<20)...), `"}]}`...)
+	r := e.post(t, "/codec/decode", e.tokens[api.RoleReader], huge)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r.status)
+	p := r.problem(t)
+	assert.Equal(t, api.TypePayloadTooLarge, p.Type)
+	assert.Equal(t, "the request body is larger than 8388608 bytes", p.Detail)
 }
 
 func TestNewEncryptionKeyCommand(t *testing.T) {
