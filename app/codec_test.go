@@ -1,4 +1,4 @@
-package config_test
+package app_test
 
 import (
 	"encoding/base64"
@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
-	"github.com/cloudmarket/termination-orders/logging"
 )
 
 // Test keys: 32 bytes each, base64; never used outside tests.
@@ -29,8 +29,8 @@ func TestEncryptionIsOffWithoutKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, on := cfg.Temporal.Codec().Encrypting(); on || cfg.Temporal.EncryptionLine() != "off" {
-			t.Errorf("command %d: encrypting without keys: %s", cmd, cfg.Temporal.EncryptionLine())
+		if _, on := cfg.Codec.Encrypting(); on || app.EncryptionLine(cfg.Codec) != "off" {
+			t.Errorf("command %d: encrypting without keys: %s", cmd, app.EncryptionLine(cfg.Codec))
 		}
 	}
 }
@@ -42,10 +42,10 @@ func TestOneKeyFromTheEnvironmentEncryptsEveryPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, on := cfg.Temporal.Codec().Encrypting(); !on || id != "k1" {
+	if id, on := cfg.Codec.Encrypting(); !on || id != "k1" {
 		t.Fatalf("encrypting = %q, %v", id, on)
 	}
-	line := cfg.Temporal.EncryptionLine()
+	line := app.EncryptionLine(cfg.Codec)
 	if !strings.Contains(line, "k1") || strings.Contains(line, testKey1) {
 		t.Errorf("encryption line %q", line)
 	}
@@ -54,7 +54,7 @@ func TestOneKeyFromTheEnvironmentEncryptsEveryPayload(t *testing.T) {
 	}
 
 	// The one place that builds client options gives them the codec.
-	opts, err := cfg.Temporal.ClientOptions(logging.ForTemporal(zap.NewNop()))
+	opts, err := cfg.ClientOptions(zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +85,10 @@ func TestRotationNamesTheActiveKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, on := cfg.Temporal.Codec().Encrypting(); !on || id != "k2" {
+	if id, on := cfg.Codec.Encrypting(); !on || id != "k2" {
 		t.Fatalf("encrypting = %q, %v", id, on)
 	}
-	if ids := cfg.Temporal.Codec().Ring().IDs(); strings.Join(ids, ",") != "k1,k2" {
+	if ids := cfg.Codec.Ring().IDs(); strings.Join(ids, ",") != "k1,k2" {
 		t.Errorf("ring %v", ids)
 	}
 }
@@ -104,10 +104,10 @@ func TestEncryptionOffStillDecrypts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, encrypting := off.Temporal.Codec().Encrypting(); encrypting || !strings.Contains(off.Temporal.EncryptionLine(), "k1 still decrypt") {
-		t.Fatalf("off: %s", off.Temporal.EncryptionLine())
+	if _, encrypting := off.Codec.Encrypting(); encrypting || !strings.Contains(app.EncryptionLine(off.Codec), "k1 still decrypt") {
+		t.Fatalf("off: %s", app.EncryptionLine(off.Codec))
 	}
-	dcOn, dcOff := codec.DataConverter(on.Temporal.Codec()), codec.DataConverter(off.Temporal.Codec())
+	dcOn, dcOff := codec.DataConverter(on.Codec), codec.DataConverter(off.Codec)
 	p, err := dcOn.ToPayload("reason typed by a customer")
 	if err != nil {
 		t.Fatal(err)

@@ -9,14 +9,14 @@ import (
 // notifyConfig is where the notify.* settings send notifications.
 func notifyConfig(n config.Notify) notify.Config {
 	targets := func(a config.Audience) notify.Targets {
-		return notify.Targets{WebhookURLs: a.WebhookURLs, WebhookSecret: a.WebhookSecret, ChatURLs: a.ChatURLs, EmailTo: a.EmailTo}
+		return notify.Targets{WebhookURLs: a.WebhookURLs, WebhookSecret: string(a.WebhookSecret), ChatURLs: a.ChatURLs, EmailTo: a.EmailTo}
 	}
 	return notify.Config{
 		Operations:  targets(n.Operations),
 		Escalation:  targets(n.Escalation),
 		Marketplace: targets(n.Marketplace),
 		SMTP: notify.SMTP{
-			Address: n.SMTP.Address, Username: n.SMTP.Username, Password: n.SMTP.Password,
+			Address: n.SMTP.Address, Username: n.SMTP.Username, Password: string(n.SMTP.Password),
 			From: n.SMTP.From, StartTLS: n.SMTP.StartTLS,
 		},
 		RequestTimeout: n.RequestTimeout,

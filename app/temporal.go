@@ -64,11 +64,11 @@ func EncryptionLine(c *codec.Codec) string {
 func newCodec(s config.Codec) (*codec.Codec, error) {
 	var errs []error
 	bad := func(key string, err error) { errs = append(errs, &config.KeyError{Key: key, Err: err}) }
-	keys, err := codec.ParseKeyFile(s.KeysFile)
+	keys, err := codec.ParseKeyFile(string(s.KeysFile))
 	if err != nil {
 		bad("codec.keys_file", err)
 	}
-	fromSetting, err := codec.ParseKeys(s.Keys)
+	fromSetting, err := codec.ParseKeys(string(s.Keys))
 	if err != nil {
 		bad("codec.keys", err)
 	}

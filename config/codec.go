@@ -33,9 +33,9 @@ type Codec struct {
 	// Encryption is EncryptionAuto, EncryptionOn or EncryptionOff.
 	Encryption string
 	// KeysFile is the text of codec.keys_file (empty without one); Keys is
-	// codec.keys. Both are secrets: never logged.
-	KeysFile string
-	Keys     string
+	// codec.keys.
+	KeysFile Secret
+	Keys     Secret
 	// ActiveKey is the ID of the key that encrypts new payloads; empty for
 	// the only key.
 	ActiveKey string
@@ -50,7 +50,7 @@ type Codec struct {
 func loadCodec(v *viper.Viper, origins bool, dev *DevServer, bad func(name, rule string, args ...any)) Codec {
 	c := Codec{
 		Encryption: strings.ToLower(strings.TrimSpace(v.GetString("codec.encryption"))),
-		Keys:       v.GetString("codec.keys"),
+		Keys:       Secret(v.GetString("codec.keys")),
 		ActiveKey:  strings.TrimSpace(v.GetString("codec.active_key")),
 	}
 	if !slices.Contains([]string{EncryptionAuto, EncryptionOn, EncryptionOff}, c.Encryption) {
@@ -61,7 +61,7 @@ func loadCodec(v *viper.Viper, origins bool, dev *DevServer, bad func(name, rule
 		if err != nil {
 			bad("codec.keys_file", "cannot be read: %v", err)
 		}
-		c.KeysFile = string(b)
+		c.KeysFile = Secret(b)
 	}
 	if !origins {
 		return c

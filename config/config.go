@@ -98,6 +98,21 @@ type Temporal struct {
 	profile envconfig.ClientConfigProfile
 }
 
+// Secret is a setting that must never be shown: printed, it is redacted.
+// Reading it takes a conversion, string(s), where it is used.
+type Secret string
+
+// String hides the secret, so that a setting printed by mistake shows nothing.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
 // Log is the logger's settings.
 type Log struct {
 	Level  string // debug, info, warn or error

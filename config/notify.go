@@ -40,15 +40,19 @@ type Notify struct {
 // Audience is one audience's destinations.
 type Audience struct {
 	WebhookURLs   []string
-	WebhookSecret string
-	ChatURLs      []string
-	EmailTo       []string
+	WebhookSecret Secret
+	// ChatURLs are credentials too (whoever holds one can post): never
+	// logged.
+	ChatURLs []string
+	EmailTo  []string
 }
 
 // SMTP is the mail relay (notify.smtp.*).
 type SMTP struct {
-	Address, Username, Password, From string
-	StartTLS                          bool
+	Address, Username string
+	Password          Secret
+	From              string
+	StartTLS          bool
 }
 
 const notifyCommands = Worker | Dev
@@ -132,14 +136,14 @@ func loadNotify(v *viper.Viper, cmd Command, bad func(name, rule string, args ..
 		dst *Audience
 	}{{"operations", &n.Operations}, {"escalation", &n.Escalation}, {"marketplace", &n.Marketplace}} {
 		t.dst.WebhookURLs = list(v, "notify."+t.aud+".webhook_urls")
-		t.dst.WebhookSecret = v.GetString("notify." + t.aud + ".webhook_secret")
+		t.dst.WebhookSecret = Secret(v.GetString("notify." + t.aud + ".webhook_secret"))
 		t.dst.ChatURLs = list(v, "notify."+t.aud+".chat_urls")
 		t.dst.EmailTo = list(v, "notify."+t.aud+".email_to")
 	}
 	n.SMTP = SMTP{
 		Address:  v.GetString("notify.smtp.address"),
 		Username: v.GetString("notify.smtp.username"),
-		Password: v.GetString("notify.smtp.password"),
+		Password: Secret(v.GetString("notify.smtp.password")),
 		From:     v.GetString("notify.smtp.from"),
 	}
 	switch s := strings.ToLower(strings.TrimSpace(v.GetString("notify.smtp.starttls"))); s {

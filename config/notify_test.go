@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,12 @@ func TestNotifyDefaultsAndTargets(t *testing.T) {
 	}
 	if got := strings.Join(cfg.Notify.Audiences(), ","); got != "operations (2),marketplace (2)" {
 		t.Errorf("audiences = %q", got)
+	}
+	if string(cfg.Notify.Marketplace.WebhookSecret) != secret {
+		t.Error("the webhook secret is not read")
+	}
+	if s := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg); strings.Contains(s, secret) {
+		t.Error("printing the config shows the webhook secret")
 	}
 }
 
