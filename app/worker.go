@@ -17,7 +17,6 @@ import (
 	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // WorkerOption changes how RunWorker starts.
@@ -166,12 +165,11 @@ func (a App) WorkerOptions() worker.Options {
 	cfg := a.Config
 	return worker.Options{
 		TaskQueue:                    cfg.Temporal.TaskQueue,
-		Policy:                       workflows.Policy{ReopenWindow: cfg.ReopenWindow},
+		Policy:                       activities.Policy{ReopenWindow: cfg.ReopenWindow, Notify: notifyPolicy(cfg.Notify)},
 		StopTimeout:                  cfg.StopTimeout,
 		CacheSize:                    cfg.WorkflowCacheSize,
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
-		Notify:                       notifyPolicy(cfg.Notify),
 		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
 	}
 }

@@ -16,8 +16,9 @@ import (
 // Options shape a worker.
 type Options struct {
 	TaskQueue string
-	// Policy is what the orders this worker runs follow (their reopen window).
-	Policy workflows.Policy
+	// Policy is what the orders this worker accepts follow: their reopen
+	// window and the timing of their notifications.
+	Policy activities.Policy
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
 	// CacheSize bounds how many orders the process keeps in memory between
@@ -32,9 +33,8 @@ type Options struct {
 	// OnFatalError is called once if the worker stops polling on an error it
 	// cannot recover from (the namespace is gone, the server refuses the client).
 	OnFatalError func(error)
-	// Notify is the timing of the notifications of the orders this worker
-	// accepts; Notifier sends them (nil: nobody is told) with links to Links.
-	Notify   activities.NotifyPolicy
+	// Notifier sends the orders' notifications (nil: nobody is told) with
+	// links to Links.
 	Notifier activities.Notifier
 	Links    activities.Links
 }
@@ -56,10 +56,10 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 		sdkworker.SetStickyWorkflowCacheSize(opts.CacheSize)
 	}
 	w := sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
-	workflows.Register(w, opts.Policy)
+	workflows.Register(w)
 	activities.Register(w, &activities.Activities{
 		Store:    st,
-		Policy:   activities.Policy{ReopenWindow: opts.Policy.ReopenWindow, Notify: opts.Notify},
+		Policy:   opts.Policy,
 		Signals:  activities.HistorySignals{Client: c},
 		Notifier: opts.Notifier,
 		Links:    opts.Links,

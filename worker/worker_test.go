@@ -9,11 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // The worker stopped while an order waits in its reopen window and started
@@ -26,7 +26,7 @@ func TestOrderSurvivesWorkerRestart(t *testing.T) {
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	opts := worker.Options{TaskQueue: "restart-test", Policy: workflows.Policy{ReopenWindow: 3 * time.Second}, StopTimeout: 5 * time.Second}
+	opts := worker.Options{TaskQueue: "restart-test", Policy: activities.Policy{ReopenWindow: 3 * time.Second}, StopTimeout: 5 * time.Second}
 	orders := starter.New(c, "restart-test")
 
 	w := worker.New(c, st, opts)
