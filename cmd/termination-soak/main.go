@@ -25,7 +25,12 @@ import (
 )
 
 func main() {
-	if soak.ServeIfAsked() { // this executable, run again as the Temporal server
+	// This executable, run again, is the soak's Temporal server.
+	if asked, err := soak.ServeIfAsked(); asked {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(command.ExitFailure)
+		}
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
