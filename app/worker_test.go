@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -159,10 +159,8 @@ func TestMetricsForPrometheus(t *testing.T) {
 	c := ts.GetDefaultClient()
 	ctx := context.Background()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := ports.FreeAddress("127.0.0.1")
 	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "metrics-test", "--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"),
 		"--reopen-window", "1s", "--metrics-address", addr)
