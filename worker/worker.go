@@ -46,6 +46,9 @@ type Options struct {
 	Notify   activities.NotifyPolicy
 	Notifier activities.Notifier
 	Links    activities.Links
+	// Deployment is the Worker Deployment and build this worker runs as;
+	// the zero value runs it unversioned.
+	Deployment Deployment
 }
 
 // SDKOptions are the Temporal SDK's worker options these options make.
@@ -55,17 +58,27 @@ func (o Options) SDKOptions() sdkworker.Options {
 		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
 		MaxConcurrentLocalActivityExecutionSize: o.MaxConcurrentLocalActivities,
 		OnFatalError:                            o.OnFatalError,
+		DeploymentOptions:                       o.Deployment.sdkOptions(),
 	}
 }
 
 // New builds a worker with the workflow and activities registered, writing
 // status messages to st.
 func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Worker {
+	w := newSDKWorker(c, opts)
+	workflows.Register(w, opts.Policy)
+	registerActivities(w, c, st, opts)
+	return w
+}
+
+func newSDKWorker(c client.Client, opts Options) sdkworker.Worker {
 	if opts.CacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(opts.CacheSize)
 	}
-	w := sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
-	workflows.Register(w, opts.Policy)
+	return sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
+}
+
+func registerActivities(w sdkworker.Worker, c client.Client, st activities.StatusStore, opts Options) {
 	activities.Register(w, &activities.Activities{
 		Store:    st,
 		Policy:   activities.Policy{ReopenWindow: opts.Policy.ReopenWindow, Notify: opts.Notify},
@@ -73,7 +86,6 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 		Notifier: opts.Notifier,
 		Links:    opts.Links,
 	})
-	return w
 }
 
 // RunOption changes how Run starts.
@@ -174,9 +186,18 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		notifier = notifier.WithLogTargets()
 	}
 	wopts.Notifier = notifier
+	if wopts.Deployment, err = wopts.Deployment.resolveBuildID(); err != nil {
+		return err
+	}
 	w := New(c, st, wopts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
+	}
+	if wopts.Deployment.MakeCurrent {
+		if err := makeCurrent(ctx, c, wopts.Deployment); err != nil {
+			w.Stop()
+			return err
+		}
 	}
 	readiness.Polling(cfg.Temporal.TaskQueue)
 	logger.Info("Worker started",
@@ -193,7 +214,14 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("encryption", cfg.Temporal.EncryptionLine()),
-		zap.String("store", st.Dialect()))
+		zap.String("store", st.Dialect()),
+		zap.String("workerDeployment", wopts.Deployment.Name),
+		zap.String("buildID", wopts.Deployment.BuildID),
+		zap.Bool("madeCurrent", wopts.Deployment.MakeCurrent))
+	if !wopts.Deployment.Versioned() {
+		logger.Warn("Worker runs unversioned: a deploy changes the code under running orders as each process restarts; " +
+			"production runs versioned (worker.deployment_name, docs/versioning.md)")
+	}
 	if o.onStarted != nil {
 		o.onStarted()
 	}
