@@ -43,7 +43,7 @@ type Acceptance struct {
 	// At is when the decision was made, by the worker's clock.
 	At time.Time `json:"at"`
 	// Notify is the timing of the order's notifications, fixed now from the
-	// worker's policy (read by workflow version 5 and later).
+	// worker's policy.
 	Notify NotifyPolicy `json:"notify,omitzero"`
 }
 

@@ -38,12 +38,12 @@ type StatusChange struct {
 	OrderID string `json:"orderId"`
 	// RunKey identifies the order's life in the store: the workflow's original
 	// run ID, which a reset keeps, so a message re-decided after a reset is
-	// stored once. Empty in changes scheduled before it existed: the run ID.
-	RunKey string              `json:"runKey,omitempty"`
+	// stored once.
+	RunKey string              `json:"runKey"`
 	Entry  order.TimelineEntry `json:"entry"`
-	// Subject and Announce (workflow version 5) are the notifications that go
-	// with the message once it is stored: the marketplace's status event and
-	// any work item for Operations. Nil before version 5: nobody is told.
+	// Subject and Announce are the notifications that go with the message
+	// once it is stored: the marketplace's status event and any work item for
+	// Operations. A nil Subject tells nobody.
 	Subject  *Subject       `json:"subject,omitempty"`
 	Announce []Announcement `json:"announce,omitempty"`
 }
@@ -135,11 +135,10 @@ func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) (Sent, e
 }
 
 func (a *Activities) store(ctx context.Context, in StatusChange) error {
-	info := activity.GetInfo(ctx)
 	logger := log.With(activity.GetLogger(ctx), "OrderID", in.OrderID, "Seq", in.Entry.Seq, "Stage", in.Entry.Stage)
 	runKey := in.RunKey
 	if runKey == "" {
-		runKey = info.WorkflowExecution.RunID
+		return temporal.NewNonRetryableApplicationError("status change without a runKey", ErrTypeInvalidStatusMessage, nil)
 	}
 	m := store.Message{
 		OrderID:     in.OrderID,

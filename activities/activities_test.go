@@ -27,7 +27,7 @@ func newStore(t *testing.T) *store.Store {
 }
 
 func change(seq int, stage order.Stage) activities.StatusChange {
-	return activities.StatusChange{OrderID: "ORD-1", Entry: order.TimelineEntry{
+	return activities.StatusChange{OrderID: "ORD-1", RunKey: "run-1", Entry: order.TimelineEntry{
 		Seq: seq, Time: time.Date(2026, 11, 26, 14, 0, seq, 0, time.UTC), Stage: stage, Message: "message " + string(stage),
 	}}
 }
@@ -51,7 +51,7 @@ func TestRecordStatusStoresTheMessage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "message PostClosure", latest.Text)
 	require.Equal(t, order.OrderStatusCompleted, latest.OrderStatus, "the order status is derived from the stage")
-	require.NotEmpty(t, latest.RunID, "the workflow run is part of the idempotency key")
+	require.Equal(t, "run-1", latest.RunID, "the order's life is part of the idempotency key")
 }
 
 func TestRetriedRecordStatusStoresOnce(t *testing.T) {
@@ -150,7 +150,7 @@ func TestDeliverWaitsForTheRetryAfterOfTheFirstAttempt(t *testing.T) {
 	entry := order.TimelineEntry{Seq: 1, Time: now, Stage: order.StageAwaitingUnlink, Message: "submitted"}
 	v, err := env.ExecuteActivity(activities.NotifyName, activities.NotifyInput{
 		Subject:       activities.Subject{Order: order.Order{OrderID: "ORD-1"}, RunKey: "run"},
-		Announcements: []activities.Announcement{{Kind: notify.KindStatus, Entry: &entry}},
+		Announcements: []activities.Announcement{{Kind: order.NoticeStatus, Entry: &entry}},
 	})
 	require.NoError(t, err)
 	var sent activities.Sent

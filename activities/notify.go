@@ -58,14 +58,14 @@ type Links struct {
 // change of wording or of targets never touches history.
 type Announcement struct {
 	Kind string `json:"kind"`
-	// Entry is the status message of a KindStatus announcement.
+	// Entry is the status message of an order.NoticeStatus announcement.
 	Entry *order.TimelineEntry `json:"entry,omitempty"`
-	// ClosedAt is when the account was closed (KindReopenRequested).
+	// ClosedAt is when the account was closed (order.NoticeReopenRequested).
 	ClosedAt time.Time `json:"closedAt,omitzero"`
 	// Reopen and Cancel are the customer's requests.
 	Reopen *order.ReopenRequest `json:"reopen,omitempty"`
 	Cancel *order.CancelRequest `json:"cancel,omitempty"`
-	// OverdueSince, Reminder and Last describe an escalation (KindUnlinkOverdue).
+	// OverdueSince, Reminder and Last describe an escalation (order.NoticeUnlinkOverdue).
 	OverdueSince time.Time `json:"overdueSince,omitzero"`
 	Reminder     int       `json:"reminder,omitempty"`
 	Last         bool      `json:"last,omitempty"`
@@ -74,9 +74,9 @@ type Announcement struct {
 // Audience is who hears of the announcement.
 func (a Announcement) Audience() notify.Audience {
 	switch a.Kind {
-	case notify.KindStatus:
+	case order.NoticeStatus:
 		return notify.Marketplace
-	case notify.KindUnlinkOverdue:
+	case order.NoticeUnlinkOverdue:
 		return notify.Escalation
 	default:
 		return notify.Operations
@@ -240,15 +240,15 @@ func sendMargin(remaining time.Duration) time.Duration {
 // compose writes the words of an announcement.
 func compose(o notify.Order, a Announcement) (notify.Notice, error) {
 	switch {
-	case a.Kind == notify.KindStatus && a.Entry != nil:
+	case a.Kind == order.NoticeStatus && a.Entry != nil:
 		return notify.StatusEvent(o, *a.Entry), nil
-	case a.Kind == notify.KindUnlinkRequested:
+	case a.Kind == order.NoticeUnlinkRequested:
 		return notify.UnlinkRequested(o), nil
-	case a.Kind == notify.KindUnlinkOverdue:
+	case a.Kind == order.NoticeUnlinkOverdue:
 		return notify.UnlinkOverdue(o, a.OverdueSince, a.Reminder, a.Last), nil
-	case a.Kind == notify.KindReopenRequested && a.Reopen != nil:
+	case a.Kind == order.NoticeReopenRequested && a.Reopen != nil:
 		return notify.ReopenRequested(o, a.ClosedAt, *a.Reopen), nil
-	case a.Kind == notify.KindUnlinkCancelled && a.Cancel != nil:
+	case a.Kind == order.NoticeUnlinkCancelled && a.Cancel != nil:
 		return notify.UnlinkCancelled(o, *a.Cancel), nil
 	}
 	return notify.Notice{}, fmt.Errorf("announcement of kind %q without what it announces", a.Kind)

@@ -25,13 +25,13 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 const taskQueue = "termination-orders-api-test"
@@ -77,7 +77,7 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*config.APIServer))
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
+	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: activities.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 

@@ -99,6 +99,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			lock.Close()
 		}
 	}()
+	if opts.Persistence == nil {
+		if err := checkDataFormat(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkFree(net.JoinHostPort(opts.IP, strconv.Itoa(opts.Port)), "Temporal gRPC", "--port"); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
@@ -72,7 +73,7 @@ func startSystem(t *testing.T, opts devserver.Options, window time.Duration, cd 
 	require.NoError(t, worker.CheckSearchAttributes(ctx, c, opts.Namespace), "created with the namespace")
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(opts.DataDir, "status.db"))
 	require.NoError(t, err)
-	w := worker.New(wc, st, worker.Options{TaskQueue: workflows.DefaultTaskQueue, Policy: workflows.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
+	w := worker.New(wc, st, worker.Options{TaskQueue: workflows.DefaultTaskQueue, Policy: activities.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	return &system{server: srv, client: c, workerClient: wc, worker: w, store: st, orders: starter.New(c, workflows.DefaultTaskQueue)}
 }
@@ -161,6 +162,7 @@ func TestOrderSurvivesDevServerRestart(t *testing.T) {
 	ctx := context.Background()
 
 	first := startSystem(t, opts, window)
+	require.FileExists(t, filepath.Join(opts.DataDir, devserver.FormatFile), "a new data directory is marked with this build's format")
 	_, err := first.orders.Start(ctx, order.Order{OrderID: "ORD-DEV-1", SubscriptionID: "SUB-1", AccountID: "123456789012",
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "ITM-1"}}, RequestedBy: "jane"})
 	require.NoError(t, err)
@@ -269,3 +271,29 @@ func TestDevNamespaceKeepsFinishedOrdersForThirtyDays(t *testing.T) {
 
 // confirmed is the error of a ConfirmUnlink whose status the test does not need.
 func confirmed(_ order.Status, err error) error { return err }
+
+// A data directory a build before 1.0 wrote (a Temporal database and no
+// format file) is refused at start, saying what to do, and left as it was:
+// its orders would otherwise fail their workflow tasks one by one.
+func TestDataDirectoryOfAPre10BuildIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, devserver.DatabaseFile)
+	require.NoError(t, os.WriteFile(db, []byte("orders of an older build"), 0o600))
+
+	_, err := devserver.Start(context.Background(), devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+	require.ErrorIs(t, err, devserver.ErrDataFormat)
+	require.ErrorContains(t, err, "holds orders of a build before 1.0")
+	require.ErrorContains(t, err, "--data-dir")
+	require.ErrorContains(t, err, "mv "+dir+" "+dir+".pre-1.0")
+
+	body, err := os.ReadFile(db)
+	require.NoError(t, err)
+	require.Equal(t, "orders of an older build", string(body), "nothing changed")
+	require.NoFileExists(t, filepath.Join(dir, devserver.FormatFile))
+
+	// A directory of an unknown format is refused too.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, devserver.FormatFile), []byte("termination-orders 9\n"), 0o600))
+	_, err = devserver.Start(context.Background(), devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+	require.ErrorIs(t, err, devserver.ErrDataFormat)
+	require.ErrorContains(t, err, `says "termination-orders 9"`)
+}

@@ -46,7 +46,7 @@ func TestWorkflowLinesCarryOrderAndWorkflowIDs(t *testing.T) {
 	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	workflows.Register(env, workflows.Policy{})
+	workflows.Register(env)
 	activities.Register(env, &activities.Activities{Store: st})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalUnlinkCompleted, order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"})

@@ -11,21 +11,6 @@ import (
 	"github.com/cloudmarket/termination-orders/order"
 )
 
-// The kinds of notification, as they appear in every payload's "type".
-const (
-	// KindStatus tells the marketplace an order has a new status message.
-	KindStatus = "order.status"
-	// KindUnlinkRequested is Operations' work item: unlink the account.
-	KindUnlinkRequested = "operations.unlink_requested"
-	// KindUnlinkOverdue escalates an unlink not confirmed within its SLA;
-	// its reminders have the same kind and a reminder number above 0.
-	KindUnlinkOverdue = "operations.unlink_overdue"
-	// KindReopenRequested is Operations' work item: reopen the account with AWS.
-	KindReopenRequested = "operations.reopen_requested"
-	// KindUnlinkCancelled tells Operations the unlink work item needs no action.
-	KindUnlinkCancelled = "operations.unlink_cancelled"
-)
-
 // Order is what a notification tells about an order: the facts its workflow
 // knows, gathered by the activity that sends it.
 type Order struct {
@@ -61,11 +46,11 @@ func (o Order) eventID(parts ...string) string {
 func StatusEvent(o Order, e order.TimelineEntry) Notice {
 	id := o.eventID("status", strconv.Itoa(e.Seq))
 	return Notice{
-		ID: id, Kind: KindStatus, OrderID: o.Order.OrderID,
+		ID: id, Kind: order.NoticeStatus, OrderID: o.Order.OrderID,
 		Subject: fmt.Sprintf("Order %s: %s", o.Order.OrderID, e.Stage),
 		Text:    e.Message,
 		Data: body(map[string]any{
-			"type": KindStatus, "id": id, "orderId": o.Order.OrderID,
+			"type": order.NoticeStatus, "id": id, "orderId": o.Order.OrderID,
 			"subscriptionId": o.Order.SubscriptionID, "accountId": o.Order.AccountID,
 			"stage": e.Stage, "orderStatus": e.Stage.OrderStatus(), "message": e.Message,
 			"sequence": e.Seq, "time": e.Time.UTC(),
@@ -80,10 +65,10 @@ func UnlinkRequested(o Order) Notice {
 	text := fmt.Sprintf("Termination order %s asks Operations to unlink AWS account %s.\n\n%s\n\nWhen the account is unlinked, confirm it with either command:\n  %s\n  %s",
 		o.Order.OrderID, o.Order.AccountID, o.facts(), o.terminationctl(), o.temporalSignal())
 	return Notice{
-		ID: id, Kind: KindUnlinkRequested, OrderID: o.Order.OrderID,
+		ID: id, Kind: order.NoticeUnlinkRequested, OrderID: o.Order.OrderID,
 		Subject: fmt.Sprintf("Unlink AWS account %s (termination order %s)", o.Order.AccountID, o.Order.OrderID),
 		Text:    text,
-		Data: body(o.fields(KindUnlinkRequested, id, map[string]any{
+		Data: body(o.fields(order.NoticeUnlinkRequested, id, map[string]any{
 			"unlinkDueBy": timeOrNil(o.UnlinkDueBy),
 			"confirmWith": o.commands(),
 		})),
@@ -105,8 +90,8 @@ func UnlinkOverdue(o Order, overdueSince time.Time, reminder int, last bool) Not
 		text += "\n\nThis is the last reminder."
 	}
 	return Notice{
-		ID: id, Kind: KindUnlinkOverdue, OrderID: o.Order.OrderID, Subject: subject, Text: text,
-		Data: body(o.fields(KindUnlinkOverdue, id, map[string]any{
+		ID: id, Kind: order.NoticeUnlinkOverdue, OrderID: o.Order.OrderID, Subject: subject, Text: text,
+		Data: body(o.fields(order.NoticeUnlinkOverdue, id, map[string]any{
 			"unlinkDueBy": timeOrNil(o.UnlinkDueBy), "overdueSince": overdueSince.UTC(),
 			"reminder": reminder, "lastReminder": last, "confirmWith": o.commands(),
 		})),
@@ -121,10 +106,10 @@ func ReopenRequested(o Order, closedAt time.Time, r order.ReopenRequest) Notice 
 	text := fmt.Sprintf("The customer reopened AWS account %s (termination order %s). Reopen the account with AWS before %s, when AWS's own post-closure period ends and the account can no longer be reopened.\n\nReopened by: %s\nReason: %s\nClosed on: %s\n%s",
 		o.Order.AccountID, o.Order.OrderID, order.FormatTime(awsDeadline), r.RequestedBy, r.Reason, order.FormatTime(closedAt), o.facts())
 	return Notice{
-		ID: id, Kind: KindReopenRequested, OrderID: o.Order.OrderID,
+		ID: id, Kind: order.NoticeReopenRequested, OrderID: o.Order.OrderID,
 		Subject: fmt.Sprintf("Reopen AWS account %s with AWS before %s (termination order %s)", o.Order.AccountID, order.FormatTime(awsDeadline), o.Order.OrderID),
 		Text:    text,
-		Data: body(o.fields(KindReopenRequested, id, map[string]any{
+		Data: body(o.fields(order.NoticeReopenRequested, id, map[string]any{
 			"reopenedBy": r.RequestedBy, "reason": r.Reason, "closedAt": closedAt.UTC(), "awsDeadline": awsDeadline,
 		})),
 	}
@@ -137,10 +122,10 @@ func UnlinkCancelled(o Order, r order.CancelRequest) Notice {
 	text := fmt.Sprintf("Termination order %s was cancelled before the unlink: its work item needs no action, and AWS account %s must stay as it is.\n\nCancelled by: %s\nReason: %s\n%s",
 		o.Order.OrderID, o.Order.AccountID, r.RequestedBy, r.Reason, o.facts())
 	return Notice{
-		ID: id, Kind: KindUnlinkCancelled, OrderID: o.Order.OrderID,
+		ID: id, Kind: order.NoticeUnlinkCancelled, OrderID: o.Order.OrderID,
 		Subject: fmt.Sprintf("No action: termination order %s was cancelled (AWS account %s)", o.Order.OrderID, o.Order.AccountID),
 		Text:    text,
-		Data: body(o.fields(KindUnlinkCancelled, id, map[string]any{
+		Data: body(o.fields(order.NoticeUnlinkCancelled, id, map[string]any{
 			"cancelledBy": r.RequestedBy, "reason": r.Reason,
 		})),
 	}

@@ -262,7 +262,7 @@ func newNotifyEnv(t *testing.T, policy activities.NotifyPolicy, marketplace func
 	}, nil)
 	require.NoError(t, err)
 	n.env = newEnvWithOptions(t, worker.Options{
-		Policy: workflows.Policy{ReopenWindow: shortWindow}, Notify: policy, Notifier: notifier,
+		Policy: activities.Policy{ReopenWindow: shortWindow, Notify: policy}, Notifier: notifier,
 		Links: activities.Links{WebUIURL: "http://localhost:8233", Namespace: "default"},
 	}, nil)
 	t.Cleanup(func() {
@@ -310,7 +310,7 @@ func requireStatusEvents(t *testing.T, r *hookReceiver, run starter.Run, final o
 		id := run.OrderID + "/" + run.RunID + "/status/" + strconv.Itoa(i+1)
 		e, ok := got[id]
 		require.True(t, ok, "event %s stored; got %v", id, slices.Collect(mapKeys(got)))
-		assert.Equal(t, notify.KindStatus, e.Type)
+		assert.Equal(t, order.NoticeStatus, e.Type)
 		assert.Equal(t, id, e.ID, "the body's id is the webhook-id")
 		assert.Equal(t, i+1, e.Sequence)
 		assert.Equal(t, stage, e.Stage)
@@ -504,7 +504,7 @@ func TestNotificationsEscalatedTwiceThenUnlinked(t *testing.T) {
 	time.Sleep(2 * policy.ReminderInterval)
 	require.Equal(t, []int{0, 1}, reminders(), "nothing after the unlink")
 	for id, e := range n.escalation.events(run.OrderID) {
-		assert.Equal(t, notify.KindUnlinkOverdue, e.Type, id)
+		assert.Equal(t, order.NoticeUnlinkOverdue, e.Type, id)
 		assert.False(t, e.LastReminder, id)
 	}
 	assert.Len(t, n.opsChat.about(run.OrderID), 1, "Operations' work item; escalations have targets of their own")

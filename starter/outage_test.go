@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/internal/netfault"
 	"github.com/cloudmarket/termination-orders/internal/pgtest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // Defect: while the status store's PostgreSQL was unreachable, queries failed
@@ -37,7 +37,7 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: workflows.Policy{ReopenWindow: time.Hour}, StopTimeout: 5 * time.Second})
+	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: activities.Policy{ReopenWindow: time.Hour}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	orders := starter.New(c, taskQueue)

@@ -22,7 +22,6 @@ import (
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // env is a real in-process Temporal server with the real worker and a real
@@ -32,8 +31,13 @@ type env struct {
 	temporal client.Client
 	store    *store.Store
 	orders   *starter.Client
+	// queue is the task queue orders starts orders on.
+	queue string
 	// newWorker starts another worker like the first, for restarts.
 	newWorker func(t *testing.T) interface{ Stop() }
+	// onQueue starts a worker like the first on a task queue of its own, so
+	// a test can stop it without holding up the orders of others.
+	onQueue   func(t *testing.T, queue string) interface{ Stop() }
 	namespace string
 }
 
@@ -47,7 +51,7 @@ func newEnv(t *testing.T, window time.Duration) *env {
 // faults; nil wraps nothing.
 func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store) activities.StatusStore, opts ...func(*worker.Options)) *env {
 	t.Helper()
-	o := worker.Options{Policy: workflows.Policy{ReopenWindow: window}}
+	o := worker.Options{Policy: activities.Policy{ReopenWindow: window}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -71,13 +75,17 @@ func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store
 	if wrap != nil {
 		workerStore = wrap(st)
 	}
-	newWorker := func(t *testing.T) interface{ Stop() } {
-		w := worker.New(c, workerStore, opts)
+	onQueue := func(t *testing.T, queue string) interface{ Stop() } {
+		o := opts
+		o.TaskQueue = queue
+		w := worker.New(c, workerStore, o)
 		require.NoError(t, w.Start())
 		t.Cleanup(w.Stop)
 		return w
 	}
-	return &env{worker: newWorker(t), temporal: c, store: st, orders: starter.New(c, taskQueue), newWorker: newWorker, namespace: ts.GetDefaultNamespace()}
+	newWorker := func(t *testing.T) interface{ Stop() } { return onQueue(t, taskQueue) }
+	return &env{worker: newWorker(t), temporal: c, store: st, orders: starter.New(c, taskQueue), queue: taskQueue, newWorker: newWorker, onQueue: onQueue,
+		namespace: ts.GetDefaultNamespace()}
 }
 
 func newOrder(id string) order.Order {

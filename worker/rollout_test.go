@@ -23,6 +23,7 @@ import (
 	servertemporal "go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -157,7 +158,7 @@ func newDeploy(t *testing.T, c client.Client, st *store.Store, queue string) *de
 func (d *deploy) options(buildID string) worker.Options {
 	return worker.Options{
 		TaskQueue:   d.queue,
-		Policy:      workflows.Policy{ReopenWindow: 3 * time.Second},
+		Policy:      activities.Policy{ReopenWindow: 3 * time.Second},
 		StopTimeout: 5 * time.Second,
 		Deployment:  worker.Deployment{Name: d.deployment, BuildID: buildID},
 	}
@@ -171,16 +172,14 @@ func (d *deploy) build(buildID string) sdkworker.Worker {
 // changedBuild is the next build: the product's workflow and activities,
 // with the audit step before the order's own life, patched or not.
 func (d *deploy) changedBuild(buildID string, audit *auditLog, patched bool) sdkworker.Worker {
-	opts := d.options(buildID)
-	life := workflows.TerminationOrder(opts.Policy)
-	w := worker.NewWithWorkflow(d.c, d.st, opts, func(ctx workflow.Context, input converter.RawValue) (workflows.Status, error) {
+	w := worker.NewWithWorkflow(d.c, d.st, d.options(buildID), func(ctx workflow.Context, input converter.RawValue) (workflows.Status, error) {
 		if !patched || workflow.GetVersion(ctx, changeAudit, workflow.DefaultVersion, 1) == 1 {
 			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
 			if err := workflow.ExecuteActivity(actx, "AuditOrder", workflow.GetInfo(ctx).WorkflowExecution.ID).Get(ctx, nil); err != nil {
 				return workflows.Status{}, err
 			}
 		}
-		return life(ctx, input)
+		return workflows.TerminationOrder(ctx, input)
 	})
 	w.RegisterActivityWithOptions(audit.record, activity.RegisterOptions{Name: "AuditOrder"})
 	return w

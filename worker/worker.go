@@ -25,8 +25,9 @@ import (
 // Options shape a worker.
 type Options struct {
 	TaskQueue string
-	// Policy is what the orders this worker runs follow (their reopen window).
-	Policy workflows.Policy
+	// Policy is what the orders this worker accepts follow: their reopen
+	// window and the timing of their notifications.
+	Policy activities.Policy
 	// StopTimeout is how long a stopping worker waits for running activities.
 	StopTimeout time.Duration
 	// CacheSize bounds how many orders the process keeps in memory between
@@ -41,9 +42,8 @@ type Options struct {
 	// OnFatalError is called once if the worker stops polling on an error it
 	// cannot recover from (the namespace is gone, the server refuses the client).
 	OnFatalError func(error)
-	// Notify is the timing of the notifications of the orders this worker
-	// accepts; Notifier sends them (nil: nobody is told) with links to Links.
-	Notify   activities.NotifyPolicy
+	// Notifier sends the orders' notifications (nil: nobody is told) with
+	// links to Links.
 	Notifier activities.Notifier
 	Links    activities.Links
 	// Deployment is the Worker Deployment and build this worker runs as;
@@ -66,7 +66,7 @@ func (o Options) SDKOptions() sdkworker.Options {
 // status messages to st.
 func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Worker {
 	w := newSDKWorker(c, opts)
-	workflows.Register(w, opts.Policy)
+	workflows.Register(w)
 	registerActivities(w, c, st, opts)
 	return w
 }
@@ -81,7 +81,7 @@ func newSDKWorker(c client.Client, opts Options) sdkworker.Worker {
 func registerActivities(w sdkworker.Worker, c client.Client, st activities.StatusStore, opts Options) {
 	activities.Register(w, &activities.Activities{
 		Store:    st,
-		Policy:   activities.Policy{ReopenWindow: opts.Policy.ReopenWindow, Notify: opts.Notify},
+		Policy:   opts.Policy,
 		Signals:  activities.HistorySignals{Client: c},
 		Notifier: opts.Notifier,
 		Links:    opts.Links,
@@ -247,12 +247,11 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 func OptionsFrom(cfg config.Config) Options {
 	return Options{
 		TaskQueue:                    cfg.Temporal.TaskQueue,
-		Policy:                       workflows.Policy{ReopenWindow: cfg.ReopenWindow},
+		Policy:                       activities.Policy{ReopenWindow: cfg.ReopenWindow, Notify: cfg.Notify.Policy},
 		StopTimeout:                  cfg.StopTimeout,
 		CacheSize:                    cfg.WorkflowCacheSize,
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
-		Notify:                       cfg.Notify.Policy,
 		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
 	}
 }

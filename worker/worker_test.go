@@ -20,12 +20,12 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 func loadConfig(t *testing.T, args ...string) config.Config {
@@ -162,7 +162,7 @@ func TestOrderSurvivesWorkerRestart(t *testing.T) {
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	opts := worker.Options{TaskQueue: "restart-test", Policy: workflows.Policy{ReopenWindow: 3 * time.Second}, StopTimeout: 5 * time.Second}
+	opts := worker.Options{TaskQueue: "restart-test", Policy: activities.Policy{ReopenWindow: 3 * time.Second}, StopTimeout: 5 * time.Second}
 	orders := starter.New(c, "restart-test")
 
 	w := worker.New(c, st, opts)

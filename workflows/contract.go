@@ -90,7 +90,7 @@ var (
 	AccountIDKey      = temporal.NewSearchAttributeKeyKeyword("AwsAccountId")
 	SubscriptionIDKey = temporal.NewSearchAttributeKeyKeyword("SubscriptionId")
 	ReopenDeadlineKey = temporal.NewSearchAttributeKeyTime("ReopenDeadline")
-	// UnlinkDueByKey is the unlink SLA's deadline (workflow version 5), set by
+	// UnlinkDueByKey is the unlink SLA's deadline, set by
 	// the starter with the start: Operations list overdue orders with
 	// TerminationStage = 'AwaitingUnlink' AND UnlinkDueBy < '<now>'.
 	UnlinkDueByKey = temporal.NewSearchAttributeKeyTime("UnlinkDueBy")

@@ -9,11 +9,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudmarket/termination-orders/activities"
-	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
-// Who is told what, from workflow version 5. A status message's notifications
+// Who is told what. A status message's notifications
 // go with its write (steps.go): the marketplace's status event, and
 // Operations' work item when the order awaits the unlink, is reopened or is
 // cancelled. Here: the unlink SLA's escalation and reminders, the customer's
@@ -82,16 +81,7 @@ func (w *terminationOrder) escalate(ctx workflow.Context) {
 			summary = fmt.Sprintf("Unlink overdue: reminder %d of %d at %s", n, w.notify.MaxReminders, order.FormatTime(at))
 		}
 		// A time already past (a start whose first task came late) is due now.
-		if wait := at.Sub(workflow.Now(ctx)); wait > 0 {
-			timerCtx, cancelTimer := workflow.WithCancel(ctx)
-			timer := workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{Summary: summary})
-			_ = workflow.Await(ctx, func() bool { return !waiting() || timer.IsReady() })
-			if !waiting() {
-				cancelTimer()
-				return
-			}
-		}
-		if !waiting() {
+		if elapsed, _ := sleep(ctx, at.Sub(workflow.Now(ctx)), summary, func() bool { return !waiting() }); !elapsed {
 			return
 		}
 		if n == 0 {
@@ -103,7 +93,7 @@ func (w *terminationOrder) escalate(ctx workflow.Context) {
 		}
 		workflow.SetCurrentDetails(ctx, w.details())
 		w.send(ctx, activities.Announcement{
-			Kind: notify.KindUnlinkOverdue, OverdueSince: w.unlinkDueBy, Reminder: n, Last: n == w.notify.MaxReminders,
+			Kind: order.NoticeUnlinkOverdue, OverdueSince: w.unlinkDueBy, Reminder: n, Last: n == w.notify.MaxReminders,
 		})
 		if w.notify.ReminderInterval <= 0 {
 			return
@@ -183,7 +173,7 @@ func rootMessage(err error) string {
 // deadline: LastWarning before it, if the window is longer than that.
 func (w *terminationOrder) lastWarningAt() (time.Time, bool) {
 	lead := w.notify.LastWarning
-	if !w.v5 || lead <= 0 || w.status.ReopenDeadline.Sub(w.status.ClosedAt) <= lead {
+	if lead <= 0 || w.status.ReopenDeadline.Sub(w.status.ClosedAt) <= lead {
 		return time.Time{}, false
 	}
 	return w.status.ReopenDeadline.Add(-lead), true

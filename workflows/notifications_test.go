@@ -130,7 +130,7 @@ func TestWholeLifeNotifiesEveryone(t *testing.T) {
 	events := h.marketplace.all()
 	require.Len(t, events, 4)
 	for i, e := range events {
-		require.Equal(t, notify.KindStatus, e.Body["type"])
+		require.Equal(t, order.NoticeStatus, e.Body["type"])
 		require.Equal(t, "ORD-4821-3307", e.Body["orderId"])
 		require.EqualValues(t, i+1, e.Body["sequence"])
 		require.Equal(t, final.Timeline[i].Message, e.Body["message"])
@@ -143,7 +143,7 @@ func TestWholeLifeNotifiesEveryone(t *testing.T) {
 	items := h.operations.all()
 	require.Len(t, items, 1)
 	item := items[0].Body
-	require.Equal(t, notify.KindUnlinkRequested, item["type"])
+	require.Equal(t, order.NoticeUnlinkRequested, item["type"])
 	require.Equal(t, "123456789012", item["accountId"])
 	require.Equal(t, "SUB-1190-2291", item["subscriptionId"])
 	require.Equal(t, "jane.doe@example.com", item["requestedBy"])
@@ -176,14 +176,14 @@ func TestOverdueUnlinkIsEscalatedThenRemindedUntilTheUnlink(t *testing.T) {
 	require.Len(t, got, 3, "the escalation at the SLA and the reminders of days 6 and 7; none after the unlink")
 	for i, g := range got {
 		require.Equal(t, startTime.Add(5*day+time.Duration(i)*day), g.At.UTC(), "escalation %d", i)
-		require.Equal(t, notify.KindUnlinkOverdue, g.Body["type"])
+		require.Equal(t, order.NoticeUnlinkOverdue, g.Body["type"])
 		require.EqualValues(t, i, g.Body["reminder"])
 		require.Equal(t, false, g.Body["lastReminder"])
 		require.Equal(t, startTime.Add(5*day).Format(time.RFC3339), g.Body["overdueSince"])
 	}
 	require.Contains(t, details, "overdue since 1 December 2099, 09:00:00 UTC")
 	require.Contains(t, details, "2 of 5 reminders sent")
-	require.Equal(t, []string{notify.KindUnlinkRequested}, h.operations.kinds())
+	require.Equal(t, []string{order.NoticeUnlinkRequested}, h.operations.kinds())
 }
 
 func TestRemindersStopAtTheMaximumAndACancelEndsThem(t *testing.T) {
@@ -199,7 +199,7 @@ func TestRemindersStopAtTheMaximumAndACancelEndsThem(t *testing.T) {
 	require.Len(t, got, 6, "one escalation and at most five reminders")
 	require.Equal(t, startTime.Add(10*day), got[5].At.UTC())
 	require.Equal(t, true, got[5].Body["lastReminder"])
-	require.Equal(t, []string{notify.KindUnlinkRequested, notify.KindUnlinkCancelled}, h.operations.kinds())
+	require.Equal(t, []string{order.NoticeUnlinkRequested, order.NoticeUnlinkCancelled}, h.operations.kinds())
 	require.Equal(t, "keeping it", h.operations.all()[1].Body["reason"])
 }
 
@@ -215,8 +215,8 @@ func TestReopenedOrderGetsNoWarningAndOperationsReopenWithAWS(t *testing.T) {
 	require.Equal(t, startTime.Add(50*day), h.env.Now().UTC(), "the warning timer was cancelled with the window")
 	require.Len(t, final.Timeline, 3, "no warning")
 
-	require.Equal(t, []string{notify.KindStatus, notify.KindStatus, notify.KindStatus}, h.marketplace.kinds())
-	require.Equal(t, []string{notify.KindUnlinkRequested, notify.KindReopenRequested}, h.operations.kinds())
+	require.Equal(t, []string{order.NoticeStatus, order.NoticeStatus, order.NoticeStatus}, h.marketplace.kinds())
+	require.Equal(t, []string{order.NoticeUnlinkRequested, order.NoticeReopenRequested}, h.operations.kinds())
 	reopen := h.operations.all()[1].Body
 	require.Equal(t, startTime.Add(day+90*day).Format(time.RFC3339), reopen["awsDeadline"], "AWS's own 90 days from the closure")
 	require.Equal(t, "Still need it", reopen["reason"])

@@ -16,32 +16,51 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudmarket/termination-orders/codec"
+	"github.com/cloudmarket/termination-orders/internal/histories"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
-// The committed histories were recorded from a real server
-// (starter/history_test.go). Replaying them proves that today's workflow code
-// still makes the same decisions for orders already running: a change that
-// breaks this needs a workflow.GetVersion path, not new histories.
+// The committed histories were recorded from a real server, one directory
+// per release (starter/history_test.go). Replaying every release's proves
+// that today's workflow code still makes the same decisions for orders
+// already running: a change that breaks this needs a patch
+// (docs/versioning.md), never rewritten histories.
 func TestReplayCommittedHistories(t *testing.T) {
-	files, err := filepath.Glob("testdata/replay/*.json")
+	files, err := filepath.Glob("testdata/replay/*/*.json")
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 3, "histories of at least the closed, reopened and cancelled paths")
-	require.NotEmpty(t, slices.DeleteFunc(slices.Clone(files), func(f string) bool { return !strings.Contains(f, "_encrypted_") }),
+	require.GreaterOrEqual(t, len(files), 15, "every path of an order's life, for every release")
+	require.NotEmpty(t, slices.DeleteFunc(slices.Clone(files), func(f string) bool { return !strings.Contains(f, "encrypted_") }),
 		"histories recorded with encryption on")
 	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+		t.Run(filepath.ToSlash(file), func(t *testing.T) {
 			// Every history replays with the test keys: the plain ones
 			// pass through the codec, as orders started before encryption
 			// was turned on do.
 			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: testConverter(t)})
 			require.NoError(t, err)
-			// The policy in force when an order was accepted comes from its history.
-			workflows.Register(replayer, workflows.Policy{ReopenWindow: time.Hour})
+			workflows.Register(replayer)
 			require.NoError(t, replay(t, replayer, file))
 		})
 	}
+}
+
+// The workflow code must be the code the newest release's histories were
+// recorded from: a change to it records its paths under a new release
+// (docs/versioning.md), so every path a running order can take is replayed.
+func TestWorkflowChangeHasItsHistories(t *testing.T) {
+	releases, err := histories.Releases("testdata/replay")
+	require.NoError(t, err)
+	require.NotEmpty(t, releases)
+	newest := releases[len(releases)-1]
+	recorded, err := histories.ReadFingerprint(filepath.Join("testdata/replay", newest))
+	require.NoError(t, err)
+	current, err := histories.Fingerprint(".")
+	require.NoError(t, err)
+	require.Equal(t, recorded, current,
+		"the workflow code changed since release %s's histories were recorded. Follow docs/versioning.md: patch the change, "+
+			"set historyRelease in starter/history_test.go to a new release and record its histories with "+
+			"TERMINATION_WRITE_HISTORIES=1 go test ./starter -run TestRecord", newest)
 }
 
 // An encrypted history without its key does not replay, and says which key
@@ -53,8 +72,8 @@ func TestEncryptedHistoryNeedsItsKey(t *testing.T) {
 			require.NoError(t, err)
 			replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: codec.WorkerDataConverter(codec.New(ring))})
 			require.NoError(t, err)
-			workflows.Register(replayer, workflows.Policy{ReopenWindow: time.Hour})
-			err = replayHistory(t, replayer, "testdata/replay/v5_encrypted_warned_then_closed_for_good.json", "ORD-HIST-encrypted_warned_then_closed_for_good")
+			workflows.Register(replayer)
+			err = replayHistory(t, replayer, "testdata/replay/1.0/encrypted_warned_then_closed_for_good.json", "ORD-HIST-encrypted_warned_then_closed_for_good")
 			require.Error(t, err)
 			require.Contains(t, err.Error(), `unknown encryption key "test-2026-a"`)
 		})
@@ -62,7 +81,7 @@ func TestEncryptedHistoryNeedsItsKey(t *testing.T) {
 }
 
 // testConverter is the workers' data converter with the committed test keys
-// (testdata/replay/test-keys), which encrypted the v5_encrypted_* histories.
+// (testdata/replay/test-keys), which encrypted the encrypted_* histories.
 func testConverter(t *testing.T) converter.DataConverter {
 	t.Helper()
 	b, err := os.ReadFile("testdata/replay/test-keys")
@@ -89,11 +108,11 @@ func TestReplayCatchesAnUnversionedChange(t *testing.T) {
 		if err := workflow.Sleep(ctx, time.Minute); err != nil {
 			return workflows.Status{}, err
 		}
-		return workflows.TerminationOrder(workflows.Policy{})(ctx, o)
+		return workflows.TerminationOrder(ctx, o)
 	}
 	replayer := worker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: workflows.WorkflowType})
-	err := replay(t, replayer, "testdata/replay/permanently_closed.json")
+	err := replay(t, replayer, "testdata/replay/1.0/permanently_closed.json")
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "nondeterministic")
 }
@@ -132,11 +151,11 @@ func startedOrder(t *testing.T, h *historypb.History) workflows.Order {
 
 // Defect: the workflow re-ran the domain's validation on replay, so a stricter
 // rule deployed under a running order took another branch and wedged it.
-// v4_accepted_under_looser_rules.json holds an order accepted when 150 items
+// accepted_under_looser_rules.json holds an order accepted when 150 items
 // were allowed; today's rules refuse it, and it still replays, because its
 // acceptance was recorded in history when it was made.
 func TestStricterRuleLeavesAcceptedOrdersReplaying(t *testing.T) {
-	const file = "testdata/replay/v4_accepted_under_looser_rules.json"
+	const file = "testdata/replay/1.0/accepted_under_looser_rules.json"
 	f, err := os.Open(file)
 	require.NoError(t, err)
 	defer f.Close()
@@ -146,6 +165,6 @@ func TestStricterRuleLeavesAcceptedOrdersReplaying(t *testing.T) {
 	require.ErrorContains(t, o.Validate(time.Now()), "items: must list at most 100 items", "today's rule is stricter than the one the order was accepted under")
 
 	replayer := worker.NewWorkflowReplayer()
-	workflows.Register(replayer, workflows.Policy{})
+	workflows.Register(replayer)
 	require.NoError(t, replay(t, replayer, file))
 }

@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudmarket/termination-orders/activities"
-	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
@@ -73,26 +72,21 @@ type queuedEntry struct {
 	// once this workflow task completes; its message is written by a regular
 	// activity, which the server runs only after that.
 	afterCommit bool
-	// announce is what goes with the message (version 5): the marketplace's
-	// status event and any work item for Operations.
+	// announce is what goes with the message: the marketplace's status event
+	// and any work item for Operations.
 	announce []activities.Announcement
 }
 
-// enter moves the order to a stage and stores the new status message: from
-// version 2 it queues it for the writer and goes on; version 1 waits for the
-// write. From version 5 the message also goes to the marketplace, with the
-// work items given.
+// enter moves the order to a stage and queues its new status message for the
+// writer, with what goes with it: the marketplace's status event and the work
+// items given. The order goes on at once; the writer stores it behind.
 func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, message, requestID string, workItems ...activities.Announcement) {
 	entry := w.transition(ctx, stage, message, requestID)
-	if w.v2 {
-		q := queuedEntry{entry: entry, afterCommit: w.v3 && w.byUpdate}
-		if w.v5 {
-			q.announce = append([]activities.Announcement{{Kind: notify.KindStatus, Entry: &entry}}, workItems...)
-		}
-		w.queued = append(w.queued, q)
-		return
-	}
-	w.record(ctx, queuedEntry{entry: entry})
+	w.queued = append(w.queued, queuedEntry{
+		entry:       entry,
+		afterCommit: w.byUpdate,
+		announce:    append([]activities.Announcement{{Kind: order.NoticeStatus, Entry: &entry}}, workItems...),
+	})
 }
 
 // writeQueued writes the queued status messages, one at a time, in order.
@@ -114,13 +108,7 @@ func (w *terminationOrder) record(ctx workflow.Context, q queuedEntry) {
 	w.writes++
 	defer func() { w.writes-- }()
 	entry := q.entry
-	change := activities.StatusChange{OrderID: w.owner, Entry: entry}
-	if w.v2 {
-		change.RunKey = w.runKey
-	}
-	if len(q.announce) > 0 {
-		change.Subject, change.Announce = w.subject(), q.announce
-	}
+	change := activities.StatusChange{OrderID: w.owner, RunKey: w.runKey, Entry: entry, Subject: w.subject(), Announce: q.announce}
 	var (
 		sent activities.Sent
 		err  error

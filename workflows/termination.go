@@ -12,86 +12,33 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudmarket/termination-orders/activities"
-	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
-// Policy is the worker's configuration that the orders it runs follow.
-type Policy struct {
-	// ReopenWindow is the post-closure period of an order that does not set
-	// its own; zero means order.DefaultReopenWindow. Orders of version 2 read
-	// it in their acceptance step (activities.Policy); version 1 recorded it
-	// with a SideEffect.
-	ReopenWindow time.Duration
-}
-
 // Register registers the workflow under its contract name.
-func Register(r worker.WorkflowRegistry, p Policy) {
-	r.RegisterWorkflowWithOptions(TerminationOrder(p), workflow.RegisterOptions{Name: WorkflowType})
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(TerminationOrder, workflow.RegisterOptions{Name: WorkflowType})
 }
 
-// ChangeAcceptanceStep is the workflow.GetVersion change ID of the order's
-// life as this file runs it. Its versions:
-//
-//   - workflow.DefaultVersion (workflow version 1, termination_v1.go);
-//   - 1 (workflow version 2): one acceptance step decides the input, the policy
-//     and whether the order already lived, and records that in history;
-//     requests are decided in the order the server recorded them; the unlink
-//     can be confirmed with an update; status messages are written behind the
-//     decisions, keyed on the order's original run;
-//   - 2 (workflow version 3): the message of a decision made by an update is
-//     written by a regular activity, which runs only once the decision is in
-//     history (a local activity ran inside the workflow task, so a task lost
-//     to a crash could leave the message of a decision history never kept);
-//     and a request that waits for the order's acceptance keeps waiting
-//     instead of being refused, since a handler's refusal is the final answer
-//     for its update ID;
-//   - 3 (workflow version 4): a reopen cancels the reopen-window timer. The
-//     SDK's await does not cancel its timer, and a timer that fired while the
-//     order completed made the server fail that workflow task;
-//   - 4 (workflow version 5): people are told (notifications.go): each status
-//     message goes to the marketplace, Operations get work items, an unlink
-//     overdue by its SLA is escalated and reminded, and the customer is warned
-//     before the reopen deadline.
-const ChangeAcceptanceStep = "acceptance-step"
-
-// Versions of ChangeAcceptanceStep.
-const (
-	writesAfterCommit      workflow.Version = 2 // workflow version 3
-	timerCancelledOnReopen workflow.Version = 3 // workflow version 4
-	notifications          workflow.Version = 4 // workflow version 5
-)
-
-// TerminationOrder is the life of one termination order, run under the
-// worker's policy: submitted and awaiting Operations' unlink; then the
-// post-closure period during which the account can be reopened; then closed
-// for good. It can be cancelled before the unlink.
+// TerminationOrder is the life of one termination order: submitted and
+// awaiting Operations' unlink; then the post-closure period during which the
+// account can be reopened; then closed for good. It can be cancelled before
+// the unlink. The worker's policy (the reopen window, the timing of
+// notifications) reaches it through the acceptance step, which records it in
+// history, so a policy changed under a running order never moves its dates.
 //
 // The input is taken raw so that input from any client, however broken, is
 // decided by the acceptance step and answered with a Failed order naming the
 // problem rather than an SDK decode error.
-func TerminationOrder(p Policy) func(workflow.Context, converter.RawValue) (Status, error) {
-	return func(ctx workflow.Context, input converter.RawValue) (Status, error) {
-		info := workflow.GetInfo(ctx)
-		w := &terminationOrder{
-			logger: log.With(workflow.GetLogger(ctx), "OrderID", order.OwnerOf(info.WorkflowExecution.ID)),
-		}
-		version := workflow.GetVersion(ctx, ChangeAcceptanceStep, workflow.DefaultVersion, notifications)
-		if version == workflow.DefaultVersion {
-			return w.runV1(ctx, input, p)
-		}
-		w.v2 = true
-		w.v3 = version >= writesAfterCommit
-		w.v4 = version >= timerCancelledOnReopen
-		w.v5 = version >= notifications
-		return w.run(ctx, input)
+func TerminationOrder(ctx workflow.Context, input converter.RawValue) (Status, error) {
+	info := workflow.GetInfo(ctx)
+	w := &terminationOrder{
+		logger: log.With(workflow.GetLogger(ctx), "OrderID", order.OwnerOf(info.WorkflowExecution.ID)),
 	}
+	return w.run(ctx, input)
 }
 
 type terminationOrder struct {
-	// v2 to v5 are set for orders of that workflow version and later
-	// (see ChangeAcceptanceStep).
-	v2, v3, v4, v5 bool
 	// byUpdate is set while an update handler applies its decision.
 	byUpdate bool
 	order    order.Order
@@ -120,7 +67,7 @@ type terminationOrder struct {
 	queued []queuedEntry
 	writes int
 
-	// notify is the timing of the order's notifications (version 5).
+	// notify is the timing of the order's notifications.
 	notify activities.NotifyPolicy
 	// unlinkDueBy is the unlink SLA's deadline; overdueSince is set once it
 	// passed without an unlink, and reminders counts the reminders sent.
@@ -150,10 +97,8 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 		return w.status, err
 	}
 	w.order, w.owner, w.window = acc.Order, acc.Owner, acc.ReopenWindow
-	if w.v5 {
-		w.notify = acc.Notify
-		w.unlinkDueBy = w.dueBy(ctx)
-	}
+	w.notify = acc.Notify
+	w.unlinkDueBy = w.dueBy(ctx)
 	w.status = order.NewStatus(acc.Order)
 	if w.status.OrderID == "" {
 		w.status.OrderID = order.OwnerOf(info.WorkflowExecution.ID)
@@ -175,7 +120,7 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 	}
 
 	w.enter(ctx, order.StageAwaitingUnlink, order.SubmittedMessage(w.order), "",
-		activities.Announcement{Kind: notify.KindUnlinkRequested})
+		activities.Announcement{Kind: order.NoticeUnlinkRequested})
 	w.accepted = true
 	if !w.unlinkDueBy.IsZero() {
 		workflow.Go(steady, w.escalate)
@@ -286,16 +231,11 @@ func (w *terminationOrder) validateRequest(input error, requestID string, target
 // already made gets the original answer.
 func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string, target order.Stage, check func() error, apply func()) (Status, error) {
 	steady, _ := workflow.NewDisconnectedContext(ctx)
-	if w.v3 {
-		// Until the order is accepted: a caller that gives up is told the
-		// outcome is unknown, and its retry with the same ID joins this one.
-		_ = workflow.Await(steady, w.ready)
-	} else {
-		_ = workflow.Await(steady, func() bool { return w.ready() || !w.accepted && w.slow })
-		if !w.accepted {
-			return Status{}, w.refusal(order.NotAcceptedYet(w.status.OrderID))
-		}
-	}
+	// Until the order is accepted: a caller that gives up is told the outcome
+	// is unknown, and its retry with the same ID joins this one. A handler's
+	// refusal is the final answer for its update ID, so it never refuses for
+	// a slow store.
+	_ = workflow.Await(steady, w.ready)
 	if _, done, err := w.status.CheckRequestID(requestID, target); done || err != nil {
 		return w.status, w.refusal(err)
 	}
@@ -367,13 +307,13 @@ func (w *terminationOrder) cancelUpdate(ctx workflow.Context, r CancelRequest) (
 func (w *terminationOrder) reopen(ctx workflow.Context, r ReopenRequest) {
 	w.logger.Info("Account reopened", "RequestID", r.RequestID)
 	w.enter(ctx, order.StageReopened, order.ReopenedMessage(w.status, workflow.Now(ctx), r), r.RequestID,
-		activities.Announcement{Kind: notify.KindReopenRequested, ClosedAt: w.status.ClosedAt, Reopen: &r})
+		activities.Announcement{Kind: order.NoticeReopenRequested, ClosedAt: w.status.ClosedAt, Reopen: &r})
 }
 
 func (w *terminationOrder) cancel(ctx workflow.Context, r CancelRequest) {
 	w.logger.Info("Order cancelled", "RequestID", r.RequestID)
 	w.enter(ctx, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(ctx), r), r.RequestID,
-		activities.Announcement{Kind: notify.KindUnlinkCancelled, Cancel: &r})
+		activities.Announcement{Kind: order.NoticeUnlinkCancelled, Cancel: &r})
 }
 
 // listenForUnlink decides each unlink-completed signal, in the order received.
@@ -433,7 +373,7 @@ func (w *terminationOrder) cancelledByTemporal(steady workflow.Context, cause er
 	w.logger.Info("Order cancelled by a Temporal cancel request")
 	r := order.CancelRequest{RequestedBy: "Operations", Reason: "cancel request in Temporal"}
 	w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(steady), r), "",
-		activities.Announcement{Kind: notify.KindUnlinkCancelled, Cancel: &r})
+		activities.Announcement{Kind: order.NoticeUnlinkCancelled, Cancel: &r})
 	w.awaitQuiet(steady)
 	return w.status, cause
 }
@@ -455,53 +395,46 @@ func (w *terminationOrder) finish(ctx, steady workflow.Context) (Status, error) 
 }
 
 // awaitReopenWindow waits until the reopen deadline or a reopen, whichever comes
-// first. The deadline was fixed when the unlink was recorded, so a worker
-// restart or replay never moves it.
+// first, warning the customer on the way. The deadline was fixed when the
+// unlink was recorded, so a worker restart or replay never moves it.
 func (w *terminationOrder) awaitReopenWindow(ctx workflow.Context) error {
-	remaining := w.status.ReopenDeadline.Sub(workflow.Now(ctx))
-	timerOptions := workflow.TimerOptions{
-		Summary: fmt.Sprintf("Reopen window of AWS account %s: closes for good at %s unless reopened",
-			w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
-	}
 	reopened := func() bool { return w.status.Stage != order.StagePostClosure }
-	if warnAt, ok := w.lastWarningAt(); ok && remaining > 0 {
+	if warnAt, ok := w.lastWarningAt(); ok && w.status.ReopenDeadline.After(workflow.Now(ctx)) {
 		// An unlink reported late may leave the warning's time behind: then
 		// the customer is warned at once.
-		if wait := warnAt.Sub(workflow.Now(ctx)); wait > 0 {
-			timerCtx, cancelTimer := workflow.WithCancel(ctx)
-			timer := workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{
-				Summary: fmt.Sprintf("Last warning to the customer: AWS account %s closes for good at %s",
-					w.order.AccountID, order.FormatTime(w.status.ReopenDeadline)),
-			})
-			if err := workflow.Await(ctx, func() bool { return reopened() || timer.IsReady() }); err != nil {
-				return err
-			}
-			if reopened() {
-				cancelTimer()
-				return nil
-			}
+		summary := fmt.Sprintf("Last warning to the customer: AWS account %s closes for good at %s",
+			w.order.AccountID, order.FormatTime(w.status.ReopenDeadline))
+		if elapsed, err := sleep(ctx, warnAt.Sub(workflow.Now(ctx)), summary, reopened); err != nil || !elapsed {
+			return err
 		}
 		w.enter(ctx, order.StagePostClosure, order.LastWarningMessage(w.status), "")
-		remaining = w.status.ReopenDeadline.Sub(workflow.Now(ctx))
 	}
-	switch {
-	case remaining <= 0:
-	case w.v4:
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		timer := workflow.NewTimerWithOptions(timerCtx, remaining, timerOptions)
-		if err := workflow.Await(ctx, func() bool { return reopened() || timer.IsReady() }); err != nil {
-			return err
-		}
-		if reopened() {
-			cancelTimer()
-			return nil
-		}
-	default:
-		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: remaining, TimerOptions: timerOptions}, reopened)
-		if err != nil || done {
-			return err
-		}
+	summary := fmt.Sprintf("Reopen window of AWS account %s: closes for good at %s unless reopened",
+		w.order.AccountID, order.FormatTime(w.status.ReopenDeadline))
+	if elapsed, err := sleep(ctx, w.status.ReopenDeadline.Sub(workflow.Now(ctx)), summary, reopened); err != nil || !elapsed {
+		return err
 	}
 	w.enter(ctx, order.StagePermanentlyClosed, order.PermanentlyClosedMessage(w.status), "")
 	return nil
+}
+
+// sleep waits for d to pass, unless done holds first, and reports whether it
+// passed. A wait already over (d <= 0) passes at once, without a timer. When
+// done wins, the timer is cancelled: the SDK's await with a timeout leaves its
+// timer running, and a timer that fires as the order completes fails that
+// workflow task.
+func sleep(ctx workflow.Context, d time.Duration, summary string, done func() bool) (bool, error) {
+	if d <= 0 {
+		return !done(), nil
+	}
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	timer := workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: summary})
+	if err := workflow.Await(ctx, func() bool { return done() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	if done() {
+		cancelTimer()
+		return false, nil
+	}
+	return true, nil
 }

@@ -86,7 +86,7 @@ func newHarnessWith(t *testing.T, acts func(*harness) *activities.Activities, po
 	h.store = s
 	h.env.SetStartTime(startTime)
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: order.WorkflowID(validOrder().OrderID)})
-	workflows.Register(h.env, workflows.Policy{ReopenWindow: policy})
+	workflows.Register(h.env)
 	activities.Register(h.env, acts(h))
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		h.mu.Lock()

@@ -15,10 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/server/temporaltest"
 
+	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/starter/cli"
 	"github.com/cloudmarket/termination-orders/store"
 	"github.com/cloudmarket/termination-orders/worker"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 type ctl struct {
@@ -48,7 +48,7 @@ func newCtl(t *testing.T) ctl {
 	st, err := store.Open(context.Background(), dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w := worker.New(c, st, worker.Options{TaskQueue: "cli-test", Policy: workflows.Policy{ReopenWindow: time.Hour}, StopTimeout: 5 * time.Second})
+	w := worker.New(c, st, worker.Options{TaskQueue: "cli-test", Policy: activities.Policy{ReopenWindow: time.Hour}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return ctl{t: t, flags: []string{
