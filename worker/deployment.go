@@ -50,9 +50,10 @@ func (d Deployment) sdkOptions() sdkworker.DeploymentOptions {
 	}
 }
 
-// resolveBuildID gives a versioned worker without a build ID its binary's
-// revision.
-func (d Deployment) resolveBuildID() (Deployment, error) {
+// WithDefaultBuildID gives a versioned worker without a build ID its
+// binary's revision (RevisionBuildID), and fails, naming worker.build_id,
+// when the binary has none.
+func (d Deployment) WithDefaultBuildID() (Deployment, error) {
 	if !d.Versioned() || d.BuildID != "" {
 		return d, nil
 	}

@@ -71,6 +71,23 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 	return w
 }
 
+// Start builds the worker and starts it polling. With
+// Deployment.MakeCurrent it returns once its build is the deployment's
+// current version, so that orders are routed to it.
+func Start(ctx context.Context, c client.Client, st activities.StatusStore, opts Options) (sdkworker.Worker, error) {
+	w := New(c, st, opts)
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if opts.Deployment.MakeCurrent {
+		if err := makeCurrent(ctx, c, opts.Deployment); err != nil {
+			w.Stop()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
 func newSDKWorker(c client.Client, opts Options) sdkworker.Worker {
 	if opts.CacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(opts.CacheSize)
@@ -186,18 +203,12 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		notifier = notifier.WithLogTargets()
 	}
 	wopts.Notifier = notifier
-	if wopts.Deployment, err = wopts.Deployment.resolveBuildID(); err != nil {
+	if wopts.Deployment, err = wopts.Deployment.WithDefaultBuildID(); err != nil {
 		return err
 	}
-	w := New(c, st, wopts)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	if wopts.Deployment.MakeCurrent {
-		if err := makeCurrent(ctx, c, wopts.Deployment); err != nil {
-			w.Stop()
-			return err
-		}
+	w, err := Start(ctx, c, st, wopts)
+	if err != nil {
+		return err
 	}
 	readiness.Polling(cfg.Temporal.TaskQueue)
 	logger.Info("Worker started",
