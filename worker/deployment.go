@@ -120,3 +120,19 @@ func makeCurrent(ctx context.Context, c client.Client, d Deployment) error {
 		}
 	}
 }
+
+// IsCurrent reports whether d's build is its deployment's current version;
+// a build that is not receives no orders. A deployment the server does not
+// know yet (no worker of it has polled) has no current build.
+func (d Deployment) IsCurrent(ctx context.Context, c client.Client) (bool, error) {
+	desc, err := c.WorkerDeploymentClient().GetHandle(d.Name).Describe(ctx, client.WorkerDeploymentDescribeOptions{})
+	var unknown *serviceerror.NotFound
+	if errors.As(err, &unknown) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describe worker deployment %s: %w", d.Name, err)
+	}
+	current := desc.Info.RoutingConfig.CurrentVersion
+	return current != nil && current.BuildID == d.BuildID, nil
+}

@@ -149,6 +149,11 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, opts ...Run
 }
 
 func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOptions) error {
+	wopts := OptionsFrom(cfg)
+	var err error
+	if wopts.Deployment, err = wopts.Deployment.WithDefaultBuildID(); err != nil {
+		return err
+	}
 	opts, err := cfg.Temporal.WorkerClientOptions(logging.ForTemporal(logger))
 	if err != nil {
 		return err
@@ -193,7 +198,6 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 	// The SDK stops polling on an error it cannot recover from; then this
 	// process must end, so that whatever runs it starts another.
 	fatal := make(chan error, 1)
-	wopts := OptionsFrom(cfg)
 	wopts.OnFatalError = func(err error) { fatal <- err }
 	notifier, err := notify.New(cfg.Notify.Targets, logger)
 	if err != nil {
@@ -203,9 +207,6 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		notifier = notifier.WithLogTargets()
 	}
 	wopts.Notifier = notifier
-	if wopts.Deployment, err = wopts.Deployment.WithDefaultBuildID(); err != nil {
-		return err
-	}
 	w, err := Start(ctx, c, st, wopts)
 	if err != nil {
 		return err
@@ -229,6 +230,15 @@ func run(ctx context.Context, cfg config.Config, logger *zap.Logger, o runOption
 		zap.String("workerDeployment", wopts.Deployment.Name),
 		zap.String("buildID", wopts.Deployment.BuildID),
 		zap.Bool("madeCurrent", wopts.Deployment.MakeCurrent))
+	if d := wopts.Deployment; d.Versioned() && !d.MakeCurrent {
+		if current, err := d.IsCurrent(ctx, c); err != nil {
+			logger.Warn("Could not tell whether this build is current", zap.Error(err))
+		} else if !current {
+			logger.Warn("This build is not the deployment's current version, so it receives no orders until it is made current",
+				zap.String("workerDeployment", d.Name), zap.String("buildID", d.BuildID),
+				zap.String("command", fmt.Sprintf("temporal worker deployment set-current-version --deployment-name %s --build-id %s", d.Name, d.BuildID)))
+		}
+	}
 	if !wopts.Deployment.Versioned() {
 		logger.Warn("Worker runs unversioned: a deploy changes the code under running orders as each process restarts; " +
 			"production runs versioned (worker.deployment_name, docs/versioning.md)")
@@ -264,7 +274,17 @@ func OptionsFrom(cfg config.Config) Options {
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
 		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
+		Deployment:                   deploymentFrom(cfg.Deployment),
 	}
+}
+
+// deploymentFrom is the deployment the settings give: none unless
+// worker.versioning is on.
+func deploymentFrom(d config.WorkerDeployment) Deployment {
+	if !d.Versioning {
+		return Deployment{}
+	}
+	return Deployment{Name: d.Name, BuildID: d.BuildID, MakeCurrent: d.MakeCurrent}
 }
 
 // openStore opens the status store within store.connect_timeout, saying what
