@@ -2,8 +2,11 @@ package devserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -57,6 +60,7 @@ Termination orders dev system is up.
   Temporal gRPC   %s   (namespace %s; state in %s)
   Web UI          %s
   Worker          task queue %s, reopen window %s
+                  build %s, current in worker deployment %s
   Status store    %s
   Metrics         %s
   Notifications   %s
@@ -66,7 +70,7 @@ Termination orders dev system is up.
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
-			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.Deployment.BuildID, cfg.Deployment.Name, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
 			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(cfg, httpAPI.url))
 	}
 	// The namespace got the search attributes when it was created; a data
@@ -74,6 +78,13 @@ Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 	if cfg.Notify.WebUIURL == "" {
 		cfg.Notify.WebUIURL = srv.UIURL()
 	}
+	// The worker runs versioned, as production does, and as the only worker
+	// of its server it makes its build current itself.
+	buildID, err := devBuildID()
+	if err != nil {
+		return err
+	}
+	cfg.Deployment = config.WorkerDeployment{Versioning: true, Name: config.DefaultDeploymentName, BuildID: buildID, MakeCurrent: true}
 	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes(), worker.OnStarted(banner), worker.LogNotifications()); err != nil {
 		return err
 	}
@@ -142,4 +153,27 @@ func tokensLine(file string) string {
 		return ""
 	}
 	return "; tokens of each role in " + file
+}
+
+// devBuildID is the dev worker's build ID: the binary's git revision, else
+// (go run stamps none, and a work tree being edited has none) "dev-" and a
+// hash of the executable, so that every change of code is a new build.
+func devBuildID() (string, error) {
+	if id, err := worker.RevisionBuildID(); err == nil {
+		return id, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("dev worker build ID: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("dev worker build ID: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("dev worker build ID: read %s: %w", exe, err)
+	}
+	return "dev-" + hex.EncodeToString(h.Sum(nil))[:12], nil
 }
