@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
