@@ -28,8 +28,8 @@ type composeFile struct {
 }
 
 type service struct {
-	Image           string `yaml:"image"`
-	Build           *struct {
+	Image string `yaml:"image"`
+	Build *struct {
 		Context, Dockerfile, Target string
 		Args                        map[string]string
 	}
