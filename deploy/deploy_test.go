@@ -28,11 +28,8 @@ type composeFile struct {
 }
 
 type service struct {
-	Image string `yaml:"image"`
-	Build *struct {
-		Context, Dockerfile, Target string
-		Args                        map[string]string
-	}
+	Image           string `yaml:"image"`
+	Build           *build
 	DependsOn       map[string]struct{ Condition string } `yaml:"depends_on"`
 	Environment     map[string]string                     `yaml:"environment"`
 	Volumes         []string                              `yaml:"volumes"`
@@ -42,6 +39,11 @@ type service struct {
 	Healthcheck     *healthcheck                          `yaml:"healthcheck"`
 	Restart         string                                `yaml:"restart"`
 	StopGracePeriod string                                `yaml:"stop_grace_period"`
+}
+
+type build struct {
+	Context, Dockerfile, Target string
+	Args                        map[string]string
 }
 
 type healthcheck struct {
