@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 )
@@ -369,7 +368,7 @@ func TestIdempotentRetries(t *testing.T) {
 func TestIdempotencyKeyOutlivesItsRecordForUpdates(t *testing.T) {
 	// With the key forgotten at once, the request ID still gets the
 	// original answer from Temporal, also after the order ended.
-	e := newEnv(t, time.Hour, func(c *config.APIServer) { c.IdempotencyKeyTTL = time.Nanosecond })
+	e := newEnv(t, time.Hour, func(c *api.Config) { c.IdempotencyKeyTTL = time.Nanosecond })
 	backend := e.tokens[api.RoleBackend]
 	e.start(t, newOrder("ORD-TTL"))
 	cancel := order.CancelRequest{RequestedBy: "jane", Reason: "Changed my mind"}
@@ -413,7 +412,7 @@ func TestMessagesWhileTemporalIsDown(t *testing.T) {
 func TestOutcomeUnknownIsA504NamingTheRequestID(t *testing.T) {
 	// Temporal cannot answer an update within a millisecond: the API must
 	// not guess, and says how to learn the original answer.
-	e := newEnv(t, time.Hour, func(c *config.APIServer) { c.RequestTimeout = time.Millisecond })
+	e := newEnv(t, time.Hour, func(c *api.Config) { c.RequestTimeout = time.Millisecond })
 	_, err := starter.New(e.temporal.GetDefaultClient(), taskQueue).Start(context.Background(), newOrder("ORD-SLOW"))
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

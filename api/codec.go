@@ -7,11 +7,8 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/spf13/pflag"
 	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/cloudmarket/termination-orders/codec"
 )
 
 // This file is the codec server: POST /codec/encode and /codec/decode, as
@@ -93,27 +90,4 @@ func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(b) // the client is gone if this fails
 	}
-}
-
-// NewEncryptionKeyCommand is `termination-api new-encryption-key --id ID`:
-// it prints a new payload encryption key as a codec.keys_file line (id:base64)
-// on out, and how to roll it out on errOut, so that `>> keys` keeps only the
-// key. It returns the exit code.
-func NewEncryptionKeyCommand(args []string, out, errOut io.Writer) int {
-	fs := pflag.NewFlagSet("new-encryption-key", pflag.ContinueOnError)
-	fs.SetOutput(errOut)
-	id := fs.String("id", "", "ID of the key, written in every payload it encrypts (e.g. 2026-11; letters, digits, '-', '_', '.')")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	k, err := codec.NewKey(*id)
-	if err != nil {
-		fmt.Fprintf(errOut, "termination-api new-encryption-key: --id: %v\n", err)
-		return 2
-	}
-	fmt.Fprintln(out, k.Entry())
-	fmt.Fprintf(errOut, "New AES-256 key %s (the line above; keep it secret). To rotate: add the line to codec.keys_file (or TERMINATION_CODEC_KEYS) of every\n"+
-		"process, the codec server included; once all of them hold it, set codec.active_key=%s everywhere. Keep the old key in the ring\n"+
-		"while any order it encrypted may still run: its reopen window plus its wait for the unlink.\n", k.ID, k.ID)
-	return 0
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/codec"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
@@ -41,7 +40,7 @@ func newCodecEnv(t *testing.T, tune ...func(*api.Options)) *codecEnv {
 	ring, err := codec.NewKeyRing("k2", k1, k2)
 	require.NoError(t, err)
 	e.codec = codec.New(ring)
-	cfg := config.APIServer{MaxBodyBytes: 64 << 10, OIDC: config.OIDC{RoleClaim: "role"}}
+	cfg := api.Config{MaxBodyBytes: 64 << 10, OIDC: api.OIDC{RoleClaim: "role"}}
 	cfg.Keys, e.tokens = roleKeys(t)
 	opts := api.Options{Config: cfg, Logger: zaptest.NewLogger(t), Codec: e.codec, Namespace: "orders-prod", CodecOrigins: []string{webUI}}
 	for _, f := range tune {
@@ -270,21 +269,4 @@ func TestCodecBodyLimitIsItsOwn(t *testing.T) {
 	require.Greater(t, len(body), 64<<10)
 	ps := decodedPayloads(t, e.post(t, "/codec/decode", e.tokens[api.RoleReader], body))
 	assert.Len(t, ps, 200)
-}
-
-func TestNewEncryptionKeyCommand(t *testing.T) {
-	var out, errOut strings.Builder
-	require.Equal(t, 0, api.NewEncryptionKeyCommand([]string{"--id", "2026-11"}, &out, &errOut), errOut.String())
-	// stdout is only the key file's line, so `>> keys` appends a usable key.
-	keys, err := codec.ParseKeyFile(out.String())
-	require.NoError(t, err)
-	require.Len(t, keys, 1)
-	assert.Equal(t, "2026-11", keys[0].ID)
-	assert.Len(t, keys[0].Secret, codec.KeySize)
-	assert.Contains(t, errOut.String(), "codec.active_key=2026-11")
-	assert.NotContains(t, errOut.String(), out.String()[len("2026-11:"):len(out.String())-1])
-
-	errOut.Reset()
-	assert.Equal(t, 2, api.NewEncryptionKeyCommand([]string{"--id", "bad id"}, &out, &errOut))
-	assert.Contains(t, errOut.String(), `--id: key ID "bad id"`)
 }

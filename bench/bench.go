@@ -30,6 +30,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
@@ -162,8 +163,8 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	temporal := config.LocalTemporal(srv.Address(), namespace, productQueue).WithCodec(codec.New(plainRing))
-	c, err := dial(ctx, temporal)
+	temporal := config.LocalTemporal(srv.Address(), namespace, productQueue)
+	c, err := dial(ctx, temporal, codec.New(plainRing))
 	if err != nil {
 		return nil, err
 	}
@@ -725,10 +726,10 @@ func (p *workerProcess) stop() {
 	}
 }
 
-// dial connects to Temporal as the connection's config says
-// (config.Temporal.ClientOptions), logging nothing.
-func dial(ctx context.Context, t config.Temporal) (client.Client, error) {
-	copts, err := t.ClientOptions(logging.ForTemporal(zap.NewNop()))
+// dial connects to Temporal as the commands do (app.ClientOptions), payloads
+// through c, logging nothing.
+func dial(ctx context.Context, t config.Temporal, c *codec.Codec) (client.Client, error) {
+	copts, err := app.ClientOptions(t, c, logging.ForTemporal(zap.NewNop()))
 	if err != nil {
 		return nil, err
 	}

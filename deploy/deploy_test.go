@@ -16,8 +16,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
-	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -300,8 +300,8 @@ func TestWorkerHealthCheckUsesItsHealthCheckMode(t *testing.T) {
 	}
 	// The mode exists: the worker's main hands a health check to the command,
 	// which then has the flag.
-	if !strings.Contains(readFile(t, "../cmd/termination-worker/main.go"), "HealthCheck: worker.CheckReady") {
-		t.Error("cmd/termination-worker does not offer --health-check (HealthCheck: worker.CheckReady)")
+	if !strings.Contains(readFile(t, "../cmd/termination-worker/main.go"), "return a.CheckWorkerReady(ctx)") {
+		t.Error("cmd/termination-worker does not offer --health-check (HealthCheck: a.CheckWorkerReady)")
 	}
 	if !strings.Contains(readFile(t, "../internal/command/command.go"), `"health-check"`) {
 		t.Error("internal/command registers no --health-check flag")
@@ -310,8 +310,8 @@ func TestWorkerHealthCheckUsesItsHealthCheckMode(t *testing.T) {
 		t.Error("worker serves no metrics listener, so there is no /readyz to check")
 	}
 	timeout, err := time.ParseDuration(w.Healthcheck.Timeout)
-	if err != nil || timeout <= worker.CheckReadyTimeout {
-		t.Errorf("health check timeout %q must exceed the check's own %s", w.Healthcheck.Timeout, worker.CheckReadyTimeout)
+	if err != nil || timeout <= app.CheckReadyTimeout {
+		t.Errorf("health check timeout %q must exceed the check's own %s", w.Healthcheck.Timeout, app.CheckReadyTimeout)
 	}
 	interval, err := time.ParseDuration(w.Healthcheck.Interval)
 	if err != nil || interval < timeout {

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
@@ -59,14 +60,15 @@ func startSystem(t *testing.T, opts devserver.Options, window time.Duration, cd 
 	srv, err := devserver.Start(ctx, opts)
 	require.NoError(t, err)
 	tc := config.LocalTemporal(srv.Address(), opts.Namespace, workflows.DefaultTaskQueue)
+	var payloads *codec.Codec
 	if len(cd) > 0 {
-		tc = tc.WithCodec(cd[0])
+		payloads = cd[0]
 	}
-	copts, err := tc.ClientOptions(logging.ForTemporal(zap.NewNop()))
+	copts, err := app.ClientOptions(tc, payloads, logging.ForTemporal(zap.NewNop()))
 	require.NoError(t, err)
 	c, err := client.Dial(copts)
 	require.NoError(t, err)
-	wopts, err := tc.WorkerClientOptions(logging.ForTemporal(zap.NewNop()))
+	wopts, err := app.WorkerClientOptions(tc, payloads, logging.ForTemporal(zap.NewNop()))
 	require.NoError(t, err)
 	wc, err := client.Dial(wopts)
 	require.NoError(t, err)

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -213,8 +214,7 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 	if err != nil {
 		return Result{}, err
 	}
-	copts, err := config.LocalTemporal(r.temporal.address, namespace, taskQueue).WithCodec(codec.New(ring)).
-		ClientOptions(logging.ForTemporal(zap.NewNop()))
+	copts, err := app.ClientOptions(config.LocalTemporal(r.temporal.address, namespace, taskQueue), codec.New(ring), logging.ForTemporal(zap.NewNop()))
 	if err != nil {
 		return Result{}, err
 	}

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -64,14 +65,14 @@ func newEncryptedEnv(t *testing.T, window time.Duration) *encryptedEnv {
 	return &encryptedEnv{ts: ts, store: st, window: window}
 }
 
-func (e *encryptedEnv) temporal(ring *codec.KeyRing) config.Temporal {
-	return config.LocalTemporal(e.ts.GetFrontendHostPort(), e.ts.GetDefaultNamespace(), taskQueue).WithCodec(codec.New(ring))
+func (e *encryptedEnv) temporal() config.Temporal {
+	return config.LocalTemporal(e.ts.GetFrontendHostPort(), e.ts.GetDefaultNamespace(), taskQueue)
 }
 
 // connect is a caller's connection (terminationctl, the API) with the ring.
 func (e *encryptedEnv) connect(t *testing.T, ring *codec.KeyRing) (client.Client, *starter.Client) {
 	t.Helper()
-	opts, err := e.temporal(ring).ClientOptions(logging.ForTemporal(zaptest.NewLogger(t)))
+	opts, err := app.ClientOptions(e.temporal(), codec.New(ring), logging.ForTemporal(zaptest.NewLogger(t)))
 	require.NoError(t, err)
 	c, err := client.Dial(opts)
 	require.NoError(t, err)
@@ -83,7 +84,7 @@ func (e *encryptedEnv) connect(t *testing.T, ring *codec.KeyRing) (client.Client
 // a process ends, forgetting every cached order.
 func (e *encryptedEnv) startWorker(t *testing.T, ring *codec.KeyRing, logger *zap.Logger) (stop func()) {
 	t.Helper()
-	opts, err := e.temporal(ring).WorkerClientOptions(logging.ForTemporal(logger))
+	opts, err := app.WorkerClientOptions(e.temporal(), codec.New(ring), logging.ForTemporal(logger))
 	require.NoError(t, err)
 	c, err := client.Dial(opts)
 	require.NoError(t, err)

@@ -50,21 +50,6 @@ func (d Deployment) sdkOptions() sdkworker.DeploymentOptions {
 	}
 }
 
-// WithDefaultBuildID gives a versioned worker without a build ID its
-// binary's revision (RevisionBuildID), and fails, naming worker.build_id,
-// when the binary has none.
-func (d Deployment) WithDefaultBuildID() (Deployment, error) {
-	if !d.Versioned() || d.BuildID != "" {
-		return d, nil
-	}
-	id, err := RevisionBuildID()
-	if err != nil {
-		return d, fmt.Errorf("worker.build_id is not set and %w; set it to the build's ID", err)
-	}
-	d.BuildID = id
-	return d, nil
-}
-
 // RevisionBuildID is the build ID this binary carries: the git revision it
 // was built from (go build stamps it from the checkout). A binary built from a
 // modified work tree or outside a checkout has none, since no revision names

@@ -22,7 +22,6 @@ import (
 	"go.temporal.io/server/common/dynamicconfig"
 	servertemporal "go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
-	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/order"
@@ -316,46 +315,4 @@ func (a *auditLog) orders() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.seen)
-}
-
-// The worker process under Worker Versioning. Without a build ID, a binary
-// that carries no revision (a test binary carries none) refuses to start and
-// names the setting; with worker.make_current, the worker's build becomes
-// the deployment's current version once it polls, and orders run on it.
-func TestRunUnderVersioning(t *testing.T) {
-	ctx := context.Background()
-	_, err := worker.RevisionBuildID()
-	require.ErrorContains(t, err, "no VCS revision")
-	err = worker.Run(ctx, loadConfig(t, "--versioning=true", "--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db")), zap.NewNop())
-	require.ErrorContains(t, err, "worker.build_id is not set and the binary carries no VCS revision")
-
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	c := ts.GetDefaultClient()
-	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
-		"--task-queue", "run-versioned", "--store-dsn", "sqlite:"+filepath.Join(t.TempDir(), "status.db"), "--reopen-window", "1s",
-		"--versioning=true", "--deployment-name", "run-versioned", "--build-id", "run-1", "--make-current=true")
-	runCtx, stop := context.WithCancel(ctx)
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, cfg, zap.NewNop(), worker.OnStarted(func() { close(started) })) }()
-	defer func() { stop(); require.NoError(t, <-done) }()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-
-	current, err := worker.Deployment{Name: "run-versioned", BuildID: "run-1"}.IsCurrent(ctx, c)
-	require.NoError(t, err)
-	require.True(t, current, "the build is current once Run has started")
-	orders := starter.New(c, "run-versioned")
-	run, err := orders.Start(ctx, order.Order{OrderID: "ORD-RUN-V", SubscriptionID: "SUB-1", AccountID: "123456789012",
-		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
-	require.NoError(t, err)
-	require.NoError(t, confirmed(orders.ConfirmUnlink(ctx, "ORD-RUN-V", order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"})))
-	var final order.Status
-	require.NoError(t, c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, &final))
-	require.Equal(t, order.StagePermanentlyClosed, final.Stage)
-	requireVersion(t, c, run.WorkflowID, "run-1")
 }

@@ -1,4 +1,4 @@
-package worker_test
+package app_test
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func TestSilentStoreFailsTheStart(t *testing.T) {
 		"--store-connect-timeout", "1s")
 	core, logs := observer.New(zapcore.InfoLevel)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(context.Background(), cfg, zap.New(core)) }()
+	go func() { done <- cfg.RunWorker(context.Background(), zap.New(core)) }()
 	var runErr error
 	select {
 	case runErr = <-done:
@@ -102,7 +102,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, cfg, zap.New(core)) }()
+	go func() { done <- cfg.RunWorker(runCtx, zap.New(core)) }()
 	defer func() { stop(); require.NoError(t, <-done) }()
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -112,7 +112,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 		require.Equal(c, "polling task queue ready-test", report.Checks["worker"].Detail)
 		require.Regexp(c, regexp.MustCompile(`^postgres status store answered in \d+`), report.Checks["store"].Detail)
 	}, 30*time.Second, 100*time.Millisecond)
-	line, err := worker.CheckReady(ctx, cfg)
+	line, err := cfg.CheckWorkerReady(ctx)
 	require.NoError(t, err)
 	require.Regexp(t, `^ready: store ok \(postgres status store answered in [^)]+\); worker ok \(polling task queue ready-test\)$`, line)
 
@@ -127,7 +127,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	require.True(t, report.Checks["worker"].Ready, "the worker still polls")
 	require.False(t, report.Checks["store"].Ready)
 	require.Equal(t, "postgres status store did not answer within 2s", report.Checks["store"].Detail)
-	_, err = worker.CheckReady(ctx, cfg)
+	_, err = cfg.CheckWorkerReady(ctx)
 	require.EqualError(t, err, "not ready: store NOT READY (postgres status store did not answer within 2s); worker ok (polling task queue ready-test)")
 
 	resp, err := http.Get("http://" + addr + "/healthz")
@@ -166,7 +166,7 @@ func TestConcurrencyLimitsReachTheSDK(t *testing.T) {
 		"--max-concurrent-activities", "7", "--max-concurrent-local-activities", "3")
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, cfg, zap.NewNop()) }()
+	go func() { done <- cfg.RunWorker(runCtx, zap.NewNop()) }()
 	defer func() { stop(); require.NoError(t, <-done) }()
 
 	// A status write makes the local activity worker report its slots.
@@ -183,11 +183,11 @@ func TestConcurrencyLimitsReachTheSDK(t *testing.T) {
 
 func TestOptionsFromConfig(t *testing.T) {
 	cfg := loadConfig(t, "--max-concurrent-activities", "11", "--max-concurrent-local-activities", "12", "--stop-timeout", "9s")
-	opts := worker.OptionsFrom(cfg).SDKOptions()
+	opts := cfg.WorkerOptions().SDKOptions()
 	require.Equal(t, 11, opts.MaxConcurrentActivityExecutionSize)
 	require.Equal(t, 12, opts.MaxConcurrentLocalActivityExecutionSize)
 	require.Equal(t, 9*time.Second, opts.WorkerStopTimeout)
-	defaults := worker.OptionsFrom(loadConfig(t)).SDKOptions()
+	defaults := loadConfig(t).WorkerOptions().SDKOptions()
 	require.Equal(t, 50, defaults.MaxConcurrentActivityExecutionSize, "not the SDK's 1,000")
 	require.Equal(t, 50, defaults.MaxConcurrentLocalActivityExecutionSize, "not the SDK's 1,000")
 }
