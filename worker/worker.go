@@ -68,6 +68,9 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 // Deployment.MakeCurrent it returns once its build is the deployment's
 // current version, so that orders are routed to it.
 func Start(ctx context.Context, c client.Client, st activities.StatusStore, opts Options) (sdkworker.Worker, error) {
+	if opts.Deployment.Versioned() && opts.Deployment.BuildID == "" {
+		return nil, fmt.Errorf("worker deployment %s: a versioned worker needs a build ID", opts.Deployment.Name)
+	}
 	w := New(c, st, opts)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
