@@ -6,7 +6,8 @@
 // Package config only reads settings and imports nothing of the project;
 // what the project's own packages rule on (the store's DSN, the reopen
 // window's bounds, the payload keys, the API's roles, the notification
-// targets) New checks, naming the setting as config does.
+// targets, the worker's build ID) New checks, naming the setting as config
+// does.
 package app
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
+	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -72,6 +74,13 @@ func New(cfg config.Config) (App, error) {
 		bad("order.reopen_window", fmt.Errorf("must be whole seconds between %s and %s, got %s", order.MinReopenWindow, order.MaxReopenWindow, cfg.ReopenWindow))
 	}
 	a := App{Config: cfg}
+	if d := &a.Config.Deployment; uses("worker.versioning") && d.Versioning && d.BuildID == "" {
+		id, err := worker.RevisionBuildID()
+		if err != nil {
+			bad("worker.build_id", fmt.Errorf("not set, and %w; set it to the build's ID", err))
+		}
+		d.BuildID = id
+	}
 	var err error
 	if a.Codec, err = newCodec(cfg.Codec); err != nil {
 		errs = append(errs, err)

@@ -65,6 +65,7 @@ func (a App) RunWorker(ctx context.Context, logger *zap.Logger, opts ...WorkerOp
 
 func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions) error {
 	cfg := a.Config
+	wopts := a.WorkerOptions()
 	opts, err := WorkerClientOptions(cfg.Temporal, a.Codec, logging.ForTemporal(logger))
 	if err != nil {
 		return err
@@ -109,7 +110,6 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 	// The SDK stops polling on an error it cannot recover from; then this
 	// process must end, so that whatever runs it starts another.
 	fatal := make(chan error, 1)
-	wopts := a.WorkerOptions()
 	wopts.OnFatalError = func(err error) { fatal <- err }
 	notifier, err := notify.New(notifyConfig(cfg.Notify), logger)
 	if err != nil {
@@ -119,9 +119,9 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 		notifier = notifier.WithLogTargets()
 	}
 	wopts.Notifier = notifier
-	w := worker.New(c, st, wopts)
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	w, err := worker.Start(ctx, c, st, wopts)
+	if err != nil {
+		return err
 	}
 	readiness.Polling(cfg.Temporal.TaskQueue)
 	logger.Info("Worker started",
@@ -138,7 +138,11 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("encryption", EncryptionLine(a.Codec)),
-		zap.String("store", st.Dialect()))
+		zap.String("store", st.Dialect()),
+		zap.String("workerDeployment", wopts.Deployment.Name),
+		zap.String("buildID", wopts.Deployment.BuildID),
+		zap.Bool("madeCurrent", wopts.Deployment.MakeCurrent))
+	warnUnlessCurrent(ctx, c, wopts.Deployment, logger)
 	if o.onStarted != nil {
 		o.onStarted()
 	}
@@ -171,6 +175,40 @@ func (a App) WorkerOptions() worker.Options {
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
 		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
+		Deployment:                   workerDeployment(cfg.Deployment),
+	}
+}
+
+// workerDeployment is the deployment the settings give: none unless
+// worker.versioning is on.
+func workerDeployment(d config.WorkerDeployment) worker.Deployment {
+	if !d.Versioning {
+		return worker.Deployment{}
+	}
+	return worker.Deployment{Name: d.Name, BuildID: d.BuildID, MakeCurrent: d.MakeCurrent}
+}
+
+// warnUnlessCurrent says when the worker gets no orders: it runs unversioned
+// (a deploy then changes the code under running orders as processes
+// restart), or its build is not its deployment's current version yet.
+func warnUnlessCurrent(ctx context.Context, c client.Client, d worker.Deployment, logger *zap.Logger) {
+	if !d.Versioned() {
+		logger.Warn("Worker runs unversioned: a deploy changes the code under running orders as each process restarts; " +
+			"production runs versioned (worker.versioning, docs/versioning.md)")
+		return
+	}
+	if d.MakeCurrent {
+		return
+	}
+	current, err := d.IsCurrent(ctx, c)
+	if err != nil {
+		logger.Warn("Could not tell whether this build is current", zap.Error(err))
+		return
+	}
+	if !current {
+		logger.Warn("This build is not the deployment's current version, so it receives no orders until it is made current",
+			zap.String("workerDeployment", d.Name), zap.String("buildID", d.BuildID),
+			zap.String("command", fmt.Sprintf("temporal worker deployment set-current-version --deployment-name %s --build-id %s", d.Name, d.BuildID)))
 	}
 }
 

@@ -60,6 +60,8 @@ type Config struct {
 	MaxConcurrentLocalActivities int
 	// Store is how the worker opens the status store and bounds its connections.
 	Store Store
+	// Deployment is the worker's Worker Deployment and build.
+	Deployment WorkerDeployment
 	// Dev is the embedded server of the dev command; other commands ignore it.
 	Dev DevServer
 	// Notify is who is told what about orders, and when.
@@ -154,8 +156,8 @@ type key struct {
 }
 
 // keys are every setting: these, then those of config/notify.go,
-// config/api.go and config/codec.go.
-var keys = slices.Concat(coreKeys, notifyKeys, apiKeys, codecKeys)
+// config/deployment.go, config/api.go and config/codec.go.
+var keys = slices.Concat(coreKeys, deploymentKeys, notifyKeys, apiKeys, codecKeys)
 
 var coreKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
@@ -390,6 +392,9 @@ func Load(fs *pflag.FlagSet, cmd Command, d Defaults) (Config, error) {
 				bad("metrics.listen_address", "%v", err)
 			}
 		}
+	}
+	if uses("worker.versioning") {
+		cfg.Deployment = loadDeployment(v, bad)
 	}
 	if uses("notify.unlink_sla") {
 		cfg.Notify = loadNotify(v, cmd, bad)

@@ -2,10 +2,13 @@ package devserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/worker"
 )
 
 // Run is the dev command: the Temporal server with its Web UI, and the worker
@@ -46,6 +50,13 @@ func Run(ctx context.Context, a app.App, logger *zap.Logger, out io.Writer) erro
 	defer srv.Stop()
 
 	cfg.Temporal = cfg.Temporal.Local(srv.Address())
+	// The worker runs versioned, as production does, and as the only worker
+	// of its server it makes its build current itself.
+	buildID, err := devBuildID()
+	if err != nil {
+		return err
+	}
+	cfg.Deployment = config.WorkerDeployment{Versioning: true, Name: config.DefaultDeploymentName, BuildID: buildID, MakeCurrent: true}
 	a.Config = cfg
 	httpAPI, err := startAPI(ctx, a, logger)
 	if err != nil {
@@ -59,6 +70,7 @@ Termination orders dev system is up.
   Temporal gRPC   %s   (namespace %s; state in %s)
   Web UI          %s
   Worker          task queue %s, reopen window %s
+                  build %s, current in worker deployment %s
   Status store    %s
   Metrics         %s
   Notifications   %s
@@ -68,7 +80,7 @@ Termination orders dev system is up.
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
-			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.Deployment.BuildID, cfg.Deployment.Name, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
 			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(a, httpAPI.url))
 	}
 	// The namespace got the search attributes when it was created; a data
@@ -144,4 +156,27 @@ func tokensLine(file string) string {
 		return ""
 	}
 	return "; tokens of each role in " + file
+}
+
+// devBuildID is the dev worker's build ID: the binary's git revision, else
+// (go run stamps none, and a work tree being edited has none) "dev-" and a
+// hash of the executable, so that every change of code is a new build.
+func devBuildID() (string, error) {
+	if id, err := worker.RevisionBuildID(); err == nil {
+		return id, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("dev worker build ID: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("dev worker build ID: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("dev worker build ID: read %s: %w", exe, err)
+	}
+	return "dev-" + hex.EncodeToString(h.Sum(nil))[:12], nil
 }

@@ -4,6 +4,8 @@
 package worker
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -37,6 +39,9 @@ type Options struct {
 	// links to Links.
 	Notifier activities.Notifier
 	Links    activities.Links
+	// Deployment is the Worker Deployment and build this worker runs as;
+	// the zero value runs it unversioned.
+	Deployment Deployment
 }
 
 // SDKOptions are the Temporal SDK's worker options these options make.
@@ -46,17 +51,47 @@ func (o Options) SDKOptions() sdkworker.Options {
 		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
 		MaxConcurrentLocalActivityExecutionSize: o.MaxConcurrentLocalActivities,
 		OnFatalError:                            o.OnFatalError,
+		DeploymentOptions:                       o.Deployment.sdkOptions(),
 	}
 }
 
 // New builds a worker with the workflow and activities registered, writing
 // status messages to st.
 func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Worker {
+	w := newSDKWorker(c, opts)
+	workflows.Register(w)
+	registerActivities(w, c, st, opts)
+	return w
+}
+
+// Start builds the worker and starts it polling. With
+// Deployment.MakeCurrent it returns once its build is the deployment's
+// current version, so that orders are routed to it.
+func Start(ctx context.Context, c client.Client, st activities.StatusStore, opts Options) (sdkworker.Worker, error) {
+	if opts.Deployment.Versioned() && opts.Deployment.BuildID == "" {
+		return nil, fmt.Errorf("worker deployment %s: a versioned worker needs a build ID", opts.Deployment.Name)
+	}
+	w := New(c, st, opts)
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	if opts.Deployment.MakeCurrent {
+		if err := makeCurrent(ctx, c, opts.Deployment); err != nil {
+			w.Stop()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func newSDKWorker(c client.Client, opts Options) sdkworker.Worker {
 	if opts.CacheSize > 0 {
 		sdkworker.SetStickyWorkflowCacheSize(opts.CacheSize)
 	}
-	w := sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
-	workflows.Register(w)
+	return sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
+}
+
+func registerActivities(w sdkworker.Worker, c client.Client, st activities.StatusStore, opts Options) {
 	activities.Register(w, &activities.Activities{
 		Store:    st,
 		Policy:   opts.Policy,
@@ -64,5 +99,4 @@ func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Wor
 		Notifier: opts.Notifier,
 		Links:    opts.Links,
 	})
-	return w
 }

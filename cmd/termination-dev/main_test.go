@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -9,13 +10,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
 	"github.com/cloudmarket/termination-orders/internal/ports"
+	"github.com/cloudmarket/termination-orders/logging"
+	"github.com/cloudmarket/termination-orders/worker"
 )
 
 // The dev command as a person runs it, with an encryption key: it says where
@@ -78,6 +85,20 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
+		}
+	}
+	// Its worker's build is the current version of its worker deployment.
+	if build := regexp.MustCompile(`build (\S+), current in worker deployment termination-orders`).FindStringSubmatch(text); build == nil {
+		t.Errorf("banner names no current build:\n%s", text)
+	} else {
+		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(port), Logger: logging.ForTemporal(zap.NewNop())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		current, err := worker.Deployment{Name: "termination-orders", BuildID: build[1]}.IsCurrent(context.Background(), c)
+		c.Close()
+		if err != nil || !current {
+			t.Errorf("build %s current: %v (%v)", build[1], current, err)
 		}
 	}
 	if strings.Contains(text, "dev-command-test-key") || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte("dev-command-test-key-32-bytes!!!"))) {
