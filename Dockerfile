@@ -2,7 +2,7 @@
 # run as a non-root user on a distroless base. The worker links no Temporal server.
 # The HTTP API is the target "api", from the same build.
 #
-#   docker build -t termination-orders-worker .
+#   docker build --build-arg BUILD_ID=$(git rev-parse HEAD) -t termination-orders-worker .
 #   docker build --target api -t termination-orders-api .
 
 FROM golang:1.26.8-bookworm AS build
@@ -22,6 +22,10 @@ EXPOSE 8234
 ENTRYPOINT ["/usr/local/bin/termination-api"]
 
 FROM gcr.io/distroless/static-debian12:nonroot
+# The worker runs under Worker Versioning as the build it was built as
+# (docs/versioning.md): docker build --build-arg BUILD_ID=$(git rev-parse HEAD) .
+ARG BUILD_ID
+ENV TERMINATION_WORKER_VERSIONING=true TERMINATION_WORKER_BUILD_ID=${BUILD_ID}
 COPY --from=build /out/termination-worker /out/terminationctl /usr/local/bin/
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/termination-worker"]

@@ -63,8 +63,8 @@ type Announcement struct {
 	// ClosedAt is when the account was closed (order.NoticeReopenRequested).
 	ClosedAt time.Time `json:"closedAt,omitzero"`
 	// Reopen and Cancel are the customer's requests.
-	Reopen *order.ReopenRequest `json:"reopen,omitempty"`
-	Cancel *order.CancelRequest `json:"cancel,omitempty"`
+	Reopen *order.Request `json:"reopen,omitempty"`
+	Cancel *order.Request `json:"cancel,omitempty"`
 	// OverdueSince, Reminder and Last describe an escalation (order.NoticeUnlinkOverdue).
 	OverdueSince time.Time `json:"overdueSince,omitzero"`
 	Reminder     int       `json:"reminder,omitempty"`

@@ -25,7 +25,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/codec"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -41,7 +40,7 @@ type Options struct {
 	// Store is the status store: the messages route reads it, and it keeps
 	// the idempotency keys.
 	Store  *store.Store
-	Config config.APIServer
+	Config Config
 	Logger *zap.Logger
 	// Codec serves /codec/encode and /codec/decode with the keys of
 	// Namespace; nil serves no codec endpoints.
@@ -56,11 +55,50 @@ type Options struct {
 	CodecWithoutToken bool
 }
 
+// Config is how the server answers: who may call it, from which origins,
+// and its limits.
+type Config struct {
+	// Keys are the API keys callers may present as bearer tokens.
+	Keys []Key
+	// OIDC, when its issuer is set, accepts JWTs from that provider.
+	OIDC OIDC
+	// CORSOrigins are the browser origins allowed to call the API; none
+	// means no cross-origin access at all.
+	CORSOrigins []string
+	// MaxBodyBytes bounds a request body; larger ones are refused with 413.
+	MaxBodyBytes int64
+	// IdempotencyKeyTTL is how long an Idempotency-Key is remembered with
+	// the request it came with.
+	IdempotencyKeyTTL time.Duration
+	// RequestTimeout bounds each call to Temporal made for a request.
+	RequestTimeout time.Duration
+	// ReadTimeout, WriteTimeout and IdleTimeout are the HTTP server's.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	// ShutdownTimeout is how long a stopping server lets requests finish.
+	ShutdownTimeout time.Duration
+}
+
+// OIDC is the OpenID Connect provider whose JWTs the API accepts.
+type OIDC struct {
+	// Issuer is the provider's issuer URL, as in its tokens' iss claim.
+	Issuer string
+	// Audience must be among the token's aud claim.
+	Audience string
+	// JWKSURL is where the provider's signing keys are; empty means the
+	// jwks_uri of the issuer's discovery document.
+	JWKSURL string
+	// RoleClaim names the claim that holds the caller's role (a string, or
+	// an array holding exactly one role).
+	RoleClaim string
+}
+
 // Server is the API: its Handler serves every route.
 type Server struct {
 	orders  *starter.Client
 	store   *store.Store
-	cfg     config.APIServer
+	cfg     Config
 	log     *zap.Logger
 	auth    *authenticator
 	api     huma.API

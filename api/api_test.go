@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 )
@@ -59,19 +58,19 @@ func TestOrderLifeOverHTTP(t *testing.T) {
 	require.Equal(t, api.TypeAlreadyUnlinked, p.Type)
 
 	// Cancel after the unlink: 409 with the reason.
-	p = e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-1/cancel", backend, order.CancelRequest{RequestedBy: "jane", Reason: "Changed my mind"}).problem(t)
+	p = e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-1/cancel", backend, order.Request{RequestedBy: "jane", Reason: "Changed my mind"}).problem(t)
 	require.Equal(t, api.TypeRejectedByStage, p.Type)
 	require.Contains(t, p.Detail, "reopen the account before")
 
 	// Reopen: the order ends; its status still reads, with no worker needed.
-	r = e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-1/reopen", backend, order.ReopenRequest{RequestedBy: "jane", Reason: "Need it back"})
+	r = e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-1/reopen", backend, order.Request{RequestedBy: "jane", Reason: "Need it back"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	final := e.waitForStage(t, "ORD-HTTP-1", order.StageReopened)
 	require.Len(t, final.Timeline, 3)
 
 	// Another order, cancelled before the unlink.
 	e.start(t, newOrder("ORD-HTTP-2"))
-	r = e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-2/cancel", backend, order.CancelRequest{RequestedBy: "jane", Reason: "Changed my mind"})
+	r = e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-2/cancel", backend, order.Request{RequestedBy: "jane", Reason: "Changed my mind"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	var cancelled order.Status
 	r.json(t, &cancelled)
@@ -127,7 +126,7 @@ func TestClosedForGoodIsDistinct(t *testing.T) {
 	r := e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-CFG/unlink", e.tokens[api.RoleOperations], ops())
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	e.waitForStage(t, "ORD-HTTP-CFG", order.StagePermanentlyClosed)
-	p := e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-CFG/reopen", e.tokens[api.RoleBackend], order.ReopenRequest{RequestedBy: "jane", Reason: "Too late"}).problem(t)
+	p := e.call(t, http.MethodPost, "/v1/orders/ORD-HTTP-CFG/reopen", e.tokens[api.RoleBackend], order.Request{RequestedBy: "jane", Reason: "Too late"}).problem(t)
 	require.Equal(t, api.TypeClosedForGood, p.Type)
 	require.Equal(t, http.StatusConflict, p.Status)
 	require.Contains(t, p.Detail, "closed for good")
@@ -167,14 +166,14 @@ func TestBadInput(t *testing.T) {
 	p := e.call(t, http.MethodPost, "/v1/orders/ORD-1/unlink", e.tokens[api.RoleOperations], `{"completedBy": 7, "reference": "OPS-1", "note": "x"}`).problem(t)
 	require.Equal(t, api.TypeInvalidInput, p.Type)
 	require.ElementsMatch(t, []string{"completedBy", "note"}, fieldsOf(p))
-	p = e.call(t, http.MethodPost, "/v1/orders/ORD%20BAD/reopen", backend, order.ReopenRequest{RequestedBy: "jane", Reason: "x"}).problem(t)
+	p = e.call(t, http.MethodPost, "/v1/orders/ORD%20BAD/reopen", backend, order.Request{RequestedBy: "jane", Reason: "x"}).problem(t)
 	require.ElementsMatch(t, []string{"orderId"}, fieldsOf(p))
 	p = e.call(t, http.MethodGet, "/v1/orders?pageSize=lots", e.tokens[api.RoleReader], nil).problem(t)
 	require.Equal(t, api.TypeInvalidInput, p.Type)
 	require.ElementsMatch(t, []string{"pageSize"}, fieldsOf(p))
 	p = e.call(t, http.MethodGet, "/v1/orders?accountId=1'%20OR%20'1", e.tokens[api.RoleReader], nil).problem(t)
 	require.ElementsMatch(t, []string{"accountId"}, fieldsOf(p))
-	p = e.call(t, http.MethodPost, "/v1/orders/ORD-1/cancel", backend, order.CancelRequest{RequestedBy: "j", Reason: "r"}, "Idempotency-Key", "not a key!").problem(t)
+	p = e.call(t, http.MethodPost, "/v1/orders/ORD-1/cancel", backend, order.Request{RequestedBy: "j", Reason: "r"}, "Idempotency-Key", "not a key!").problem(t)
 	require.ElementsMatch(t, []string{"Idempotency-Key"}, fieldsOf(p))
 
 	// Unknown orders and routes.
@@ -182,7 +181,7 @@ func TestBadInput(t *testing.T) {
 	require.Equal(t, api.TypeNotFound, p.Type)
 	p = e.call(t, http.MethodGet, "/v1/orders/ORD-NONE/messages", e.tokens[api.RoleReader], nil).problem(t)
 	require.Equal(t, api.TypeNotFound, p.Type)
-	p = e.call(t, http.MethodPost, "/v1/orders/ORD-NONE/cancel", backend, order.CancelRequest{RequestedBy: "j", Reason: "r"}).problem(t)
+	p = e.call(t, http.MethodPost, "/v1/orders/ORD-NONE/cancel", backend, order.Request{RequestedBy: "j", Reason: "r"}).problem(t)
 	require.Equal(t, api.TypeNotFound, p.Type)
 	p = e.call(t, http.MethodGet, "/v2/nothing", "", nil).problem(t)
 	require.Equal(t, api.TypeNotFound, p.Type)
@@ -252,8 +251,8 @@ func TestRoleMatrix(t *testing.T) {
 		{http.MethodGet, "/v1/orders/ORD-ROLES/messages", nil, []api.Role{api.RoleBackend, api.RoleOperations, api.RoleReader}},
 		{http.MethodGet, "/v1/orders", nil, []api.Role{api.RoleOperations, api.RoleReader}},
 		// Refused by the stage when allowed, so that no order changes here.
-		{http.MethodPost, "/v1/orders/ORD-ROLES/reopen", order.ReopenRequest{RequestedBy: "jane", Reason: "x"}, []api.Role{api.RoleBackend}},
-		{http.MethodPost, "/v1/orders/ORD-NONE/cancel", order.CancelRequest{RequestedBy: "jane", Reason: "x"}, []api.Role{api.RoleBackend}},
+		{http.MethodPost, "/v1/orders/ORD-ROLES/reopen", order.Request{RequestedBy: "jane", Reason: "x"}, []api.Role{api.RoleBackend}},
+		{http.MethodPost, "/v1/orders/ORD-NONE/cancel", order.Request{RequestedBy: "jane", Reason: "x"}, []api.Role{api.RoleBackend}},
 		{http.MethodPost, "/v1/orders/ORD-NONE/unlink", ops(), []api.Role{api.RoleOperations}},
 	}
 	for _, rt := range routes {
@@ -337,7 +336,7 @@ func TestIdempotentRetries(t *testing.T) {
 	require.Equal(t, api.TypeIdempotencyKeyMismatch, p.Type)
 
 	// A refused cancel is answered the same on a retry.
-	cancel := order.CancelRequest{RequestedBy: "jane", Reason: "Changed my mind"}
+	cancel := order.Request{RequestedBy: "jane", Reason: "Changed my mind"}
 	first := e.call(t, http.MethodPost, "/v1/orders/ORD-IDEM/cancel", backend, cancel, "Idempotency-Key", "cancel-1")
 	require.Equal(t, http.StatusConflict, first.status)
 	again := e.call(t, http.MethodPost, "/v1/orders/ORD-IDEM/cancel", backend, cancel, "Idempotency-Key", "cancel-1")
@@ -345,7 +344,7 @@ func TestIdempotentRetries(t *testing.T) {
 	require.Equal(t, first.problem(t).Detail, again.problem(t).Detail)
 
 	// Reopen ends the workflow; concurrent and later retries get the original answer.
-	reopen := order.ReopenRequest{RequestedBy: "jane", Reason: "Need it back"}
+	reopen := order.Request{RequestedBy: "jane", Reason: "Need it back"}
 	for i := range n {
 		wg.Add(1)
 		go func() {
@@ -369,10 +368,10 @@ func TestIdempotentRetries(t *testing.T) {
 func TestIdempotencyKeyOutlivesItsRecordForUpdates(t *testing.T) {
 	// With the key forgotten at once, the request ID still gets the
 	// original answer from Temporal, also after the order ended.
-	e := newEnv(t, time.Hour, func(c *config.APIServer) { c.IdempotencyKeyTTL = time.Nanosecond })
+	e := newEnv(t, time.Hour, func(c *api.Config) { c.IdempotencyKeyTTL = time.Nanosecond })
 	backend := e.tokens[api.RoleBackend]
 	e.start(t, newOrder("ORD-TTL"))
-	cancel := order.CancelRequest{RequestedBy: "jane", Reason: "Changed my mind"}
+	cancel := order.Request{RequestedBy: "jane", Reason: "Changed my mind"}
 	first := e.call(t, http.MethodPost, "/v1/orders/ORD-TTL/cancel", backend, cancel, "Idempotency-Key", "cancel-ttl")
 	require.Equal(t, http.StatusOK, first.status, string(first.body))
 	e.waitForStage(t, "ORD-TTL", order.StageCancelled)
@@ -413,7 +412,7 @@ func TestMessagesWhileTemporalIsDown(t *testing.T) {
 func TestOutcomeUnknownIsA504NamingTheRequestID(t *testing.T) {
 	// Temporal cannot answer an update within a millisecond: the API must
 	// not guess, and says how to learn the original answer.
-	e := newEnv(t, time.Hour, func(c *config.APIServer) { c.RequestTimeout = time.Millisecond })
+	e := newEnv(t, time.Hour, func(c *api.Config) { c.RequestTimeout = time.Millisecond })
 	_, err := starter.New(e.temporal.GetDefaultClient(), taskQueue).Start(context.Background(), newOrder("ORD-SLOW"))
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -7,17 +7,14 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/spf13/pflag"
-
-	"github.com/cloudmarket/termination-orders/config"
 )
 
 // This file is the one place that decides who a caller is and what its role
@@ -52,7 +49,7 @@ const securityScheme = "bearer"
 // authenticator checks bearer tokens: API keys by their SHA-256, JWTs
 // against the OIDC provider's keys.
 type authenticator struct {
-	keys      []config.APIKey
+	keys      []Key
 	verifier  *oidc.IDTokenVerifier
 	roleClaim string
 }
@@ -60,7 +57,7 @@ type authenticator struct {
 // newAuthenticator prepares the token checks. With an OIDC issuer and no
 // JWKS URL, it reads the issuer's discovery document now; ctx bounds the
 // later fetches of the provider's keys, so it must live as long as the server.
-func newAuthenticator(ctx context.Context, cfg config.APIServer) (*authenticator, error) {
+func newAuthenticator(ctx context.Context, cfg Config) (*authenticator, error) {
 	a := &authenticator{keys: cfg.Keys, roleClaim: cfg.OIDC.RoleClaim}
 	if cfg.OIDC.Issuer == "" {
 		return a, nil
@@ -90,7 +87,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Caller
 	}
 	sum := sha256.Sum256([]byte(token))
 	hash := hex.EncodeToString(sum[:])
-	var found *config.APIKey
+	var found *Key
 	for i := range a.keys {
 		// Every key is compared, in constant time, so that timing tells nothing.
 		if subtle.ConstantTimeCompare([]byte(a.keys[i].Hash), []byte(hash)) == 1 {
@@ -100,7 +97,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Caller
 	if found == nil {
 		return Caller{}, unauthorized("the bearer token is not a valid API key or JWT", "invalid_token")
 	}
-	return Caller{ID: "key:" + found.Name, Role: Role(found.Role)}, nil
+	return Caller{ID: "key:" + found.Name, Role: found.Role}, nil
 }
 
 func (a *authenticator) jwt(ctx context.Context, raw string) (Caller, *Problem) {
@@ -165,8 +162,16 @@ func roleOf(claims map[string]any, claim string) (Role, error) {
 	}
 }
 
-// Roles are every role, as config.APIRoles names them.
+// Roles are every role.
 var Roles = []Role{RoleBackend, RoleOperations, RoleReader}
+
+// ParseRole reads a role by its name.
+func ParseRole(s string) (Role, error) {
+	if r := Role(s); slices.Contains(Roles, r) {
+		return r, nil
+	}
+	return "", fmt.Errorf("role must be one of %s, got %q", roleList(Roles), s)
+}
 
 func roleList(roles []Role) string {
 	s := make([]string, len(roles))
@@ -224,6 +229,40 @@ func HashKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Key is one API key: a name for logs, the role it grants, and the SHA-256
+// of the key (hex). The key itself is never stored.
+type Key struct {
+	Name string
+	Role Role
+	// Hash is the SHA-256 of the key, 64 hex digits.
+	Hash string
+}
+
+// ParseKey reads one API key entry, as api.keys and api.keys_file hold it:
+// name:role:sha256-hex. Its errors never quote the entry: a key pasted by
+// mistake may sit in it.
+func ParseKey(entry string) (Key, error) {
+	parts := strings.Split(strings.TrimSpace(entry), ":")
+	if len(parts) != 3 {
+		return Key{}, errors.New("must be name:role:sha256-hex")
+	}
+	name, hash := parts[0], strings.ToLower(parts[2])
+	if name == "" || strings.ContainsAny(name, " \t,") {
+		return Key{}, errors.New("the name must be non-empty, without spaces or commas")
+	}
+	role, err := ParseRole(parts[1])
+	if err != nil {
+		return Key{}, fmt.Errorf("key %s: %w", name, err)
+	}
+	if b, err := hex.DecodeString(hash); err != nil || len(b) != 32 {
+		return Key{}, fmt.Errorf("key %s: the hash must be 64 hex digits (the SHA-256 of the key, not the key itself)", name)
+	}
+	return Key{Name: name, Role: role, Hash: hash}, nil
+}
+
+// Entry is the key's entry for api.keys or api.keys_file.
+func (k Key) Entry() string { return k.Name + ":" + string(k.Role) + ":" + k.Hash }
+
 // NewKey makes a new API key for a role: the key (shown once, for the
 // caller) and its entry for api.keys or api.keys_file (for the server).
 func NewKey(name string, role Role) (key, entry string, err error) {
@@ -232,31 +271,9 @@ func NewKey(name string, role Role) (key, entry string, err error) {
 		return "", "", err
 	}
 	key = "tok_" + base64.RawURLEncoding.EncodeToString(b)
-	k := config.APIKey{Name: name, Role: string(role), Hash: HashKey(key)}
-	entry = config.APIKeyEntry(k)
-	if _, err := config.ParseAPIKey(entry); err != nil {
+	entry = Key{Name: name, Role: role, Hash: HashKey(key)}.Entry()
+	if _, err := ParseKey(entry); err != nil {
 		return "", "", err
 	}
 	return key, entry, nil
-}
-
-// NewKeyCommand is `termination-api new-key --name NAME --role ROLE`: it
-// prints a new API key, for the caller, and its entry for api.keys_file or
-// api.keys, for the server. It returns the exit code.
-func NewKeyCommand(args []string, out, errOut io.Writer) int {
-	fs := pflag.NewFlagSet("new-key", pflag.ContinueOnError)
-	fs.SetOutput(errOut)
-	name := fs.String("name", "", "name of the key, as logs show the caller (e.g. shop-backend)")
-	role := fs.String("role", "", "role the key grants: backend, operations or reader")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	key, entry, err := NewKey(*name, Role(*role))
-	if err != nil {
-		fmt.Fprintf(errOut, "termination-api new-key: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(out, "API key (give it to the caller; it is not stored anywhere): %s\n", key)
-	fmt.Fprintf(out, "Entry for api.keys_file or TERMINATION_API_KEYS (the server keeps only the hash): %s\n", entry)
-	return 0
 }

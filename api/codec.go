@@ -1,15 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 
-	"github.com/spf13/pflag"
 	commonpb "go.temporal.io/api/common/v1"
-	"google.golang.org/protobuf/encoding/protojson"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/cloudmarket/termination-orders/codec"
 )
@@ -21,6 +23,11 @@ import (
 // keys belong to. A reader may decode; backend and operations may encode and
 // decode. These routes are Temporal's protocol, not this API's, so they are
 // not in the OpenAPI document.
+//
+// The protocol itself is the SDK's handler (converter.NewPayloadCodecHTTPHandler).
+// In front of it: the API's authentication and roles, the namespace check and
+// the body limit. Behind it: its refusals, plain text and all 400, become this
+// API's problems.
 
 // CodecPath is where the codec endpoints are: the Web UI and the CLI take
 // <api URL>/codec as their codec endpoint and add /encode or /decode.
@@ -60,60 +67,92 @@ func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 			fail(invalid(fmt.Sprintf("X-Namespace: this codec server holds the keys of namespace %q, not %q", s.namespace, ns)))
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, codecMaxBodyBytes))
+		body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, codecMaxBodyBytes)}
+		r.Body = body
+		payloads := &observedCodec{codec: s.codec}
+		answer := &codecAnswer{w: w, header: http.Header{}}
+		converter.NewPayloadCodecHTTPHandler(payloads).ServeHTTP(answer, r)
+		if answer.status < http.StatusBadRequest {
+			return
+		}
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case payloads.err != nil:
+			fail(codecProblem(payloads.err))
+		case errors.As(body.err, &tooLarge):
 			fail(newProblem(TypePayloadTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", codecMaxBodyBytes)))
-			return
-		} else if err != nil {
-			fail(invalid("the request body could not be read: " + err.Error()))
-			return
+		case body.err != nil:
+			fail(invalid("the request body could not be read: " + body.err.Error()))
+		default:
+			fail(invalid(`body: must be proto-JSON payloads such as {"payloads":[{"metadata":{"encoding":"..."},"data":"..."}]}: ` +
+				strings.TrimSpace(answer.refusal.String())))
 		}
-		var in commonpb.Payloads
-		if err := protojson.Unmarshal(body, &in); err != nil {
-			fail(invalid(`body: must be proto-JSON payloads such as {"payloads":[{"metadata":{"encoding":"..."},"data":"..."}]}: ` + err.Error()))
-			return
-		}
-		out := in.GetPayloads()
-		if op == "encode" {
-			out, err = s.codec.Encode(out)
-		} else {
-			out, err = s.codec.Decode(out)
-		}
-		if err != nil {
-			fail(codecProblem(err))
-			return
-		}
-		b, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
-		if err != nil {
-			fail(codecProblem(err))
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(b) // the client is gone if this fails
 	}
 }
 
-// NewEncryptionKeyCommand is `termination-api new-encryption-key --id ID`:
-// it prints a new payload encryption key as a codec.keys_file line (id:base64)
-// on out, and how to roll it out on errOut, so that `>> keys` keeps only the
-// key. It returns the exit code.
-func NewEncryptionKeyCommand(args []string, out, errOut io.Writer) int {
-	fs := pflag.NewFlagSet("new-encryption-key", pflag.ContinueOnError)
-	fs.SetOutput(errOut)
-	id := fs.String("id", "", "ID of the key, written in every payload it encrypts (e.g. 2026-11; letters, digits, '-', '_', '.')")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// limitedBody keeps the error that ended the read of a request body, so that
+// a body over the limit is told from one that is not payloads.
+type limitedBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
 	}
-	k, err := codec.NewKey(*id)
-	if err != nil {
-		fmt.Fprintf(errOut, "termination-api new-encryption-key: --id: %v\n", err)
-		return 2
+	return n, err
+}
+
+// observedCodec is the codec, keeping its error: the SDK's handler answers it
+// as a 400 like any other, where it is a payload the keys cannot decrypt.
+type observedCodec struct {
+	codec *codec.Codec
+	err   error
+}
+
+func (c *observedCodec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	out, err := c.codec.Encode(ps)
+	c.err = err
+	return out, err
+}
+
+func (c *observedCodec) Decode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	out, err := c.codec.Decode(ps)
+	c.err = err
+	return out, err
+}
+
+// codecAnswer passes the SDK handler's answer through when it succeeds, and
+// keeps its refusal (status 400 or more, plain text) for the caller to answer
+// as a problem.
+type codecAnswer struct {
+	w       http.ResponseWriter
+	header  http.Header
+	status  int
+	refusal bytes.Buffer
+}
+
+func (a *codecAnswer) Header() http.Header { return a.header }
+
+func (a *codecAnswer) WriteHeader(status int) {
+	if a.status != 0 {
+		return
 	}
-	fmt.Fprintln(out, k.Entry())
-	fmt.Fprintf(errOut, "New AES-256 key %s (the line above; keep it secret). To rotate: add the line to codec.keys_file (or TERMINATION_CODEC_KEYS) of every\n"+
-		"process, the codec server included; once all of them hold it, set codec.active_key=%s everywhere. Keep the old key in the ring\n"+
-		"while any order it encrypted may still run: its reopen window plus its wait for the unlink.\n", k.ID, k.ID)
-	return 0
+	a.status = status
+	if status >= http.StatusBadRequest {
+		return
+	}
+	maps.Copy(a.w.Header(), a.header)
+	a.w.Header().Set("Cache-Control", "no-store")
+	a.w.WriteHeader(status)
+}
+
+func (a *codecAnswer) Write(b []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	if a.status >= http.StatusBadRequest {
+		return a.refusal.Write(b)
+	}
+	return a.w.Write(b)
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/codec"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
@@ -41,7 +40,7 @@ func newCodecEnv(t *testing.T, tune ...func(*api.Options)) *codecEnv {
 	ring, err := codec.NewKeyRing("k2", k1, k2)
 	require.NoError(t, err)
 	e.codec = codec.New(ring)
-	cfg := config.APIServer{MaxBodyBytes: 64 << 10, OIDC: config.OIDC{RoleClaim: "role"}}
+	cfg := api.Config{MaxBodyBytes: 64 << 10, OIDC: api.OIDC{RoleClaim: "role"}}
 	cfg.Keys, e.tokens = roleKeys(t)
 	opts := api.Options{Config: cfg, Logger: zaptest.NewLogger(t), Codec: e.codec, Namespace: "orders-prod", CodecOrigins: []string{webUI}}
 	for _, f := range tune {
@@ -146,6 +145,7 @@ func TestCodecAnswersTheWebUIPreflightAndDecode(t *testing.T) {
 	// The decode itself, with a reader's token.
 	r := e.post(t, "/codec/decode", e.tokens[api.RoleReader], e.historyPayloads(t, customerOrder, "Unlinked by Operations"))
 	assert.Equal(t, webUI, r.header.Get("Access-Control-Allow-Origin"))
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"), "decoded payloads are not kept by caches")
 	ps := decodedPayloads(t, r)
 	require.Len(t, ps, 2)
 	assert.Equal(t, converter.MetadataEncodingJSON, string(ps[0].GetMetadata()[converter.MetadataEncoding]))
@@ -197,6 +197,9 @@ func TestCodecRoles(t *testing.T) {
 		})
 	}
 
+	// A query without arguments: the CLI sends no payloads to encode.
+	assert.Empty(t, decodedPayloads(t, e.post(t, "/codec/encode", e.tokens[api.RoleOperations], []byte(`{}`))))
+
 	for name, token := range map[string]string{"missing": "", "wrong": "tok_not-a-key"} {
 		t.Run(name+" token", func(t *testing.T) {
 			r := e.post(t, "/codec/decode", token, encrypted)
@@ -235,7 +238,10 @@ func TestCodecRefusesWhatItCannotDecrypt(t *testing.T) {
 	// Not payloads at all.
 	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], []byte(`{"payloads": "all of them"}`))
 	assert.Equal(t, http.StatusBadRequest, r.status)
-	assert.Equal(t, api.TypeInvalidInput, r.problem(t).Type)
+	p = r.problem(t)
+	assert.Equal(t, api.TypeInvalidInput, p.Type)
+	assert.Contains(t, p.Detail, "body: must be proto-JSON payloads")
+	assert.Contains(t, p.Detail, "payloads", "the parser's own reason follows")
 
 	// Another namespace's payloads: its keys are elsewhere.
 	r = e.post(t, "/codec/decode", e.tokens[api.RoleReader], e.historyPayloads(t, "x"), "X-Namespace", "billing")
@@ -270,21 +276,12 @@ func TestCodecBodyLimitIsItsOwn(t *testing.T) {
 	require.Greater(t, len(body), 64<<10)
 	ps := decodedPayloads(t, e.post(t, "/codec/decode", e.tokens[api.RoleReader], body))
 	assert.Len(t, ps, 200)
-}
 
-func TestNewEncryptionKeyCommand(t *testing.T) {
-	var out, errOut strings.Builder
-	require.Equal(t, 0, api.NewEncryptionKeyCommand([]string{"--id", "2026-11"}, &out, &errOut), errOut.String())
-	// stdout is only the key file's line, so `>> keys` appends a usable key.
-	keys, err := codec.ParseKeyFile(out.String())
-	require.NoError(t, err)
-	require.Len(t, keys, 1)
-	assert.Equal(t, "2026-11", keys[0].ID)
-	assert.Len(t, keys[0].Secret, codec.KeySize)
-	assert.Contains(t, errOut.String(), "codec.active_key=2026-11")
-	assert.NotContains(t, errOut.String(), out.String()[len("2026-11:"):len(out.String())-1])
-
-	errOut.Reset()
-	assert.Equal(t, 2, api.NewEncryptionKeyCommand([]string{"--id", "bad id"}, &out, &errOut))
-	assert.Contains(t, errOut.String(), `--id: key ID "bad id"`)
+	// Beyond its 8 MiB, a problem saying so.
+	huge := append(append([]byte(`{"payloads":[{"data":"`), bytes.Repeat([]byte("A"), 8<<20)...), `"}]}`...)
+	r := e.post(t, "/codec/decode", e.tokens[api.RoleReader], huge)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r.status)
+	p := r.problem(t)
+	assert.Equal(t, api.TypePayloadTooLarge, p.Type)
+	assert.Equal(t, "the request body is larger than 8388608 bytes", p.Detail)
 }

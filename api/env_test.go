@@ -27,7 +27,6 @@ import (
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -68,7 +67,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(t *testing.T, window time.Duration, tune ...func(*config.APIServer)) *env {
+func newEnv(t *testing.T, window time.Duration, tune ...func(*api.Config)) *env {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
@@ -88,10 +87,10 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*config.APIServer))
 	t.Cleanup(apiClient.Close)
 
 	e := &env{temporal: ts, store: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}}
-	cfg := config.APIServer{
+	cfg := api.Config{
 		MaxBodyBytes: 64 << 10, IdempotencyKeyTTL: time.Hour, RequestTimeout: 10 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 5 * time.Second,
-		OIDC: config.OIDC{RoleClaim: "role"},
+		OIDC: api.OIDC{RoleClaim: "role"},
 	}
 	cfg.Keys, e.tokens = roleKeys(t)
 	for _, f := range tune {
@@ -117,14 +116,14 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*config.APIServer))
 
 // roleKeys makes an API key of each role: the server's entries and the
 // callers' tokens.
-func roleKeys(t *testing.T) ([]config.APIKey, map[api.Role]string) {
+func roleKeys(t *testing.T) ([]api.Key, map[api.Role]string) {
 	t.Helper()
-	var keys []config.APIKey
+	var keys []api.Key
 	tokens := map[api.Role]string{}
 	for _, role := range api.Roles {
 		key, entry, err := api.NewKey("test-"+string(role), role)
 		require.NoError(t, err)
-		k, err := config.ParseAPIKey(entry)
+		k, err := api.ParseKey(entry)
 		require.NoError(t, err)
 		keys = append(keys, k)
 		tokens[role] = key

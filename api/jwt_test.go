@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 )
 
 // provider is a test OpenID Connect provider: discovery and JWKS over HTTP.
@@ -57,8 +56,8 @@ func (p *provider) token(t *testing.T, key *rsa.PrivateKey, claims map[string]an
 
 func TestJWTFromTheOIDCProvider(t *testing.T) {
 	p := newProvider(t)
-	e := newEnv(t, time.Hour, func(c *config.APIServer) {
-		c.OIDC = config.OIDC{Issuer: p.issuer, Audience: "termination-api", RoleClaim: "realm_access.roles"}
+	e := newEnv(t, time.Hour, func(c *api.Config) {
+		c.OIDC = api.OIDC{Issuer: p.issuer, Audience: "termination-api", RoleClaim: "realm_access.roles"}
 	})
 	claims := func(roles []string, exp time.Time) map[string]any {
 		return map[string]any{

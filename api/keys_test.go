@@ -7,30 +7,39 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 )
 
-func TestNewKeyCommand(t *testing.T) {
-	var out, errOut strings.Builder
-	require.Equal(t, 0, api.NewKeyCommand([]string{"--name", "shop-backend", "--role", "backend"}, &out, &errOut), errOut.String())
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 2)
-	key := lines[0][strings.LastIndex(lines[0], " ")+1:]
-	entry := lines[1][strings.LastIndex(lines[1], " ")+1:]
-	require.True(t, strings.HasPrefix(key, "tok_"), key)
-	k, err := config.ParseAPIKey(entry)
+// A new key's entry is what the server reads back: its name, its role and
+// the hash of the key, never the key itself.
+func TestNewKeyEntryReadsBack(t *testing.T) {
+	key, entry, err := api.NewKey("shop-backend", api.RoleBackend)
 	require.NoError(t, err)
-	require.Equal(t, config.APIKey{Name: "shop-backend", Role: "backend", Hash: api.HashKey(key)}, k)
+	require.True(t, strings.HasPrefix(key, "tok_"), key)
 	require.NotContains(t, entry, key)
+	k, err := api.ParseKey(entry)
+	require.NoError(t, err)
+	require.Equal(t, api.Key{Name: "shop-backend", Role: api.RoleBackend, Hash: api.HashKey(key)}, k)
+	require.Equal(t, entry, k.Entry())
 
-	require.Equal(t, 2, api.NewKeyCommand([]string{"--name", "x", "--role", "admin"}, &out, &errOut))
-	require.Contains(t, errOut.String(), "role must be one of")
+	_, _, err = api.NewKey("bad name", api.RoleReader)
+	require.ErrorContains(t, err, "without spaces or commas")
 }
 
-func TestRolesAreTheConfigsRoles(t *testing.T) {
-	var roles []string
-	for _, r := range api.Roles {
-		roles = append(roles, string(r))
+func TestParseKeyRefusesWhatNoCallerCouldUse(t *testing.T) {
+	hash := api.HashKey("tok_x")
+	for entry, want := range map[string]string{
+		"shop:admin:" + hash:                 `key shop: role must be one of backend, operations, reader, got "admin"`,
+		"shop:backend:tok_pasted-by-mistake": "key shop: the hash must be 64 hex digits",
+		"shop:backend":                       "must be name:role:sha256-hex",
+		":reader:" + hash:                    "the name must be non-empty",
+	} {
+		_, err := api.ParseKey(entry)
+		require.ErrorContains(t, err, want, entry)
+		require.NotContains(t, err.Error(), "tok_pasted", "an error must not quote the entry")
 	}
-	require.Equal(t, config.APIRoles, roles)
+	for _, r := range api.Roles {
+		k, err := api.ParseKey("k:" + string(r) + ":" + strings.ToUpper(hash))
+		require.NoError(t, err)
+		require.Equal(t, api.Key{Name: "k", Role: r, Hash: hash}, k)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 )
 
 // TestOpenAPIDocumentIsCommitted fails when api/openapi.json differs from
@@ -22,7 +21,7 @@ import (
 // TERMINATION_WRITE_OPENAPI=1 go test ./api -run TestOpenAPIDocumentIsCommitted.
 func TestOpenAPIDocumentIsCommitted(t *testing.T) {
 	srv, err := api.New(context.Background(), api.Options{
-		Config: config.APIServer{MaxBodyBytes: 65536, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour},
+		Config: api.Config{MaxBodyBytes: 65536, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour},
 		Logger: zap.NewNop(),
 	})
 	require.NoError(t, err)
@@ -52,7 +51,7 @@ func TestOpenAPIDocumentIsCommitted(t *testing.T) {
 // CORS answers only the configured origins.
 func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 	srv, err := api.New(context.Background(), api.Options{
-		Config: config.APIServer{MaxBodyBytes: 65536, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour,
+		Config: api.Config{MaxBodyBytes: 65536, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour,
 			CORSOrigins: []string{"https://orders.example.com"}},
 		Logger: zap.NewNop(),
 	})

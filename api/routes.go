@@ -130,13 +130,13 @@ func (s *Server) routes(api huma.API) {
 		Summary:     "reopen the account",
 		Description: "Reopens the account during its post-closure period. 409 closed-for-good once the window is over; rejected-by-stage in any other stage.",
 		Errors:      []int{400, 401, 403, 404, 409, 413, 422, 503, 504},
-	}, backendOnly, bodySchema[order.ReopenRequest]("ReopenRequest"), s.reopen)
+	}, backendOnly, bodySchema[order.Request]("Request"), s.reopen)
 	s.register(api, huma.Operation{
 		OperationID: "cancel", Method: http.MethodPost, Path: "/v1/orders/{orderId}/cancel",
 		Summary:     "cancel the order",
 		Description: "Cancels the order before the unlink. 409 rejected-by-stage from the unlink on (the detail says to reopen instead).",
 		Errors:      []int{400, 401, 403, 404, 409, 413, 422, 503, 504},
-	}, backendOnly, bodySchema[order.CancelRequest]("CancelRequest"), s.cancel)
+	}, backendOnly, bodySchema[order.Request]("Request"), s.cancel)
 }
 
 // op marks the operation with the roles that may call it, for authorize and
@@ -294,15 +294,19 @@ func (s *Server) unlink(ctx context.Context, in *postInput) (*posted[order.Statu
 }
 
 func (s *Server) reopen(ctx context.Context, in *postInput) (*posted[order.Status], error) {
-	var r order.ReopenRequest
-	return s.update(ctx, in, "reopen", &r, &r.RequestID, func() error { return r.Validate() },
-		func(ctx context.Context) (order.Status, error) { return s.orders.Reopen(ctx, in.OrderID, r) })
+	return s.request(ctx, in, "reopen", s.orders.Reopen)
 }
 
 func (s *Server) cancel(ctx context.Context, in *postInput) (*posted[order.Status], error) {
-	var r order.CancelRequest
-	return s.update(ctx, in, "cancel", &r, &r.RequestID, func() error { return r.Validate() },
-		func(ctx context.Context) (order.Status, error) { return s.orders.Cancel(ctx, in.OrderID, r) })
+	return s.request(ctx, in, "cancel", s.orders.Cancel)
+}
+
+// request is a person's reopen or cancel request (name), sent with send.
+func (s *Server) request(ctx context.Context, in *postInput, name string,
+	send func(context.Context, string, order.Request) (order.Status, error)) (*posted[order.Status], error) {
+	var r order.Request
+	return s.update(ctx, in, name, &r, &r.RequestID, func() error { return r.Validate(name) },
+		func(ctx context.Context) (order.Status, error) { return send(ctx, in.OrderID, r) })
 }
 
 // update decodes and checks an update's body into body, makes the

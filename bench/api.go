@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 )
 
@@ -43,15 +42,15 @@ func (b *bench) startAPI(ctx context.Context) (*apiClient, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var keys []config.APIKey
+	var keys []api.Key
 	for _, entry := range []string{backendEntry, opsEntry} {
-		k, err := config.ParseAPIKey(entry)
+		k, err := api.ParseKey(entry)
 		if err != nil {
 			return nil, nil, err
 		}
 		keys = append(keys, k)
 	}
-	srv, err := api.New(ctx, api.Options{Orders: b.orders, Store: b.st, Logger: zap.NewNop(), Config: config.APIServer{
+	srv, err := api.New(ctx, api.Options{Orders: b.orders, Store: b.st, Logger: zap.NewNop(), Config: api.Config{
 		Keys: keys, MaxBodyBytes: 64 << 10, IdempotencyKeyTTL: time.Hour, RequestTimeout: 30 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 45 * time.Second, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 5 * time.Second,
 	}})

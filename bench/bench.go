@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,9 +29,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -147,7 +148,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	port, err := freePort()
+	port, err := ports.Free("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +163,8 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	temporal := config.LocalTemporal(srv.Address(), namespace, productQueue).WithCodec(codec.New(plainRing))
-	c, err := dial(ctx, temporal)
+	temporal := config.LocalTemporal(srv.Address(), namespace, productQueue)
+	c, err := dial(ctx, temporal, codec.New(plainRing))
 	if err != nil {
 		return nil, err
 	}
@@ -500,7 +501,7 @@ func (b *bench) otherPaths(ctx context.Context, r *Results) error {
 	if _, err := b.waitForMessage(ctx, o.OrderID, 2); err != nil {
 		return err
 	}
-	if _, err := b.orders.Reopen(ctx, o.OrderID, order.ReopenRequest{RequestedBy: "bench", Reason: "bench"}); err != nil {
+	if _, err := b.orders.Reopen(ctx, o.OrderID, order.Request{RequestedBy: "bench", Reason: "bench"}); err != nil {
 		return err
 	}
 	if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil); err != nil {
@@ -517,7 +518,7 @@ func (b *bench) otherPaths(ctx context.Context, r *Results) error {
 	if _, err := b.waitForMessage(ctx, o.OrderID, 1); err != nil {
 		return err
 	}
-	if _, err := b.orders.Cancel(ctx, o.OrderID, order.CancelRequest{RequestedBy: "bench", Reason: "bench"}); err != nil {
+	if _, err := b.orders.Cancel(ctx, o.OrderID, order.Request{RequestedBy: "bench", Reason: "bench"}); err != nil {
 		return err
 	}
 	if err := b.c.GetWorkflow(ctx, run.WorkflowID, run.RunID).Get(ctx, nil); err != nil {
@@ -623,11 +624,10 @@ type workerSetup struct {
 }
 
 func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, bin string, opts Options, setup workerSetup) (*workerProcess, error) {
-	port, err := freePort()
+	metricsAddr, err := ports.FreeAddress("127.0.0.1")
 	if err != nil {
 		return nil, err
 	}
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(port)
 	// Whatever the benchmark's own environment says about encryption, this
 	// process encrypts exactly when setup says so.
 	codecEnv := []string{"TERMINATION_CODEC_ENCRYPTION=off", "TERMINATION_CODEC_KEYS=", "TERMINATION_CODEC_KEYS_FILE=", "TERMINATION_CODEC_ACTIVE_KEY="}
@@ -725,21 +725,12 @@ func (p *workerProcess) stop() {
 	}
 }
 
-// dial connects to Temporal as the connection's config says
-// (config.Temporal.ClientOptions), logging nothing.
-func dial(ctx context.Context, t config.Temporal) (client.Client, error) {
-	copts, err := t.ClientOptions(logging.ForTemporal(zap.NewNop()))
+// dial connects to Temporal as the commands do (app.ClientOptions), payloads
+// through c, logging nothing.
+func dial(ctx context.Context, t config.Temporal, c *codec.Codec) (client.Client, error) {
+	copts, err := app.ClientOptions(t, c, logging.ForTemporal(zap.NewNop()))
 	if err != nil {
 		return nil, err
 	}
 	return client.DialContext(ctx, copts)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -68,7 +68,7 @@ func startEncryptedRig(ctx context.Context, cancel context.CancelCauseFunc, bin 
 	if err != nil {
 		return nil, err
 	}
-	temporal := config.LocalTemporal(address, namespace, encryptedQueue).WithCodec(codec.New(ring))
+	temporal := config.LocalTemporal(address, namespace, encryptedQueue)
 	rig := &encryptedRig{}
 	defer func() {
 		if err != nil {
@@ -81,7 +81,7 @@ func startEncryptedRig(ctx context.Context, cancel context.CancelCauseFunc, bin 
 	if rig.worker, err = startWorkerProcess(ctx, cancel, bin, opts, workerSetup{temporal: temporal, dsn: dsn, receiverURL: rig.recv.url, key: &key}); err != nil {
 		return nil, err
 	}
-	if rig.c, err = dial(ctx, temporal); err != nil {
+	if rig.c, err = dial(ctx, temporal, codec.New(ring)); err != nil {
 		return nil, err
 	}
 	if err := waitForPollers(ctx, rig.c, temporal.TaskQueue); err != nil {

@@ -1,11 +1,8 @@
 package config
 
 import (
-	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,8 +14,10 @@ import (
 type APIServer struct {
 	// ListenAddress is the host:port the API listens on.
 	ListenAddress string
-	// Keys are the API keys callers may present as bearer tokens, by hash.
-	Keys []APIKey
+	// Keys are the API keys callers may present as bearer tokens, as
+	// written; package api reads them (api.ParseKey), which owns their
+	// format and the roles.
+	Keys []APIKeyEntry
 	// OIDC, when its issuer is set, accepts JWTs from that provider.
 	OIDC OIDC
 	// CORSOrigins are the browser origins allowed to call the API; none
@@ -39,13 +38,14 @@ type APIServer struct {
 	ShutdownTimeout time.Duration
 }
 
-// APIKey is one API key: a name for logs, the role it grants, and the
-// SHA-256 of the key (hex). The key itself is never stored.
-type APIKey struct {
-	Name string
-	Role string
-	// Hash is the SHA-256 of the key, 64 hex digits.
-	Hash string
+// APIKeyEntry is one entry of api.keys_file or api.keys, as written:
+// name:role:sha256-hex. It holds no key, only its hash.
+type APIKeyEntry struct {
+	// Setting is where the entry is: api.keys_file or api.keys; Place is
+	// where in it ("line 3", "entry 2"), for errors that must not quote it
+	// (a key pasted by mistake may sit in it).
+	Setting, Place string
+	Text           string
 }
 
 // OIDC is the OpenID Connect provider whose JWTs the API accepts.
@@ -61,9 +61,6 @@ type OIDC struct {
 	// an array holding exactly one role).
 	RoleClaim string
 }
-
-// APIRoles are the roles a token may grant.
-var APIRoles = []string{"backend", "operations", "reader"}
 
 // DefaultAPIAddress is where the API listens unless configured.
 const DefaultAPIAddress = "127.0.0.1:8234"
@@ -110,30 +107,12 @@ func loadAPI(v *viper.Viper, bad func(name, rule string, args ...any)) APIServer
 				if line == "" || strings.HasPrefix(line, "#") {
 					continue
 				}
-				k, err := ParseAPIKey(line)
-				if err != nil {
-					bad("api.keys_file", "line %d: %v", i+1, err)
-					continue
-				}
-				a.Keys = append(a.Keys, k)
+				a.Keys = append(a.Keys, APIKeyEntry{Setting: "api.keys_file", Place: "line " + strconv.Itoa(i+1), Text: line})
 			}
 		}
 	}
 	for i, entry := range splitList(v.GetString("api.keys")) {
-		k, err := ParseAPIKey(entry)
-		if err != nil {
-			// Never echo the entry: a misplaced key may sit in it.
-			bad("api.keys", "entry %d: %v", i+1, err)
-			continue
-		}
-		a.Keys = append(a.Keys, k)
-	}
-	seen := map[string]bool{}
-	for _, k := range a.Keys {
-		if seen[k.Name] {
-			bad("api.keys", "key name %q is used twice (api.keys and api.keys_file together)", k.Name)
-		}
-		seen[k.Name] = true
+		a.Keys = append(a.Keys, APIKeyEntry{Setting: "api.keys", Place: "entry " + strconv.Itoa(i+1), Text: entry})
 	}
 
 	if a.OIDC.Issuer != "" {
@@ -188,28 +167,6 @@ func loadAPI(v *viper.Viper, bad func(name, rule string, args ...any)) APIServer
 	}
 	return a
 }
-
-// ParseAPIKey reads one API key entry: name:role:sha256-hex.
-func ParseAPIKey(entry string) (APIKey, error) {
-	parts := strings.Split(strings.TrimSpace(entry), ":")
-	if len(parts) != 3 {
-		return APIKey{}, fmt.Errorf("must be name:role:sha256-hex")
-	}
-	k := APIKey{Name: parts[0], Role: parts[1], Hash: strings.ToLower(parts[2])}
-	if k.Name == "" || strings.ContainsAny(k.Name, " \t,") {
-		return APIKey{}, fmt.Errorf("the name must be non-empty, without spaces or commas")
-	}
-	if !slices.Contains(APIRoles, k.Role) {
-		return APIKey{}, fmt.Errorf("key %s: role must be one of %s, got %q", k.Name, strings.Join(APIRoles, ", "), k.Role)
-	}
-	if b, err := hex.DecodeString(k.Hash); err != nil || len(b) != 32 {
-		return APIKey{}, fmt.Errorf("key %s: the hash must be 64 hex digits (the SHA-256 of the key, not the key itself)", k.Name)
-	}
-	return k, nil
-}
-
-// APIKeyEntry is the entry of a key for api.keys or api.keys_file.
-func APIKeyEntry(k APIKey) string { return k.Name + ":" + k.Role + ":" + k.Hash }
 
 func splitList(s string) []string {
 	var out []string

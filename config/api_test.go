@@ -27,12 +27,14 @@ func TestAPIDefaults(t *testing.T) {
 	}
 	// The worker has no API settings.
 	fs := pflag.NewFlagSet("worker", pflag.ContinueOnError)
-	config.RegisterFlags(fs, config.Worker)
+	config.RegisterFlags(fs, config.Worker, defaults)
 	if fs.Lookup("api-address") != nil {
 		t.Error("the worker has --api-address")
 	}
 }
 
+// The entries are read from the file (comments and blank lines skipped), then
+// from the setting, each with where it came from; package api reads them.
 func TestAPIKeysFromFileAndEnvironment(t *testing.T) {
 	isolate(t)
 	file := filepath.Join(t.TempDir(), "keys")
@@ -44,7 +46,11 @@ func TestAPIKeysFromFileAndEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []config.APIKey{{Name: "shop-backend", Role: "backend", Hash: hashA}, {Name: "ops-tool", Role: "operations", Hash: hashA}, {Name: "page", Role: "reader", Hash: hashA}}
+	want := []config.APIKeyEntry{
+		{Setting: "api.keys_file", Place: "line 2", Text: "shop-backend:backend:" + hashA},
+		{Setting: "api.keys", Place: "entry 1", Text: "ops-tool:operations:" + strings.ToUpper(hashA)},
+		{Setting: "api.keys", Place: "entry 2", Text: "page:reader:" + hashA},
+	}
 	if len(cfg.API.Keys) != len(want) {
 		t.Fatalf("keys %+v", cfg.API.Keys)
 	}
@@ -62,8 +68,6 @@ func TestAPISettingsErrorsNameTheKey(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{env: map[string]string{"TERMINATION_API_KEYS": "shop:admin:" + hashA}, want: []string{"api.keys (flag --api-keys, env TERMINATION_API_KEYS)", `role must be one of backend, operations, reader, got "admin"`}},
-		{env: map[string]string{"TERMINATION_API_KEYS": "shop:backend:tok_secret-key-pasted-by-mistake"}, want: []string{"api.keys", "64 hex digits"}},
 		{args: []string{"--api-keys-file", "/nonexistent/keys"}, want: []string{"api.keys_file (flag --api-keys-file, env TERMINATION_API_KEYS_FILE): cannot be read"}},
 		{args: []string{"--api-oidc-issuer", "https://login.example.com/"}, want: []string{"api.oidc.audience", "is required with api.oidc.issuer"}},
 		{args: []string{"--api-oidc-issuer", "login.example.com", "--api-oidc-audience", "x"}, want: []string{"api.oidc.issuer", "must be an http(s) URL"}},

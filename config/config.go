@@ -5,7 +5,11 @@
 // TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE and its TOML file), which
 // the project's own settings override when they are set.
 //
-// It is the only package that knows viper; the rest takes a Config.
+// It is the only package that knows viper, and it only reads settings: it
+// imports nothing of the project. Package app turns a Config into the clients,
+// stores and notifiers the commands run, and checks what the project's own
+// packages rule on (the store's DSN, the reopen window's bounds, the key ring,
+// the API's roles), naming the key with KeyError.
 package config
 
 import (
@@ -24,14 +28,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
-	"go.temporal.io/sdk/log"
-
-	"github.com/cloudmarket/termination-orders/codec"
-	"github.com/cloudmarket/termination-orders/order"
-	"github.com/cloudmarket/termination-orders/store"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // EnvPrefix prefixes the environment variable of every key:
@@ -40,6 +37,9 @@ const EnvPrefix = "TERMINATION"
 
 // Config is every setting, typed and validated.
 type Config struct {
+	// Command is the command these settings were loaded for: only its
+	// settings are read and checked.
+	Command  Command
 	Temporal Temporal
 	// ReopenWindow is the post-closure period of the orders a worker accepts
 	// (an order may set its own).
@@ -60,14 +60,16 @@ type Config struct {
 	MaxConcurrentLocalActivities int
 	// Store is how the worker opens the status store and bounds its connections.
 	Store Store
+	// Deployment is the worker's Worker Deployment and build.
+	Deployment WorkerDeployment
 	// Dev is the embedded server of the dev command; other commands ignore it.
 	Dev DevServer
 	// Notify is who is told what about orders, and when.
 	Notify Notify
 	// API is the HTTP API of termination-api and the dev command.
 	API APIServer
-	// Codec is who may call the codec endpoints from a browser; the codec
-	// itself is Temporal.Codec.
+	// Codec is the payload encryption of every connection to Temporal, and
+	// who may call the codec endpoints from a browser.
 	Codec Codec
 }
 
@@ -96,9 +98,22 @@ type Temporal struct {
 	// profile carries what Temporal's environment configuration adds: TLS,
 	// API key, gRPC metadata. It holds secrets and is never logged.
 	profile envconfig.ClientConfigProfile
-	// codec encrypts and decrypts payloads (codec.* settings).
-	codec *codec.Codec
 }
+
+// Secret is a setting that must never be shown: printed, it is redacted.
+// Reading it takes a conversion, string(s), where it is used.
+type Secret string
+
+// String hides the secret, so that a setting printed by mistake shows nothing.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
 
 // Log is the logger's settings.
 type Log struct {
@@ -109,6 +124,16 @@ type Log struct {
 // Command is a command whose settings are loaded; each has the flags of the
 // settings it uses, and only those are validated.
 type Command int
+
+// Uses reports whether the command reads the setting: store.dsn.
+func (c Command) Uses(name string) bool {
+	for _, k := range keys {
+		if k.name == name {
+			return k.cmds&c != 0
+		}
+	}
+	return false
+}
 
 // The commands.
 const (
@@ -131,13 +156,13 @@ type key struct {
 }
 
 // keys are every setting: these, then those of config/notify.go,
-// config/api.go and config/codec.go.
-var keys = slices.Concat(coreKeys, notifyKeys, apiKeys, codecKeys)
+// config/deployment.go, config/api.go and config/codec.go.
+var keys = slices.Concat(coreKeys, deploymentKeys, notifyKeys, apiKeys, codecKeys)
 
 var coreKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
 	{"temporal.namespace", "temporal-namespace", "", "Temporal namespace (default: TEMPORAL_NAMESPACE, else default)", allCommands},
-	{"temporal.task_queue", "task-queue", workflows.DefaultTaskQueue, "task queue of the termination order workflows", allCommands},
+	{"temporal.task_queue", "task-queue", "", "task queue of the termination order workflows", allCommands},
 	{"temporal.api_key", "temporal-api-key", "", "Temporal Cloud API key (prefer the environment variable; default: TEMPORAL_API_KEY)", CLI | Worker},
 	{"temporal.tls.cert_file", "temporal-tls-cert", "", "client certificate for mTLS (PEM file)", CLI | Worker},
 	{"temporal.tls.key_file", "temporal-tls-key", "", "client private key for mTLS (PEM file)", CLI | Worker},
@@ -171,29 +196,46 @@ const (
 	defaultNamespace = "default"
 )
 
+// Defaults are the defaults that other packages own: the composition root
+// (package app) passes them in, so that each lives in one place and config
+// imports none of them.
+type Defaults struct {
+	// TaskQueue is temporal.task_queue's default: the wire contract's.
+	TaskQueue string
+}
+
+// def is the key's default: its own, or the one d supplies.
+func (d Defaults) def(k key) string {
+	if k.name == "temporal.task_queue" {
+		return d.TaskQueue
+	}
+	return k.def
+}
+
 // RegisterFlags adds a flag for every setting the command uses, and --config
 // for the YAML file.
-func RegisterFlags(fs *pflag.FlagSet, cmd Command) {
+func RegisterFlags(fs *pflag.FlagSet, cmd Command, d Defaults) {
 	fs.String("config", "", "YAML config file (env "+EnvPrefix+"_CONFIG)")
 	for _, k := range keys {
 		if k.cmds&cmd != 0 {
-			fs.String(k.flag, k.def, k.usage)
+			fs.String(k.flag, d.def(k), k.usage)
 		}
 	}
 }
 
 // Load reads the settings of the command from every source and validates
-// them. fs must have been through RegisterFlags for the same command and be
-// parsed. A bad value fails with an error naming the key, its flag and its
-// environment variable; settings other commands use are neither read nor checked.
-func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
+// them. fs must have been through RegisterFlags for the same command and
+// defaults, and be parsed. A bad value fails with an error naming the key, its
+// flag and its environment variable; settings other commands use are neither
+// read nor checked.
+func Load(fs *pflag.FlagSet, cmd Command, d Defaults) (Config, error) {
 	v := viper.New()
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	for _, k := range keys {
-		if k.def != "" {
-			v.SetDefault(k.name, k.def)
+		if def := d.def(k); def != "" {
+			v.SetDefault(k.name, def)
 		}
 		if f := fs.Lookup(k.flag); f != nil {
 			if err := v.BindPFlag(k.name, f); err != nil {
@@ -219,18 +261,12 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 
 	var errs []error
 	bad := func(name, rule string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", describe(name), fmt.Sprintf(rule, args...)))
+		errs = append(errs, &KeyError{Key: name, Err: fmt.Errorf(rule, args...)})
 	}
-	uses := func(name string) bool {
-		for _, k := range keys {
-			if k.name == name {
-				return k.cmds&cmd != 0
-			}
-		}
-		return false
-	}
+	uses := cmd.Uses
 
 	cfg := Config{
+		Command:  cmd,
 		StoreDSN: v.GetString("store.dsn"),
 		Log:      Log{Level: v.GetString("log.level"), Format: v.GetString("log.format")},
 	}
@@ -288,14 +324,11 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 		bad("temporal.task_queue", "must not be empty")
 	}
 	if uses("order.reopen_window") {
-		window, err := ParseWindow(v.GetString("order.reopen_window"))
+		window, err := ParseDuration(v.GetString("order.reopen_window"))
 		if err != nil {
 			bad("order.reopen_window", "%v", err)
 		}
 		cfg.ReopenWindow = window
-	}
-	if err := store.CheckDSN(cfg.StoreDSN); err != nil {
-		bad("store.dsn", "%v", err)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.Log.Level) {
 		bad("log.level", "must be debug, info, warn or error, got %q", cfg.Log.Level)
@@ -360,6 +393,9 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 			}
 		}
 	}
+	if uses("worker.versioning") {
+		cfg.Deployment = loadDeployment(v, bad)
+	}
 	if uses("notify.unlink_sla") {
 		cfg.Notify = loadNotify(v, cmd, bad)
 	}
@@ -372,20 +408,39 @@ func Load(fs *pflag.FlagSet, cmd Command) (Config, error) {
 			cfg.StoreDSN = "sqlite:" + filepath.Join(cfg.Dev.DataDir, "status.db")
 		}
 	}
-	cfg.Temporal.codec = loadCodec(v, bad)
-	if uses("codec.web_ui_origins") {
-		var dev *DevServer
-		if uses("dev.data_dir") {
-			dev = &cfg.Dev
-		}
-		cfg.Codec = loadCodecOrigins(v, dev, bad)
+	var dev *DevServer
+	if uses("dev.data_dir") {
+		dev = &cfg.Dev
 	}
+	cfg.Codec = loadCodec(v, uses("codec.web_ui_origins"), dev, bad)
 
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	if err := Invalid(errs...); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
+
+// Invalid joins the errors of bad settings into one, so that an operator
+// fixes them in one round; nil if there are none.
+func Invalid(errs ...error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+}
+
+// KeyError is a setting whose value breaks a rule. Its message names the key,
+// its flag and its environment variable, and never the value of a secret.
+type KeyError struct {
+	// Key is the setting, as in the YAML file: store.dsn.
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return describe(e.Key) + ": " + e.Err.Error() }
+
+// Unwrap is the broken rule.
+func (e *KeyError) Unwrap() error { return e.Err }
 
 func loadDev(v *viper.Viper, bad func(name, rule string, args ...any)) DevServer {
 	var dev DevServer
@@ -541,9 +596,11 @@ func firstPEM(b []byte, typ string) []byte {
 	}
 }
 
-// ParseWindow reads a reopen window: a Go duration (2160h, 90m, 30s) or whole
-// days (90d). It must be whole seconds between order.MinReopenWindow and order.MaxReopenWindow.
-func ParseWindow(s string) (time.Duration, error) {
+// ParseDuration reads a duration setting such as a reopen window or an SLA: a
+// Go duration (2160h, 90m, 30s) or whole days (90d). It must be whole seconds
+// of at least one second; the reopen window's bounds are the domain's, which
+// package app checks.
+func ParseDuration(s string) (time.Duration, error) {
 	var d time.Duration
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
@@ -557,40 +614,17 @@ func ParseWindow(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("must be a duration such as 90d, 2160h or 2m, got %q", s)
 		}
 	}
-	if d < order.MinReopenWindow || d > order.MaxReopenWindow || d%time.Second != 0 {
-		return 0, fmt.Errorf("must be whole seconds between %s and %s, got %q", order.MinReopenWindow, order.MaxReopenWindow, s)
+	if d < time.Second || d%time.Second != 0 {
+		return 0, fmt.Errorf("must be whole seconds of at least 1s, got %q", s)
 	}
 	return d, nil
 }
 
-// ClientOptions are the options for dialing Temporal, logging through logger.
-// This is the one place that turns config into a connection.
-func (t Temporal) ClientOptions(logger log.Logger) (client.Options, error) {
-	opts, err := t.profile.ToClientOptions(envconfig.ToClientOptionsRequest{})
-	if err != nil {
-		return client.Options{}, fmt.Errorf("temporal connection: %w", err)
-	}
-	opts.Logger = logger
-	if t.codec != nil {
-		opts.DataConverter = codec.DataConverter(t.codec)
-		opts.FailureConverter = codec.FailureConverter(t.codec, opts.DataConverter)
-	}
-	return opts, nil
-}
-
-// WorkerClientOptions are ClientOptions for a worker: its data converter
-// panics on a payload it cannot decrypt (codec.WorkerDataConverter), so that
-// the workflow task is retried until the key is back, instead of the order
-// deciding on an error.
-func (t Temporal) WorkerClientOptions(logger log.Logger) (client.Options, error) {
-	opts, err := t.ClientOptions(logger)
-	if err != nil || t.codec == nil {
-		return opts, err
-	}
-	opts.DataConverter = codec.WorkerDataConverter(t.codec)
-	opts.FailureConverter = codec.FailureConverter(t.codec, opts.DataConverter)
-	return opts, nil
-}
+// Profile is the connection as Temporal's environment configuration
+// describes it, with the project's settings over it: address, namespace, TLS,
+// API key, gRPC metadata. It holds secrets: never log it. Package app turns it
+// into the SDK's client options.
+func (t Temporal) Profile() envconfig.ClientConfigProfile { return t.profile }
 
 // TLS reports whether the connection uses TLS (set by TLS settings or an API key).
 func (t Temporal) TLS() bool {
@@ -655,17 +689,15 @@ func checkHostPort(addr string) error {
 
 // Local is the connection to a Temporal server on this machine, such as
 // the dev command's embedded one: plain gRPC, no API key, whatever the
-// environment says about other servers. It keeps t's namespace, task queue
-// and codec.
+// environment says about other servers. It keeps t's namespace and task queue.
 func (t Temporal) Local(address string) Temporal {
 	return Temporal{
-		Address: address, Namespace: t.Namespace, TaskQueue: t.TaskQueue, codec: t.codec,
+		Address: address, Namespace: t.Namespace, TaskQueue: t.TaskQueue,
 		profile: envconfig.ClientConfigProfile{Address: address, Namespace: t.Namespace},
 	}
 }
 
-// LocalTemporal is the connection to a Temporal server on this machine with
-// payloads in clear; WithCodec encrypts them.
+// LocalTemporal is the connection to a Temporal server on this machine.
 func LocalTemporal(address, namespace, taskQueue string) Temporal {
 	return Temporal{Namespace: namespace, TaskQueue: taskQueue}.Local(address)
 }

@@ -8,21 +8,51 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
-	"go.uber.org/zap"
-
-	"github.com/cloudmarket/termination-orders/activities"
-	"github.com/cloudmarket/termination-orders/notify"
 )
 
-// Notify is who is told what about orders, and when.
+// Notify is who is told what about orders, and when. Package app maps it
+// onto the notifier's targets and the orders' notification policy.
 type Notify struct {
-	// Targets are the audiences' destinations; secrets included, never logged.
-	Targets notify.Config
-	// Policy is the timing the orders a worker accepts take on.
-	Policy activities.NotifyPolicy
+	// UnlinkSLA is how long Operations have to unlink an account before its
+	// order is escalated; zero for no SLA.
+	UnlinkSLA time.Duration
+	// ReminderInterval and MaxReminders space and bound the reminders after
+	// the escalation.
+	ReminderInterval time.Duration
+	MaxReminders     int
+	// LastWarning is how long before the reopen deadline the customer is
+	// warned a last time; zero for no warning.
+	LastWarning time.Duration
+	// GiveUpAfter bounds how long a failed notification is retried.
+	GiveUpAfter time.Duration
+	// RequestTimeout bounds one attempt to deliver a notification.
+	RequestTimeout time.Duration
 	// WebUIURL is the Temporal Web UI that work items link to; empty for no
 	// links (the dev command links its own).
 	WebUIURL string
+	// Operations, Escalation and Marketplace are the audiences' destinations
+	// (notify.<audience>.*); secrets included, never logged.
+	Operations, Escalation, Marketplace Audience
+	// SMTP is the mail relay of the e-mail targets.
+	SMTP SMTP
+}
+
+// Audience is one audience's destinations.
+type Audience struct {
+	WebhookURLs   []string
+	WebhookSecret Secret
+	// ChatURLs are credentials too (whoever holds one can post): never
+	// logged.
+	ChatURLs []string
+	EmailTo  []string
+}
+
+// SMTP is the mail relay (notify.smtp.*).
+type SMTP struct {
+	Address, Username string
+	Password          Secret
+	From              string
+	StartTLS          bool
 }
 
 const notifyCommands = Worker | Dev
@@ -64,35 +94,35 @@ func loadNotify(v *viper.Viper, cmd Command, bad func(name, rule string, args ..
 		if s == "0" || s == "" {
 			return
 		}
-		d, err := ParseWindow(s)
+		d, err := ParseDuration(s)
 		if err != nil {
 			bad(name, "%v, or 0", err)
 		}
 		*dst = d
 	}
-	duration("notify.unlink_sla", &n.Policy.UnlinkSLA)
+	duration("notify.unlink_sla", &n.UnlinkSLA)
 	if cmd&notifyCommands == 0 {
 		return n
 	}
-	duration("notify.reminder_interval", &n.Policy.ReminderInterval)
-	duration("notify.last_warning", &n.Policy.LastWarning)
-	if d, err := ParseWindow(v.GetString("notify.give_up_after")); err != nil {
+	duration("notify.reminder_interval", &n.ReminderInterval)
+	duration("notify.last_warning", &n.LastWarning)
+	if d, err := ParseDuration(v.GetString("notify.give_up_after")); err != nil {
 		bad("notify.give_up_after", "%v", err)
 	} else {
-		n.Policy.GiveUpAfter = d
+		n.GiveUpAfter = d
 	}
 	if m, err := strconv.Atoi(v.GetString("notify.max_reminders")); err != nil || m < 0 || m > 100 {
 		bad("notify.max_reminders", "must be a whole number from 0 to 100, got %q", v.GetString("notify.max_reminders"))
 	} else {
-		n.Policy.MaxReminders = m
+		n.MaxReminders = m
 	}
-	if n.Policy.MaxReminders > 0 && n.Policy.ReminderInterval <= 0 {
+	if n.MaxReminders > 0 && n.ReminderInterval <= 0 {
 		bad("notify.reminder_interval", "must be set when notify.max_reminders is above 0")
 	}
 	if d, err := time.ParseDuration(v.GetString("notify.request_timeout")); err != nil || d <= 0 || d > 5*time.Minute {
 		bad("notify.request_timeout", "must be a duration from 1ms to 5m such as 10s, got %q", v.GetString("notify.request_timeout"))
 	} else {
-		n.Targets.RequestTimeout = d
+		n.RequestTimeout = d
 	}
 	n.WebUIURL = strings.TrimRight(strings.TrimSpace(v.GetString("notify.web_ui_url")), "/")
 	if n.WebUIURL != "" {
@@ -103,30 +133,28 @@ func loadNotify(v *viper.Viper, cmd Command, bad func(name, rule string, args ..
 
 	for _, t := range []struct {
 		aud string
-		dst *notify.Targets
-	}{{"operations", &n.Targets.Operations}, {"escalation", &n.Targets.Escalation}, {"marketplace", &n.Targets.Marketplace}} {
+		dst *Audience
+	}{{"operations", &n.Operations}, {"escalation", &n.Escalation}, {"marketplace", &n.Marketplace}} {
 		t.dst.WebhookURLs = list(v, "notify."+t.aud+".webhook_urls")
-		t.dst.WebhookSecret = v.GetString("notify." + t.aud + ".webhook_secret")
+		t.dst.WebhookSecret = Secret(v.GetString("notify." + t.aud + ".webhook_secret"))
 		t.dst.ChatURLs = list(v, "notify."+t.aud+".chat_urls")
 		t.dst.EmailTo = list(v, "notify."+t.aud+".email_to")
 	}
-	n.Targets.SMTP = notify.SMTP{
+	n.SMTP = SMTP{
 		Address:  v.GetString("notify.smtp.address"),
 		Username: v.GetString("notify.smtp.username"),
-		Password: v.GetString("notify.smtp.password"),
+		Password: Secret(v.GetString("notify.smtp.password")),
 		From:     v.GetString("notify.smtp.from"),
 	}
 	switch s := strings.ToLower(strings.TrimSpace(v.GetString("notify.smtp.starttls"))); s {
 	case "true", "1", "yes":
-		n.Targets.SMTP.StartTLS = true
+		n.SMTP.StartTLS = true
 	case "false", "0", "no":
 	default:
 		bad("notify.smtp.starttls", "must be true or false, got %q", s)
 	}
-	// The targets check themselves; their errors name their keys.
-	if _, err := notify.New(n.Targets, zap.NewNop()); err != nil {
-		bad("notify", "%v", err)
-	}
+	// The targets' own rules (URLs, secrets, addresses) are package notify's;
+	// package app checks them.
 	return n
 }
 
@@ -157,8 +185,8 @@ func (n Notify) Audiences() []string {
 	var out []string
 	for _, t := range []struct {
 		name    string
-		targets notify.Targets
-	}{{"operations", n.Targets.Operations}, {"escalation", n.Targets.Escalation}, {"marketplace", n.Targets.Marketplace}} {
+		targets Audience
+	}{{"operations", n.Operations}, {"escalation", n.Escalation}, {"marketplace", n.Marketplace}} {
 		if c := len(t.targets.WebhookURLs) + len(t.targets.ChatURLs) + len(t.targets.EmailTo); c > 0 {
 			out = append(out, fmt.Sprintf("%s (%d)", t.name, c))
 		}

@@ -59,10 +59,7 @@ func TestMutualTLSFromProjectSettings(t *testing.T) {
 	if !cfg.Temporal.TLS() {
 		t.Fatal("TLS off")
 	}
-	opts, err := cfg.Temporal.ClientOptions(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := clientOptions(t, cfg.Temporal)
 	tlsCfg := opts.ConnectionOptions.TLS
 	if tlsCfg == nil || len(tlsCfg.Certificates) != 1 || tlsCfg.RootCAs == nil || tlsCfg.ServerName != "temporal.internal" {
 		t.Fatalf("TLS config = %+v", tlsCfg)
@@ -76,10 +73,7 @@ func TestAPIKeyFromProjectSettingIsNeverShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := cfg.Temporal.ClientOptions(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts := clientOptions(t, cfg.Temporal)
 	if opts.Credentials == nil || opts.ConnectionOptions.TLS == nil || !cfg.Temporal.APIKeySet() {
 		t.Fatal("an API key must set credentials and turn TLS on")
 	}
@@ -201,10 +195,7 @@ func TestBadTemporalTLSVariablesAreNamed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts, err := cfg.Temporal.ClientOptions(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		opts := clientOptions(t, cfg.Temporal)
 		if tlsCfg := opts.ConnectionOptions.TLS; tlsCfg == nil || len(tlsCfg.Certificates) != 1 || tlsCfg.RootCAs == nil {
 			t.Fatalf("TLS config = %+v", tlsCfg)
 		}

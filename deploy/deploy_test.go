@@ -16,8 +16,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
-	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -29,7 +29,7 @@ type composeFile struct {
 
 type service struct {
 	Image           string `yaml:"image"`
-	Build           *struct{ Context, Dockerfile, Target string }
+	Build           *build
 	DependsOn       map[string]struct{ Condition string } `yaml:"depends_on"`
 	Environment     map[string]string                     `yaml:"environment"`
 	Volumes         []string                              `yaml:"volumes"`
@@ -39,6 +39,11 @@ type service struct {
 	Healthcheck     *healthcheck                          `yaml:"healthcheck"`
 	Restart         string                                `yaml:"restart"`
 	StopGracePeriod string                                `yaml:"stop_grace_period"`
+}
+
+type build struct {
+	Context, Dockerfile, Target string
+	Args                        map[string]string
 }
 
 type healthcheck struct {
@@ -295,8 +300,8 @@ func TestWorkerHealthCheckUsesItsHealthCheckMode(t *testing.T) {
 	}
 	// The mode exists: the worker's main hands a health check to the command,
 	// which then has the flag.
-	if !strings.Contains(readFile(t, "../cmd/termination-worker/main.go"), "HealthCheck: worker.CheckReady") {
-		t.Error("cmd/termination-worker does not offer --health-check (HealthCheck: worker.CheckReady)")
+	if !strings.Contains(readFile(t, "../cmd/termination-worker/main.go"), "return a.CheckWorkerReady(ctx)") {
+		t.Error("cmd/termination-worker does not offer --health-check (HealthCheck: a.CheckWorkerReady)")
 	}
 	if !strings.Contains(readFile(t, "../internal/command/command.go"), `"health-check"`) {
 		t.Error("internal/command registers no --health-check flag")
@@ -305,8 +310,8 @@ func TestWorkerHealthCheckUsesItsHealthCheckMode(t *testing.T) {
 		t.Error("worker serves no metrics listener, so there is no /readyz to check")
 	}
 	timeout, err := time.ParseDuration(w.Healthcheck.Timeout)
-	if err != nil || timeout <= worker.CheckReadyTimeout {
-		t.Errorf("health check timeout %q must exceed the check's own %s", w.Healthcheck.Timeout, worker.CheckReadyTimeout)
+	if err != nil || timeout <= app.CheckReadyTimeout {
+		t.Errorf("health check timeout %q must exceed the check's own %s", w.Healthcheck.Timeout, app.CheckReadyTimeout)
 	}
 	interval, err := time.ParseDuration(w.Healthcheck.Interval)
 	if err != nil || interval < timeout {
@@ -389,5 +394,26 @@ func TestAPIService(t *testing.T) {
 	shutdown, _ := time.ParseDuration(a.Environment["TERMINATION_API_SHUTDOWN_TIMEOUT"])
 	if err != nil || shutdown == 0 || grace <= shutdown {
 		t.Errorf("api stop_grace_period %q must exceed api.shutdown_timeout %q", a.StopGracePeriod, a.Environment["TERMINATION_API_SHUTDOWN_TIMEOUT"])
+	}
+}
+
+// The worker runs under Worker Versioning: the image as the build it was built
+// as, compose's single worker making its build current when it starts.
+func TestWorkerRunsVersioned(t *testing.T) {
+	w := loadCompose(t).Services["worker"]
+	if id := w.Build.Args["BUILD_ID"]; !regexp.MustCompile(`^\$\{TERMINATION_BUILD_ID:-[a-z0-9-]+\}$`).MatchString(id) {
+		t.Errorf("worker build arg BUILD_ID = %q; want ${TERMINATION_BUILD_ID:-<default>}", id)
+	}
+	for key, want := range map[string]string{"worker.versioning": "true", "worker.make_current": "true", "worker.deployment_name": config.DefaultDeploymentName} {
+		if got := w.Environment[config.EnvVar(key)]; got != want {
+			t.Errorf("worker %s = %q; want %q", config.EnvVar(key), got, want)
+		}
+	}
+	df := readFile(t, "../Dockerfile")
+	final := df[strings.LastIndex(df, "\nFROM "):]
+	for _, want := range []string{"ARG BUILD_ID", config.EnvVar("worker.versioning") + "=true", config.EnvVar("worker.build_id") + "=${BUILD_ID}"} {
+		if !strings.Contains(final, want) {
+			t.Errorf("the worker's image stage lacks %q", want)
+		}
 	}
 }

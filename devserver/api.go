@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/app"
 )
 
 // TokensFile holds, in the data directory, the dev command's API key of each
@@ -27,24 +27,24 @@ type devAPI struct {
 }
 
 // startAPI serves the HTTP API on api.listen_address until stop is called.
-func startAPI(ctx context.Context, cfg config.Config, logger *zap.Logger) (*devAPI, error) {
-	if err := checkFree(cfg.API.ListenAddress, "HTTP API", "--api-address"); err != nil {
+func startAPI(ctx context.Context, a app.App, logger *zap.Logger) (*devAPI, error) {
+	if err := checkFree(a.Config.API.ListenAddress, "HTTP API", "--api-address"); err != nil {
 		return nil, err
 	}
 	d := &devAPI{}
-	if len(cfg.API.Keys) == 0 && cfg.API.OIDC.Issuer == "" {
-		d.tokens = filepath.Join(cfg.Dev.DataDir, TokensFile)
+	if len(a.API.Keys) == 0 && a.API.OIDC.Issuer == "" {
+		d.tokens = filepath.Join(a.Config.Dev.DataDir, TokensFile)
 		keys, err := devKeys(d.tokens)
 		if err != nil {
 			return nil, err
 		}
-		cfg.API.Keys = keys
+		a.API.Keys = keys
 	}
 	apiCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	listening := make(chan string, 1)
 	go func() {
-		done <- api.Run(apiCtx, cfg, logger.Named("api"), func(addr string) { listening <- addr }, api.CodecWithoutToken())
+		done <- a.RunAPI(apiCtx, logger.Named("api"), func(addr string) { listening <- addr }, app.CodecWithoutToken())
 	}()
 	select {
 	case addr := <-listening:
@@ -62,7 +62,7 @@ func startAPI(ctx context.Context, cfg config.Config, logger *zap.Logger) (*devA
 
 // devKeys reads the dev tokens file, making it with a new key per role first
 // if it does not exist, and returns the keys' entries.
-func devKeys(path string) ([]config.APIKey, error) {
+func devKeys(path string) ([]api.Key, error) {
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		var b strings.Builder
 		b.WriteString("# API keys of the dev command, one per role: source this file, then\n# curl -H \"Authorization: Bearer $BACKEND_TOKEN\" ...\n")
@@ -82,7 +82,7 @@ func devKeys(path string) ([]config.APIKey, error) {
 		return nil, fmt.Errorf("read dev API keys: %w", err)
 	}
 	defer f.Close()
-	var keys []config.APIKey
+	var keys []api.Key
 	scan := bufio.NewScanner(f)
 	for scan.Scan() {
 		name, key, ok := strings.Cut(strings.TrimSpace(scan.Text()), "_TOKEN=")
@@ -90,7 +90,7 @@ func devKeys(path string) ([]config.APIKey, error) {
 			continue
 		}
 		role := strings.ToLower(name)
-		k, err := config.ParseAPIKey("dev-" + role + ":" + role + ":" + api.HashKey(key))
+		k, err := api.ParseKey("dev-" + role + ":" + role + ":" + api.HashKey(key))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}

@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
@@ -265,13 +266,13 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 			"synchronous":  "2",   // FULL: an acknowledged order survives a crash
 		},
 	}
-	ports := make([]int, 8) // every port but the frontend's gRPC
-	for i := range ports {
-		p, err := freePort(opts.IP)
+	free := make([]int, 8) // every port but the frontend's gRPC
+	for i := range free {
+		p, err := ports.Free(opts.IP)
 		if err != nil {
 			return nil, nil, err
 		}
-		ports[i] = p
+		free[i] = p
 	}
 	service := func(grpcPort, membershipPort int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: opts.IP}}
@@ -298,10 +299,10 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
 		Services: map[string]config.Service{
-			"frontend": frontendService(service(opts.Port, ports[0]), ports[7]),
-			"history":  service(ports[1], ports[2]),
-			"matching": service(ports[3], ports[4]),
-			"worker":   service(ports[5], ports[6]),
+			"frontend": frontendService(service(opts.Port, free[0]), free[7]),
+			"history":  service(free[1], free[2]),
+			"matching": service(free[3], free[4]),
+			"worker":   service(free[5], free[6]),
 		},
 		Archival: config.Archival{
 			History:    config.HistoryArchival{State: "disabled"},
@@ -395,13 +396,4 @@ func checkFree(address, what, flag string) error {
 		return fmt.Errorf("%s address %s is not available (is another Temporal server or dev command running?); choose another with %s: %w", what, address, flag, err)
 	}
 	return l.Close()
-}
-
-func freePort(ip string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on %s: %w", ip, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -21,9 +21,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -31,14 +33,6 @@ import (
 	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // system is one life of the dev system on a data directory: server, UI, worker.
 type system struct {
@@ -59,14 +53,15 @@ func startSystem(t *testing.T, opts devserver.Options, window time.Duration, cd 
 	srv, err := devserver.Start(ctx, opts)
 	require.NoError(t, err)
 	tc := config.LocalTemporal(srv.Address(), opts.Namespace, workflows.DefaultTaskQueue)
+	var payloads *codec.Codec
 	if len(cd) > 0 {
-		tc = tc.WithCodec(cd[0])
+		payloads = cd[0]
 	}
-	copts, err := tc.ClientOptions(logging.ForTemporal(zap.NewNop()))
+	copts, err := app.ClientOptions(tc, payloads, logging.ForTemporal(zap.NewNop()))
 	require.NoError(t, err)
 	c, err := client.Dial(copts)
 	require.NoError(t, err)
-	wopts, err := tc.WorkerClientOptions(logging.ForTemporal(zap.NewNop()))
+	wopts, err := app.WorkerClientOptions(tc, payloads, logging.ForTemporal(zap.NewNop()))
 	require.NoError(t, err)
 	wc, err := client.Dial(wopts)
 	require.NoError(t, err)
@@ -98,7 +93,7 @@ func TestEncryptedOrdersLeaveNothingPersonalInTemporalsDatabase(t *testing.T) {
 	require.NoError(t, err)
 	for name, cd := range map[string]*codec.Codec{"encrypted": codec.New(ring), "in clear": nil} {
 		t.Run(name, func(t *testing.T) {
-			opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()}
+			opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()}
 			sys := startSystem(t, opts, time.Hour, cd)
 			ctx := context.Background()
 			newOrder := func(id string) order.Order {
@@ -109,12 +104,12 @@ func TestEncryptedOrdersLeaveNothingPersonalInTemporalsDatabase(t *testing.T) {
 			require.NoError(t, err)
 			waitForStage(t, sys.orders, "ORD-DB-1", order.StageAwaitingUnlink)
 			require.NoError(t, confirmed(sys.orders.ConfirmUnlink(ctx, "ORD-DB-1", order.UnlinkCompleted{CompletedBy: "ops.sam@example.com", Reference: "OPS-1"})))
-			_, err = sys.orders.Reopen(ctx, "ORD-DB-1", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Needs it for the audit"})
+			_, err = sys.orders.Reopen(ctx, "ORD-DB-1", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Needs it for the audit"})
 			require.NoError(t, err)
 			_, err = sys.orders.Start(ctx, newOrder("ORD-DB-2"))
 			require.NoError(t, err)
 			waitForStage(t, sys.orders, "ORD-DB-2", order.StageAwaitingUnlink)
-			_, err = sys.orders.Cancel(ctx, "ORD-DB-2", order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Keeping the account"})
+			_, err = sys.orders.Cancel(ctx, "ORD-DB-2", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Keeping the account"})
 			require.NoError(t, err)
 			sys.stop()
 
@@ -156,7 +151,7 @@ func waitForStage(t *testing.T, orders *starter.Client, id string, stage order.S
 // again on the same SQLite file after the deadline: the order still closes for
 // good, at its deadline and not before, each message stored once.
 func TestOrderSurvivesDevServerRestart(t *testing.T) {
-	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), UIPort: freePort(t),
+	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: ports.FreeForTest(t), UIPort: ports.FreeForTest(t),
 		Namespace: "default", Logger: zap.NewNop()}
 	const window = 4 * time.Second
 	ctx := context.Background()
@@ -177,7 +172,7 @@ func TestOrderSurvivesDevServerRestart(t *testing.T) {
 	pendingPost := waitForStage(t, first.orders, "ORD-DEV-2", order.StagePostClosure)
 
 	// One server at a time on a data directory.
-	_, err = devserver.Start(ctx, devserver.Options{DataDir: opts.DataDir, IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+	_, err = devserver.Start(ctx, devserver.Options{DataDir: opts.DataDir, IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()})
 	require.ErrorContains(t, err, "is in use by another dev server")
 
 	// The Web UI is served and reads this server: its API lists the order by stage.
@@ -200,7 +195,7 @@ func TestOrderSurvivesDevServerRestart(t *testing.T) {
 	require.Len(t, msgs, 3, "each message once across the restart")
 
 	// The order still in its window kept its deadline and can be reopened.
-	reopened, err := second.orders.Reopen(ctx, "ORD-DEV-2", order.ReopenRequest{RequestedBy: "jane", Reason: "after the restart"})
+	reopened, err := second.orders.Reopen(ctx, "ORD-DEV-2", order.Request{RequestedBy: "jane", Reason: "after the restart"})
 	require.NoError(t, err)
 	require.Equal(t, order.StageReopened, reopened.Stage)
 	require.Equal(t, pendingPost.ReopenDeadline, reopened.ReopenDeadline)
@@ -250,14 +245,14 @@ func TestStartRefusesABusyPort(t *testing.T) {
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
 	_, err = devserver.Start(context.Background(), devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: busy,
-		UIPort: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+		UIPort: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "is not available")
 	require.Contains(t, err.Error(), "--port")
 }
 
 func TestDevNamespaceKeepsFinishedOrdersForThirtyDays(t *testing.T) {
-	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()}
+	opts := devserver.Options{DataDir: t.TempDir(), IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()}
 	srv, err := devserver.Start(context.Background(), opts)
 	require.NoError(t, err)
 	defer srv.Stop()
@@ -280,7 +275,7 @@ func TestDataDirectoryOfAPre10BuildIsRefused(t *testing.T) {
 	db := filepath.Join(dir, devserver.DatabaseFile)
 	require.NoError(t, os.WriteFile(db, []byte("orders of an older build"), 0o600))
 
-	_, err := devserver.Start(context.Background(), devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+	_, err := devserver.Start(context.Background(), devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()})
 	require.ErrorIs(t, err, devserver.ErrDataFormat)
 	require.ErrorContains(t, err, "holds orders of a build before 1.0")
 	require.ErrorContains(t, err, "--data-dir")
@@ -293,7 +288,7 @@ func TestDataDirectoryOfAPre10BuildIsRefused(t *testing.T) {
 
 	// A directory of an unknown format is refused too.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, devserver.FormatFile), []byte("termination-orders 9\n"), 0o600))
-	_, err = devserver.Start(context.Background(), devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: freePort(t), Namespace: "default", Logger: zap.NewNop()})
+	_, err = devserver.Start(context.Background(), devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: ports.FreeForTest(t), Namespace: "default", Logger: zap.NewNop()})
 	require.ErrorIs(t, err, devserver.ErrDataFormat)
 	require.ErrorContains(t, err, `says "termination-orders 9"`)
 }

@@ -2,16 +2,20 @@ package devserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/api"
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/worker"
 )
@@ -19,7 +23,8 @@ import (
 // Run is the dev command: the Temporal server with its Web UI, and the worker
 // with its status store, in this one process until ctx is cancelled (Ctrl-C).
 // It tells out where everything is.
-func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writer) error {
+func Run(ctx context.Context, a app.App, logger *zap.Logger, out io.Writer) error {
+	cfg := a.Config
 	if cfg.MetricsAddress != "" {
 		// Found busy now rather than once the server is up.
 		if err := checkFree(cfg.MetricsAddress, "metrics", "--metrics-address"); err != nil {
@@ -32,7 +37,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writ
 		Port:          cfg.Dev.Port,
 		UIPort:        cfg.Dev.UIPort,
 		Namespace:     cfg.Temporal.Namespace,
-		CodecEndpoint: codecEndpoint(cfg),
+		CodecEndpoint: codecEndpoint(a),
 		// The server's own lines only when something is wrong.
 		Logger: logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 	})
@@ -45,7 +50,15 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, out io.Writ
 	defer srv.Stop()
 
 	cfg.Temporal = cfg.Temporal.Local(srv.Address())
-	httpAPI, err := startAPI(ctx, cfg, logger)
+	// The worker runs versioned, as production does, and as the only worker
+	// of its server it makes its build current itself.
+	buildID, err := devBuildID()
+	if err != nil {
+		return err
+	}
+	cfg.Deployment = config.WorkerDeployment{Versioning: true, Name: config.DefaultDeploymentName, BuildID: buildID, MakeCurrent: true}
+	a.Config = cfg
+	httpAPI, err := startAPI(ctx, a, logger)
 	if err != nil {
 		return err
 	}
@@ -57,6 +70,7 @@ Termination orders dev system is up.
   Temporal gRPC   %s   (namespace %s; state in %s)
   Web UI          %s
   Worker          task queue %s, reopen window %s
+                  build %s, current in worker deployment %s
   Status store    %s
   Metrics         %s
   Notifications   %s
@@ -66,15 +80,15 @@ Termination orders dev system is up.
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
-			cfg.Temporal.TaskQueue, cfg.ReopenWindow, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
-			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(cfg, httpAPI.url))
+			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.Deployment.BuildID, cfg.Deployment.Name, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
+			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(a, httpAPI.url))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
-	if cfg.Notify.WebUIURL == "" {
-		cfg.Notify.WebUIURL = srv.UIURL()
+	if a.Config.Notify.WebUIURL == "" {
+		a.Config.Notify.WebUIURL = srv.UIURL()
 	}
-	if err := worker.Run(ctx, cfg, logger, worker.EnsureSearchAttributes(), worker.OnStarted(banner), worker.LogNotifications()); err != nil {
+	if err := a.RunWorker(ctx, logger, app.EnsureSearchAttributes(), app.OnStarted(banner), app.LogNotifications()); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "Stopped. Orders and their timers are kept in", cfg.Dev.DataDir)
@@ -84,7 +98,7 @@ Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 // notificationsLine says where notifications go; audiences without targets
 // are logged.
 func notificationsLine(n config.Notify) string {
-	line := fmt.Sprintf("unlink SLA %s, last warning %s before the deadline; ", n.Policy.UnlinkSLA, n.Policy.LastWarning)
+	line := fmt.Sprintf("unlink SLA %s, last warning %s before the deadline; ", n.UnlinkSLA, n.LastWarning)
 	if a := n.Audiences(); len(a) > 0 {
 		return line + "sent to " + strings.Join(a, ", ") + "; escalations without targets go to operations', the rest is logged"
 	}
@@ -115,11 +129,11 @@ func uiLine(srv *Server) string {
 
 // codecEndpoint is the codec endpoint the Web UI decodes with: the dev API's,
 // when there are keys to decode with.
-func codecEndpoint(cfg config.Config) string {
-	if len(cfg.Temporal.Codec().Ring().IDs()) == 0 {
+func codecEndpoint(a app.App) string {
+	if len(a.Codec.Ring().IDs()) == 0 {
 		return ""
 	}
-	host, port, err := net.SplitHostPort(cfg.API.ListenAddress)
+	host, port, err := net.SplitHostPort(a.Config.API.ListenAddress)
 	if err != nil {
 		return ""
 	}
@@ -129,9 +143,9 @@ func codecEndpoint(cfg config.Config) string {
 	return "http://" + net.JoinHostPort(host, port) + api.CodecPath
 }
 
-func encryptionLine(cfg config.Config, apiURL string) string {
-	line := cfg.Temporal.EncryptionLine()
-	if codecEndpoint(cfg) != "" {
+func encryptionLine(a app.App, apiURL string) string {
+	line := app.EncryptionLine(a.Codec)
+	if codecEndpoint(a) != "" {
 		line += "\n                  codec endpoint " + apiURL + api.CodecPath + " (the Web UI decodes with it; CLI: temporal --codec-endpoint " + apiURL + api.CodecPath + " --codec-auth \"Bearer $READER_TOKEN\")"
 	}
 	return line
@@ -142,4 +156,27 @@ func tokensLine(file string) string {
 		return ""
 	}
 	return "; tokens of each role in " + file
+}
+
+// devBuildID is the dev worker's build ID: the binary's git revision, else
+// (go run stamps none, and a work tree being edited has none) "dev-" and a
+// hash of the executable, so that every change of code is a new build.
+func devBuildID() (string, error) {
+	if id, err := worker.RevisionBuildID(); err == nil {
+		return id, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("dev worker build ID: %w", err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", fmt.Errorf("dev worker build ID: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("dev worker build ID: read %s: %w", exe, err)
+	}
+	return "dev-" + hex.EncodeToString(h.Sum(nil))[:12], nil
 }

@@ -9,12 +9,18 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/cloudmarket/termination-orders/config"
 )
 
-// New builds a zap logger from the log settings (validated by config.Load).
-func New(cfg config.Log) (*zap.Logger, error) {
+// Options shape a logger.
+type Options struct {
+	// Level is debug, info, warn or error.
+	Level string
+	// Format is json, or console for a person watching.
+	Format string
+}
+
+// New builds a zap logger.
+func New(cfg Options) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cloudmarket/termination-orders/activities"
-	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
@@ -23,12 +22,12 @@ import (
 
 func TestNewHonoursLevelAndFormat(t *testing.T) {
 	for _, format := range []string{"json", "console"} {
-		z, err := logging.New(config.Log{Level: "warn", Format: format})
+		z, err := logging.New(logging.Options{Level: "warn", Format: format})
 		require.NoError(t, err)
 		require.False(t, z.Core().Enabled(zapcore.InfoLevel))
 		require.True(t, z.Core().Enabled(zapcore.WarnLevel))
 	}
-	_, err := logging.New(config.Log{Level: "loud", Format: "json"})
+	_, err := logging.New(logging.Options{Level: "loud", Format: "json"})
 	require.Error(t, err)
 }
 

@@ -1,13 +1,10 @@
 package logging
 
 import (
-	"strings"
-
 	"go.uber.org/zap/zapcore"
-)
 
-// workflowIDPrefix is how a termination order's workflow ID begins (order.WorkflowID).
-const workflowIDPrefix = "termination-"
+	"github.com/cloudmarket/termination-orders/order"
+)
 
 // orderIDCore adds OrderID to every line that names a termination order's
 // workflow but not its order, such as the SDK's own lines about timers and
@@ -48,8 +45,8 @@ func (c *orderIDCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.
 func (c *orderIDCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	line := *c
 	line.note(fields)
-	if !line.hasOrderID && strings.HasPrefix(line.workflowID, workflowIDPrefix) {
-		fields = append(fields, zapcore.Field{Key: "OrderID", Type: zapcore.StringType, String: strings.TrimPrefix(line.workflowID, workflowIDPrefix)})
+	if id, ok := order.ParseWorkflowID(line.workflowID); ok && !line.hasOrderID {
+		fields = append(fields, zapcore.Field{Key: "OrderID", Type: zapcore.StringType, String: id})
 	}
 	return c.Core.Write(e, fields)
 }

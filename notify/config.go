@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Config is where notifications go. The config package maps its keys onto it;
+// Config is where notifications go. Package app maps the notify.* settings onto it;
 // New's errors use those keys.
 type Config struct {
 	// Operations, Escalation and Marketplace are notify.operations.*,

@@ -100,7 +100,7 @@ func UnlinkOverdue(o Order, overdueSince time.Time, reminder int, last bool) Not
 
 // ReopenRequested is Operations' work item when a customer reopens a closed
 // account: it must be reopened with AWS before AWS's own period ends.
-func ReopenRequested(o Order, closedAt time.Time, r order.ReopenRequest) Notice {
+func ReopenRequested(o Order, closedAt time.Time, r order.Request) Notice {
 	id := o.eventID("reopen-requested")
 	awsDeadline := closedAt.Add(order.AWSPostClosurePeriod).UTC()
 	text := fmt.Sprintf("The customer reopened AWS account %s (termination order %s). Reopen the account with AWS before %s, when AWS's own post-closure period ends and the account can no longer be reopened.\n\nReopened by: %s\nReason: %s\nClosed on: %s\n%s",
@@ -117,7 +117,7 @@ func ReopenRequested(o Order, closedAt time.Time, r order.ReopenRequest) Notice 
 
 // UnlinkCancelled tells Operations that the order was cancelled before the
 // unlink, so its work item needs no action.
-func UnlinkCancelled(o Order, r order.CancelRequest) Notice {
+func UnlinkCancelled(o Order, r order.Request) Notice {
 	id := o.eventID("unlink-cancelled")
 	text := fmt.Sprintf("Termination order %s was cancelled before the unlink: its work item needs no action, and AWS account %s must stay as it is.\n\nCancelled by: %s\nReason: %s\n%s",
 		o.Order.OrderID, o.Order.AccountID, r.RequestedBy, r.Reason, o.facts())

@@ -24,7 +24,7 @@ func PostClosureMessage(s Status) string {
 }
 
 // ReopenedMessage is shown when the account was reopened during its post-closure period.
-func ReopenedMessage(s Status, at time.Time, r ReopenRequest) string {
+func ReopenedMessage(s Status, at time.Time, r Request) string {
 	return fmt.Sprintf("AWS account %s was reopened on %s at the request of %s (%s). "+
 		"The account will not be closed permanently; this termination order is complete. "+
 		"To close the account again, place a new termination order.",
@@ -39,7 +39,7 @@ func PermanentlyClosedMessage(s Status) string {
 }
 
 // CancelledMessage is shown when the order was cancelled before the unlink.
-func CancelledMessage(s Status, at time.Time, r CancelRequest) string {
+func CancelledMessage(s Status, at time.Time, r Request) string {
 	return fmt.Sprintf("Your termination order %s was cancelled on %s at the request of %s (%s). "+
 		"AWS account %s was not closed and stays as it was. To close it later, place a new termination order.",
 		s.OrderID, FormatTime(at), r.RequestedBy, r.Reason, s.AccountID)

@@ -120,11 +120,20 @@ func WorkflowID(orderID string) string {
 	return workflowIDPrefix + orderID
 }
 
+// ParseWorkflowID is the orderId part of termination-<orderId>, valid or
+// not; ok is false (and orderID "") for a workflow ID of another kind.
+func ParseWorkflowID(workflowID string) (orderID string, ok bool) {
+	if orderID, ok = strings.CutPrefix(workflowID, workflowIDPrefix); !ok {
+		return "", false
+	}
+	return orderID, true
+}
+
 // OwnerOf is the order a workflow ID belongs to: the orderId of
 // termination-<orderId>, if that is a valid order ID, else "". Only the owner's
 // order page may receive a workflow's status messages.
 func OwnerOf(workflowID string) string {
-	id, ok := strings.CutPrefix(workflowID, workflowIDPrefix)
+	id, ok := ParseWorkflowID(workflowID)
 	if !ok || CheckOrderID(id) != nil {
 		return ""
 	}

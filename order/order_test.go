@@ -146,6 +146,28 @@ func TestReopenWindowAndWorkflowID(t *testing.T) {
 	}
 }
 
+// A workflow ID gives back its order ID; OwnerOf only a valid one.
+func TestParseWorkflowIDAndOwnerOf(t *testing.T) {
+	for id, want := range map[string]struct {
+		parsed string
+		ok     bool
+		owner  string
+	}{
+		order.WorkflowID("ORD-1"): {"ORD-1", true, "ORD-1"},
+		"termination-ORD 1":       {"ORD 1", true, ""},
+		"temporal-sys-scheduler":  {"", false, ""},
+		"":                        {"", false, ""},
+	} {
+		parsed, ok := order.ParseWorkflowID(id)
+		if parsed != want.parsed || ok != want.ok {
+			t.Errorf("ParseWorkflowID(%q) = %q, %v; want %q, %v", id, parsed, ok, want.parsed, want.ok)
+		}
+		if got := order.OwnerOf(id); got != want.owner {
+			t.Errorf("OwnerOf(%q) = %q; want %q", id, got, want.owner)
+		}
+	}
+}
+
 func TestUnlinkCompleted(t *testing.T) {
 	u := order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"}
 	if err := u.Validate(now); err != nil {
@@ -262,9 +284,9 @@ func TestMessagesTellTheCustomerWhatHappensNext(t *testing.T) {
 		order.SubmittedMessage(valid()):   {"ORD-1", "123456789012", "Operations team will contact you", "You can cancel"},
 		order.PostClosureMessage(s):       {"closed on 26 November 2026, 14:00:00 UTC", "reopen it until 24 February 2027, 14:00:00 UTC", "closed permanently"},
 		order.PermanentlyClosedMessage(s): {"ended on 24 February 2027, 14:00:00 UTC", "can no longer be reopened"},
-		order.ReopenedMessage(s, now, order.ReopenRequest{RequestedBy: "jane", Reason: "need it"}): {"reopened on 26 November 2026", "jane (need it)", "new termination order"},
-		order.CancelledMessage(s, now, order.CancelRequest{RequestedBy: "jane", Reason: "oops"}):   {"cancelled on 26 November 2026", "was not closed"},
-		order.FailedMessage(errors.New("accountId: must be 12 digits")):                            {"could not be processed: accountId: must be 12 digits", "place it again"},
+		order.ReopenedMessage(s, now, order.Request{RequestedBy: "jane", Reason: "need it"}): {"reopened on 26 November 2026", "jane (need it)", "new termination order"},
+		order.CancelledMessage(s, now, order.Request{RequestedBy: "jane", Reason: "oops"}):   {"cancelled on 26 November 2026", "was not closed"},
+		order.FailedMessage(errors.New("accountId: must be 12 digits")):                      {"could not be processed: accountId: must be 12 digits", "place it again"},
 	}
 	for msg, wants := range checks {
 		for _, w := range wants {
@@ -328,5 +350,22 @@ func TestBoundsOnSizeAndTime(t *testing.T) {
 	u := order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1", RequestID: "not ok!"}
 	if err := u.Validate(now); err == nil || !strings.Contains(err.Error(), "requestId: may contain only letters") {
 		t.Fatalf("Validate = %v", err)
+	}
+}
+
+// A reopen or cancel request names who asks and why; the error names what
+// was asked and every broken field.
+func TestRequestValidate(t *testing.T) {
+	if err := (order.Request{RequestedBy: "jane", Reason: "need it", RequestID: "req-1"}).Validate("reopen"); err != nil {
+		t.Fatalf("valid request: %v", err)
+	}
+	err := order.Request{RequestedBy: " ", RequestID: "not a key!"}.Validate("cancel")
+	if err == nil {
+		t.Fatal("an empty request passed")
+	}
+	for _, want := range []string{"invalid cancel request: ", "requestedBy: is required", "reason: is required", "requestId: may contain only"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }

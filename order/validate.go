@@ -272,8 +272,10 @@ func (u UnlinkCompleted) ClosedAt(handledAt time.Time) time.Time {
 	return handledAt
 }
 
-// ReopenRequest asks to reopen a closed account during its post-closure period.
-type ReopenRequest struct {
+// Request is a person's request to reopen a closed account during its
+// post-closure period, or to cancel an order before the unlink: who asks and
+// why. Both updates take it.
+type Request struct {
 	RequestedBy string `json:"requestedBy"`
 	Reason      string `json:"reason"`
 	// RequestID is the caller's key for this request (optional): a retry with
@@ -281,31 +283,14 @@ type ReopenRequest struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// Validate checks the request.
-func (r ReopenRequest) Validate() error {
+// Validate checks the request. what is what it asks for ("reopen",
+// "cancel"), which names it in the error: "invalid reopen request: ...".
+func (r Request) Validate(what string) error {
 	var c checker
 	c.text("requestedBy", r.RequestedBy)
 	c.text("reason", r.Reason)
 	c.requestID(r.RequestID)
-	return c.err("reopen request")
-}
-
-// CancelRequest asks to cancel an order before the account is unlinked.
-type CancelRequest struct {
-	RequestedBy string `json:"requestedBy"`
-	Reason      string `json:"reason"`
-	// RequestID is the caller's key for this request (optional): a retry with
-	// the same ID gets the original answer, also after the order has ended.
-	RequestID string `json:"requestId,omitempty"`
-}
-
-// Validate checks the request.
-func (r CancelRequest) Validate() error {
-	var c checker
-	c.text("requestedBy", r.RequestedBy)
-	c.text("reason", r.Reason)
-	c.requestID(r.RequestID)
-	return c.err("cancel request")
+	return c.err(what + " request")
 }
 
 // CheckOrderID validates an order ID on its own, by the orderId field's rule.

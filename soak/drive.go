@@ -117,10 +117,10 @@ func (r *runner) drive(ctx context.Context, o *orderRun) {
 		return r.orders.ConfirmUnlink(ctx, id, order.UnlinkCompleted{CompletedBy: "ops@example.com", Reference: "OPS-" + id, RequestID: "unlink-" + id})
 	}
 	cancel := func(ctx context.Context) (order.Status, error) {
-		return r.orders.Cancel(ctx, id, order.CancelRequest{RequestedBy: "soak@example.com", Reason: "soak " + o.path, RequestID: "cancel-" + id})
+		return r.orders.Cancel(ctx, id, order.Request{RequestedBy: "soak@example.com", Reason: "soak " + o.path, RequestID: "cancel-" + id})
 	}
 	reopen := func(ctx context.Context) (order.Status, error) {
-		return r.orders.Reopen(ctx, id, order.ReopenRequest{RequestedBy: "soak@example.com", Reason: "soak " + o.path, RequestID: "reopen-" + id})
+		return r.orders.Reopen(ctx, id, order.Request{RequestedBy: "soak@example.com", Reason: "soak " + o.path, RequestID: "reopen-" + id})
 	}
 	switch o.path {
 	case PathClose:

@@ -72,19 +72,18 @@ func (p *postgresSpec) sql(database string) *config.SQL {
 }
 
 // ServeIfAsked runs the Temporal server when the process was started as the
-// soak's server process, until SIGTERM (or SIGKILL), and then exits; it
-// returns false at once otherwise. The soak command calls it first thing.
-func ServeIfAsked() bool {
+// soak's server process, until SIGTERM (or SIGKILL), and reports that it was,
+// with the server's failure if any; it returns false at once otherwise. The
+// soak command calls it first thing, and ends when it was asked.
+func ServeIfAsked() (asked bool, err error) {
 	raw, ok := os.LookupEnv(serveEnv)
 	if !ok {
-		return false
+		return false, nil
 	}
 	if err := serve(raw); err != nil {
-		fmt.Fprintln(os.Stderr, "soak temporal server:", err)
-		os.Exit(1)
+		return true, fmt.Errorf("soak temporal server: %w", err)
 	}
-	os.Exit(0)
-	return true
+	return true, nil
 }
 
 func serve(raw string) error {

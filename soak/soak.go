@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -25,8 +24,11 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/internal/netfault"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -117,7 +119,7 @@ type runner struct {
 	kind     string
 	temporal *temporalProcess
 	workers  *workerPool
-	proxy    *proxy
+	proxy    *netfault.Proxy
 	c        client.Client
 	dc       converter.DataConverter // c's: the checker decrypts failures with it
 	orders   *starter.Client
@@ -134,7 +136,7 @@ type runner struct {
 }
 
 type outage struct {
-	mode        proxyMode
+	mode        netfault.Mode
 	began, back time.Time
 }
 
@@ -171,7 +173,7 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 		return Result{}, err
 	}
 	dbs = append(dbs, statusDB)
-	port, err := freePort()
+	port, err := ports.Free("127.0.0.1")
 	if err != nil {
 		return Result{}, err
 	}
@@ -197,13 +199,13 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 	}
 	defer r.temporal.stop()
 
-	if r.proxy, err = newProxy(pg.Host); err != nil {
+	if r.proxy, err = netfault.Listen(pg.Host); err != nil {
 		return Result{}, err
 	}
-	defer r.proxy.close()
+	defer r.proxy.Close()
 	direct, through := *pg, *pg
 	direct.Path, through.Path = "/"+statusDB, "/"+statusDB
-	through.Host = r.proxy.addr
+	through.Host = r.proxy.Addr()
 	if r.st, err = store.Open(ctx, direct.String()); err != nil {
 		return Result{}, err
 	}
@@ -213,8 +215,7 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 	if err != nil {
 		return Result{}, err
 	}
-	copts, err := config.LocalTemporal(r.temporal.address, namespace, taskQueue).WithCodec(codec.New(ring)).
-		ClientOptions(logging.ForTemporal(zap.NewNop()))
+	copts, err := app.ClientOptions(config.LocalTemporal(r.temporal.address, namespace, taskQueue), codec.New(ring), logging.ForTemporal(zap.NewNop()))
 	if err != nil {
 		return Result{}, err
 	}
@@ -225,7 +226,7 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 	defer r.c.Close()
 	r.orders = starter.New(r.c, taskQueue)
 
-	opts.Progress("[%s] starting %d worker processes, status store through the proxy at %s", kind, opts.Workers, r.proxy.addr)
+	opts.Progress("[%s] starting %d worker processes, status store through the proxy at %s", kind, opts.Workers, r.proxy.Addr())
 	r.workers, err = startWorkers(bin, dir, opts.Workers, []string{
 		"TEMPORAL_CONFIG_FILE=" + dir + "/no-temporal.toml",
 		"TERMINATION_CONFIG=",
@@ -356,23 +357,23 @@ func (r *runner) runProgram(ctx context.Context, p program) error {
 			r.restarts = append(r.restarts, time.Since(down))
 			r.mu.Unlock()
 		case "store-cut", "store-black-hole":
-			mode := cut
+			mode := netfault.Refuse
 			if s.kind == "store-black-hole" {
-				mode = blackHole
+				mode = netfault.BlackHole
 			}
 			r.opts.Progress("[%s] %s of the status store for %s", r.kind, s.kind, s.d)
-			if err := r.proxy.set(mode); err != nil {
+			if err := r.proxy.Set(mode); err != nil {
 				return err
 			}
 			o := outage{mode: mode, began: time.Now()}
 			err := sleep(ctx, s.d)
-			if perr := r.proxy.set(forward); perr != nil {
+			if perr := r.proxy.Set(netfault.Forward); perr != nil {
 				return perr
 			}
 			o.back = time.Now()
 			r.mu.Lock()
 			r.outages = append(r.outages, o)
-			if mode == cut {
+			if mode == netfault.Refuse {
 				r.faults.StoreCuts++
 			} else {
 				r.faults.StoreBlackHoles++
@@ -415,15 +416,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 var errNoServers = errors.New("no server to run on")

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cloudmarket/termination-orders/internal/ports"
 )
 
 // buildWorker builds the production worker binary once into dir.
@@ -55,7 +57,7 @@ func startWorkers(bin, dir string, n int, env []string, restartDelay time.Durati
 func (p *workerPool) supervise(i int) {
 	defer p.wg.Done()
 	for {
-		port, err := freePort()
+		port, err := ports.Free("127.0.0.1")
 		if err != nil {
 			port = 0
 		}

@@ -32,7 +32,7 @@ func TestUnlinkSignalAndCancelInOneWorkflowTask(t *testing.T) {
 	require.NoError(t, e.temporal.SignalWorkflow(ctx, order.WorkflowID("ORD-RACE"), "", workflows.SignalUnlinkCompleted, ops()))
 	cancelled := make(chan error, 1)
 	go func() {
-		_, err := e.orders.Cancel(ctx, "ORD-RACE", order.CancelRequest{RequestedBy: "jane", Reason: "race"})
+		_, err := e.orders.Cancel(ctx, "ORD-RACE", order.Request{RequestedBy: "jane", Reason: "race"})
 		cancelled <- err
 	}()
 	time.Sleep(time.Second) // the update reaches the server
@@ -79,7 +79,7 @@ func TestCancelDroppedWithAFailedTaskGetsTheTruth(t *testing.T) {
 	run := start(t, e, "ORD-LOSER")
 	cancelled := make(chan error, 1)
 	go func() {
-		_, err := e.orders.Cancel(ctx, "ORD-LOSER", order.CancelRequest{RequestedBy: "jane", Reason: "race", RequestID: "C-LOSER"})
+		_, err := e.orders.Cancel(ctx, "ORD-LOSER", order.Request{RequestedBy: "jane", Reason: "race", RequestID: "C-LOSER"})
 		cancelled <- err
 	}()
 	<-blocking.reached // the task that cancels and completes the order is running
@@ -106,7 +106,7 @@ func TestRetryWithTheRequestIDAfterTheOrderEnded(t *testing.T) {
 	e := newEnv(t, 2*time.Second)
 	ctx := context.Background()
 	run := start(t, e, "ORD-RETRY")
-	req := order.CancelRequest{RequestedBy: "jane", Reason: "Placed by mistake", RequestID: "REQ-1"}
+	req := order.Request{RequestedBy: "jane", Reason: "Placed by mistake", RequestID: "REQ-1"}
 	first, err := e.orders.Cancel(ctx, "ORD-RETRY", req)
 	require.NoError(t, err)
 	finish(t, e, "ORD-RETRY", run, order.StageCancelled)
@@ -131,7 +131,7 @@ func TestOutcomeUnknownThenRetried(t *testing.T) {
 
 	short, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	req := order.CancelRequest{RequestedBy: "jane", Reason: "Placed by mistake", RequestID: "REQ-U"}
+	req := order.Request{RequestedBy: "jane", Reason: "Placed by mistake", RequestID: "REQ-U"}
 	_, err := e.orders.Cancel(short, "ORD-UNKNOWN", req)
 	require.ErrorIs(t, err, starter.ErrOutcomeUnknown)
 	var unknown *starter.OutcomeUnknownError

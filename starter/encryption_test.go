@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -64,14 +65,14 @@ func newEncryptedEnv(t *testing.T, window time.Duration) *encryptedEnv {
 	return &encryptedEnv{ts: ts, store: st, window: window}
 }
 
-func (e *encryptedEnv) temporal(ring *codec.KeyRing) config.Temporal {
-	return config.LocalTemporal(e.ts.GetFrontendHostPort(), e.ts.GetDefaultNamespace(), taskQueue).WithCodec(codec.New(ring))
+func (e *encryptedEnv) temporal() config.Temporal {
+	return config.LocalTemporal(e.ts.GetFrontendHostPort(), e.ts.GetDefaultNamespace(), taskQueue)
 }
 
 // connect is a caller's connection (terminationctl, the API) with the ring.
 func (e *encryptedEnv) connect(t *testing.T, ring *codec.KeyRing) (client.Client, *starter.Client) {
 	t.Helper()
-	opts, err := e.temporal(ring).ClientOptions(logging.ForTemporal(zaptest.NewLogger(t)))
+	opts, err := app.ClientOptions(e.temporal(), codec.New(ring), logging.ForTemporal(zaptest.NewLogger(t)))
 	require.NoError(t, err)
 	c, err := client.Dial(opts)
 	require.NoError(t, err)
@@ -83,7 +84,7 @@ func (e *encryptedEnv) connect(t *testing.T, ring *codec.KeyRing) (client.Client
 // a process ends, forgetting every cached order.
 func (e *encryptedEnv) startWorker(t *testing.T, ring *codec.KeyRing, logger *zap.Logger) (stop func()) {
 	t.Helper()
-	opts, err := e.temporal(ring).WorkerClientOptions(logging.ForTemporal(logger))
+	opts, err := app.WorkerClientOptions(e.temporal(), codec.New(ring), logging.ForTemporal(logger))
 	require.NoError(t, err)
 	c, err := client.Dial(opts)
 	require.NoError(t, err)
@@ -202,13 +203,13 @@ func TestEncryptedHistoryHoldsNothingPersonal(t *testing.T) {
 	waitForStage(t, orders, "ENC-REOPENED", order.StageAwaitingUnlink)
 	_, err = orders.ConfirmUnlink(ctx, "ENC-REOPENED", unlink)
 	require.NoError(t, err)
-	reopened, err := orders.Reopen(ctx, "ENC-REOPENED", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Still need the account for the audit"})
+	reopened, err := orders.Reopen(ctx, "ENC-REOPENED", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Still need the account for the audit"})
 	require.NoError(t, err)
 
 	_, err = orders.Start(ctx, newOrder("ENC-CANCELLED"))
 	require.NoError(t, err)
 	waitForStage(t, orders, "ENC-CANCELLED", order.StageAwaitingUnlink)
-	_, err = orders.Cancel(ctx, "ENC-CANCELLED", order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Changed my mind about closing"})
+	_, err = orders.Cancel(ctx, "ENC-CANCELLED", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Changed my mind about closing"})
 	require.NoError(t, err)
 
 	_, err = orders.Start(ctx, newOrder("ENC-CLOSED"))
@@ -399,7 +400,7 @@ func TestRecordEncryptedHistories(t *testing.T) {
 	waitForStage(t, hist.orders, id, order.StageAwaitingUnlink)
 	require.NoError(t, confirmed(hist.orders.ConfirmUnlink(context.Background(), id, ops())))
 	waitQuiet(t, hist, id)
-	_, err = hist.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Rotated and reopened"})
+	_, err = hist.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Rotated and reopened"})
 	require.NoError(t, err)
 	finish(t, hist, id, run, order.StageReopened)
 	h := history(t, c, order.WorkflowID(id), run)

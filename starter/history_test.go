@@ -97,7 +97,7 @@ var branches = map[string]branch{
 			require.Len(c, s.Timeline, 3, "the last warning")
 		}, 30*time.Second, 20*time.Millisecond)
 		waitQuiet(t, e, id)
-		_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Warned in time"})
+		_, err := e.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Warned in time"})
 		require.NoError(t, err)
 		final := finish(t, e, id, run, order.StageReopened)
 		require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StagePostClosure, order.StageReopened}, stages(final))
@@ -117,7 +117,7 @@ var branches = map[string]branch{
 		run := start(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
 		waitQuiet(t, e, id)
-		_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Still need it"})
+		_, err := e.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Still need it"})
 		require.NoError(t, err)
 		final := finish(t, e, id, run, order.StageReopened)
 		require.Equal(t, []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure, order.StageReopened}, stages(final), "reopened before the warning")
@@ -125,7 +125,7 @@ var branches = map[string]branch{
 	},
 	"cancelled": func(t *testing.T, e *env, id string) string {
 		run := start(t, e, id)
-		_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Keeping it"})
+		_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Keeping it"})
 		require.NoError(t, err)
 		finish(t, e, id, run, order.StageCancelled)
 		return run
@@ -134,7 +134,7 @@ var branches = map[string]branch{
 		run := start(t, e, id)
 		require.NoError(t, confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())))
 		waitQuiet(t, e, id)
-		_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "Too late"})
+		_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "Too late"})
 		require.ErrorIs(t, err, starter.ErrRejected)
 		finish(t, e, id, run, order.StagePermanentlyClosed)
 		return run
@@ -181,7 +181,7 @@ var branches = map[string]branch{
 		unlinked, cancelled := whileDown(t, e, id,
 			func() error { return confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())) },
 			func() error {
-				_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "race"})
+				_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "race"})
 				return err
 			})
 		require.NoError(t, unlinked, "the unlink came first")
@@ -197,7 +197,7 @@ var branches = map[string]branch{
 				return e.temporal.SignalWorkflow(context.Background(), order.WorkflowID(id), "", workflows.SignalUnlinkCompleted, ops())
 			},
 			func() error {
-				_, err := e.orders.Cancel(context.Background(), id, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "race"})
+				_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "race"})
 				return err
 			})
 		require.NoError(t, signalled)
@@ -217,7 +217,7 @@ var branches = map[string]branch{
 		time.Sleep(time.Until(s.ReopenDeadline.Add(500 * time.Millisecond)))
 		reopened := make(chan error, 1)
 		go func() {
-			_, err := e.orders.Reopen(context.Background(), id, order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "just in time?"})
+			_, err := e.orders.Reopen(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "just in time?"})
 			reopened <- err
 		}()
 		time.Sleep(300 * time.Millisecond) // the update reaches the server
@@ -369,7 +369,7 @@ func TestRecordOrderAcceptedUnderLooserRules(t *testing.T) {
 	require.ErrorContains(t, o.Validate(time.Now()), "items: must list at most 100 items", "today's rules refuse it")
 	run, err := e.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: order.WorkflowID(o.OrderID), TaskQueue: queue}, workflows.WorkflowType, o)
 	require.NoError(t, err)
-	_, err = e.orders.Cancel(context.Background(), o.OrderID, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "recorded"})
+	_, err = e.orders.Cancel(context.Background(), o.OrderID, order.Request{RequestedBy: "jane.doe@example.com", Reason: "recorded"})
 	require.NoError(t, err)
 	var final order.Status
 	require.NoError(t, run.Get(context.Background(), &final))

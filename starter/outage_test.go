@@ -45,7 +45,7 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 	start(t, e, "ORD-OUT-1")
 	start(t, e, "ORD-OUT-2")
 
-	proxy.Silence()
+	require.NoError(t, proxy.Set(netfault.BlackHole))
 	answered := func(timeout time.Duration) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(ctx, timeout)
 	}
@@ -60,13 +60,13 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 	// A cancel that comes after it is refused, with the reason.
 	c2, cancel2 := answered(10 * time.Second)
 	defer cancel2()
-	_, err = orders.Cancel(c2, "ORD-OUT-1", order.CancelRequest{RequestedBy: "jane", Reason: "late"})
+	_, err = orders.Cancel(c2, "ORD-OUT-1", order.Request{RequestedBy: "jane", Reason: "late"})
 	require.ErrorIs(t, err, starter.ErrRejected)
 
 	// A cancel of the other order is applied and answered.
 	c3, cancel3 := answered(10 * time.Second)
 	defer cancel3()
-	s, err = orders.Cancel(c3, "ORD-OUT-2", order.CancelRequest{RequestedBy: "jane", Reason: "changed my mind"})
+	s, err = orders.Cancel(c3, "ORD-OUT-2", order.Request{RequestedBy: "jane", Reason: "changed my mind"})
 	require.NoError(t, err)
 	require.Equal(t, order.StageCancelled, s.Stage)
 
@@ -87,7 +87,7 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		c5, cancel5 := answered(10 * time.Second)
 		defer cancel5()
-		_, err := orders.Cancel(c5, "ORD-OUT-3", order.CancelRequest{RequestedBy: "jane", Reason: "early"})
+		_, err := orders.Cancel(c5, "ORD-OUT-3", order.Request{RequestedBy: "jane", Reason: "early"})
 		if errors.Is(err, starter.ErrOutcomeUnknown) {
 			held = true
 		}
@@ -99,7 +99,7 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 		out3 = append(out3, order.StageCancelled)
 	}
 
-	proxy.Restore()
+	require.NoError(t, proxy.Set(netfault.Forward))
 	// Every message lands once the store is back.
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		for id, want := range map[string][]order.Stage{

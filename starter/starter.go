@@ -186,30 +186,29 @@ func (c *Client) ConfirmUnlink(ctx context.Context, orderID string, u order.Unli
 // Reopen reopens the account during its post-closure period and returns the
 // order's status. Outside that period it fails with ErrRejected and the
 // reason; after it, with ErrClosedForGood and the date the account was closed for good.
-func (c *Client) Reopen(ctx context.Context, orderID string, r order.ReopenRequest) (order.Status, error) {
-	if err := order.CheckOrderID(orderID); err != nil {
-		return order.Status{}, err
-	}
-	if err := r.Validate(); err != nil {
-		return order.Status{}, err
-	}
-	r.RequestID = requestID(r.RequestID)
-	return c.request(ctx, orderID, workflows.UpdateReopen, r.RequestID, r, order.StageReopened,
+func (c *Client) Reopen(ctx context.Context, orderID string, r order.Request) (order.Status, error) {
+	return c.ask(ctx, orderID, workflows.UpdateReopen, r, order.StageReopened,
 		func(s order.Status) error { return s.CheckReopen(c.now()) })
 }
 
 // Cancel cancels the order before the unlink and returns its status. From the
 // unlink on it fails with ErrRejected and the reason.
-func (c *Client) Cancel(ctx context.Context, orderID string, r order.CancelRequest) (order.Status, error) {
+func (c *Client) Cancel(ctx context.Context, orderID string, r order.Request) (order.Status, error) {
+	return c.ask(ctx, orderID, workflows.UpdateCancel, r, order.StageCancelled,
+		func(s order.Status) error { return s.CheckCancel() })
+}
+
+// ask checks a person's request for the update name, which leads the order
+// to target unless whyNot refuses it, gives it a request ID, and sends it.
+func (c *Client) ask(ctx context.Context, orderID, name string, r order.Request, target order.Stage, whyNot func(order.Status) error) (order.Status, error) {
 	if err := order.CheckOrderID(orderID); err != nil {
 		return order.Status{}, err
 	}
-	if err := r.Validate(); err != nil {
+	if err := r.Validate(name); err != nil {
 		return order.Status{}, err
 	}
 	r.RequestID = requestID(r.RequestID)
-	return c.request(ctx, orderID, workflows.UpdateCancel, r.RequestID, r, order.StageCancelled,
-		func(s order.Status) error { return s.CheckCancel() })
+	return c.request(ctx, orderID, name, r.RequestID, r, target, whyNot)
 }
 
 func requestID(id string) string {

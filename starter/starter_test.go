@@ -145,7 +145,7 @@ func TestFullLifeAndClosedForGood(t *testing.T) {
 	}
 
 	// Reopening now: closed for good, and since when.
-	_, err = e.orders.Reopen(ctx, "ORD-LIFE", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "Need it back"})
+	_, err = e.orders.Reopen(ctx, "ORD-LIFE", order.Request{RequestedBy: "jane.doe@example.com", Reason: "Need it back"})
 	require.ErrorIs(t, err, starter.ErrClosedForGood)
 	require.ErrorIs(t, err, starter.ErrRejected)
 	require.ErrorContains(t, err, "closed for good since "+order.FormatTime(final.ReopenDeadline))
@@ -166,14 +166,14 @@ func TestReopenInsideTheWindow(t *testing.T) {
 	e.waitForStage(t, "ORD-REOPEN", order.StageAwaitingUnlink)
 
 	// Before the unlink there is nothing to reopen.
-	_, err = e.orders.Reopen(ctx, "ORD-REOPEN", order.ReopenRequest{RequestedBy: "jane", Reason: "early"})
+	_, err = e.orders.Reopen(ctx, "ORD-REOPEN", order.Request{RequestedBy: "jane", Reason: "early"})
 	require.ErrorIs(t, err, starter.ErrRejected)
 	require.NotErrorIs(t, err, starter.ErrClosedForGood)
 	require.ErrorContains(t, err, "has not been closed yet")
 
 	require.NoError(t, confirmed(e.orders.ConfirmUnlink(ctx, "ORD-REOPEN", ops())))
 	e.waitForStage(t, "ORD-REOPEN", order.StagePostClosure)
-	s, err := e.orders.Reopen(ctx, "ORD-REOPEN", order.ReopenRequest{RequestedBy: "jane", Reason: "Still need it"})
+	s, err := e.orders.Reopen(ctx, "ORD-REOPEN", order.Request{RequestedBy: "jane", Reason: "Still need it"})
 	require.NoError(t, err)
 	require.Equal(t, order.StageReopened, s.Stage)
 	// The reopen answers once decided; its message is stored behind it.
@@ -227,7 +227,7 @@ func TestStartTwiceGivesOneWorkflow(t *testing.T) {
 	require.Len(t, after.Timeline, 2)
 
 	// Cancel after the unlink is refused, with the way out.
-	_, err = e.orders.Cancel(ctx, "ORD-TWICE", order.CancelRequest{RequestedBy: "jane", Reason: "oops"})
+	_, err = e.orders.Cancel(ctx, "ORD-TWICE", order.Request{RequestedBy: "jane", Reason: "oops"})
 	require.ErrorIs(t, err, starter.ErrRejected)
 	require.ErrorContains(t, err, "reopen the account before")
 }
@@ -237,13 +237,13 @@ func TestCancelBeforeUnlink(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.orders.Start(ctx, newOrder("ORD-CANCEL"))
 	require.NoError(t, err)
-	s, err := e.orders.Cancel(ctx, "ORD-CANCEL", order.CancelRequest{RequestedBy: "jane", Reason: "Keeping it"})
+	s, err := e.orders.Cancel(ctx, "ORD-CANCEL", order.Request{RequestedBy: "jane", Reason: "Keeping it"})
 	require.NoError(t, err)
 	require.Equal(t, order.StageCancelled, s.Stage)
 	require.Equal(t, order.OrderStatusFailed, s.OrderStatus)
 	// Once cancelled, the order is over: a second cancel says so.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		_, err := e.orders.Cancel(ctx, "ORD-CANCEL", order.CancelRequest{RequestedBy: "jane", Reason: "again"})
+		_, err := e.orders.Cancel(ctx, "ORD-CANCEL", order.Request{RequestedBy: "jane", Reason: "again"})
 		require.ErrorIs(c, err, starter.ErrRejected)
 		require.ErrorContains(c, err, "already cancelled")
 	}, 10*time.Second, 100*time.Millisecond)
@@ -271,9 +271,9 @@ func TestBadInputStartsNothing(t *testing.T) {
 	typo := ops()
 	typo.CompletedAt = "2020-01-01T00:00:00Z"
 	require.ErrorContains(t, confirmed(e.orders.ConfirmUnlink(ctx, "ORD-OK", typo)), "completedAt: must not be before the order was placed")
-	_, err = e.orders.Cancel(ctx, "ORD-OK", order.CancelRequest{RequestedBy: "jane", Reason: "bad\x00byte"})
+	_, err = e.orders.Cancel(ctx, "ORD-OK", order.Request{RequestedBy: "jane", Reason: "bad\x00byte"})
 	require.ErrorContains(t, err, "reason: must not contain control characters")
-	_, err = e.orders.Reopen(ctx, "ORD-OK", order.ReopenRequest{})
+	_, err = e.orders.Reopen(ctx, "ORD-OK", order.Request{})
 	require.ErrorContains(t, err, "requestedBy: is required")
 	_, err = e.orders.Status(ctx, "ORD OK")
 	require.ErrorContains(t, err, "orderId: may contain only letters")
@@ -381,7 +381,7 @@ func TestStatusOfAFinishedOrderNeedsNoWorker(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.orders.Start(ctx, newOrder("ORD-DONE"))
 	require.NoError(t, err)
-	_, err = e.orders.Cancel(ctx, "ORD-DONE", order.CancelRequest{RequestedBy: "jane", Reason: "keeping it"})
+	_, err = e.orders.Cancel(ctx, "ORD-DONE", order.Request{RequestedBy: "jane", Reason: "keeping it"})
 	require.NoError(t, err)
 	e.waitForStage(t, "ORD-DONE", order.StageCancelled)
 	require.Eventually(t, func() bool {

@@ -18,7 +18,7 @@ import (
 // the open after the connect timeout, with an error naming the store (its
 // password hidden) and the timeout, instead of hanging it.
 func TestOpenGivesUpOnASilentServer(t *testing.T) {
-	silent, err := netfault.Listen("")
+	silent, err := netfault.Silent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestOpenGivesUpOnASilentServer(t *testing.T) {
 
 // A cancelled open is a cancellation, not a timeout.
 func TestOpenCancelledIsNotATimeout(t *testing.T) {
-	silent, err := netfault.Listen("")
+	silent, err := netfault.Silent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestSQLiteKeepsOneConnection(t *testing.T) {
 }
 
 // Ping answers while PostgreSQL does, and fails within its context once the
-// network path to it goes silent.
+// network path to it goes silent (a black hole).
 func TestPingFailsWhenTheServerStopsAnswering(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	proxy, err := netfault.Listen(postgresHostPort(t, dsn))
@@ -140,11 +140,15 @@ func TestPingFailsWhenTheServerStopsAnswering(t *testing.T) {
 	if err := ping(); err != nil {
 		t.Fatalf("Ping through the proxy: %v", err)
 	}
-	proxy.Silence()
+	if err := proxy.Set(netfault.BlackHole); err != nil {
+		t.Fatal(err)
+	}
 	if err := ping(); err == nil {
 		t.Fatal("Ping succeeded while the server was silent")
 	}
-	proxy.Restore()
+	if err := proxy.Set(netfault.Forward); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for err := ping(); err != nil; err = ping() {
 		if time.Now().After(deadline) {

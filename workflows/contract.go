@@ -79,9 +79,9 @@ type (
 	// optional), "requestId" (optional)}.
 	UnlinkCompleted = order.UnlinkCompleted
 	// ReopenRequest is the reopen update's argument: {"requestedBy", "reason", "requestId" (optional)}.
-	ReopenRequest = order.ReopenRequest
-	// CancelRequest is the cancel update's argument: {"requestedBy", "reason", "requestId" (optional)}.
-	CancelRequest = order.CancelRequest
+	ReopenRequest = order.Request
+	// CancelRequest is the cancel update's argument, the same type: {"requestedBy", "reason", "requestId" (optional)}.
+	CancelRequest = order.Request
 	// Status is the status query's result and the workflow's result:
 	// {"orderId", "subscriptionId", "accountId", "stage", "orderStatus",
 	// "statusMessage", "closedAt", "reopenDeadline",

@@ -311,7 +311,7 @@ func (w *terminationOrder) confirmUnlink(ctx workflow.Context, u UnlinkCompleted
 
 func (w *terminationOrder) validateReopen(ctx workflow.Context, r ReopenRequest) error {
 	now := workflow.Now(ctx)
-	return w.validateRequest(r.Validate(), r.RequestID, order.StageReopened, func() error { return w.status.CheckReopen(now) })
+	return w.validateRequest(r.Validate(UpdateReopen), r.RequestID, order.StageReopened, func() error { return w.status.CheckReopen(now) })
 }
 
 func (w *terminationOrder) reopenUpdate(ctx workflow.Context, r ReopenRequest) (Status, error) {
@@ -322,7 +322,7 @@ func (w *terminationOrder) reopenUpdate(ctx workflow.Context, r ReopenRequest) (
 }
 
 func (w *terminationOrder) validateCancel(_ workflow.Context, r CancelRequest) error {
-	return w.validateRequest(r.Validate(), r.RequestID, order.StageCancelled, func() error { return w.status.CheckCancel() })
+	return w.validateRequest(r.Validate(UpdateCancel), r.RequestID, order.StageCancelled, func() error { return w.status.CheckCancel() })
 }
 
 func (w *terminationOrder) cancelUpdate(ctx workflow.Context, r CancelRequest) (Status, error) {
@@ -398,7 +398,7 @@ func (w *terminationOrder) applyUnlink(ctx workflow.Context, u UnlinkCompleted, 
 // cancelledByTemporal ends the order as cancelled by a Temporal cancel request.
 func (w *terminationOrder) cancelledByTemporal(steady workflow.Context, cause error) (Status, error) {
 	w.logger.Info("Order cancelled by a Temporal cancel request")
-	r := order.CancelRequest{RequestedBy: "Operations", Reason: "cancel request in Temporal"}
+	r := order.Request{RequestedBy: "Operations", Reason: "cancel request in Temporal"}
 	w.enter(steady, order.StageCancelled, order.CancelledMessage(w.status, workflow.Now(steady), r), "",
 		activities.Announcement{Kind: order.NoticeUnlinkCancelled, Cancel: &r})
 	w.awaitQuiet(steady)

@@ -17,6 +17,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -25,54 +26,68 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/cloudmarket/termination-orders/bench"
+	"github.com/cloudmarket/termination-orders/internal/command"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fs := pflag.NewFlagSet("termination-bench", pflag.ExitOnError)
-	orders := fs.Int("orders", 1000, "orders driven through their full life (and as many baseline workflows)")
-	concurrency := fs.Int("concurrency", 200, "orders in flight at once; with --window, caps throughput at concurrency/window orders/s")
-	window := fs.Duration("window", 2*time.Second, "reopen window of those orders (and the baseline's timer)")
-	warning := fs.Duration("last-warning", time.Second, "the customer's last warning this long before the deadline (whole seconds; 0 for none)")
-	apiOrders := fs.Int("api-orders", 100, "orders each through the HTTP API and the Go starter, one at a time, to compare their latency (0 for none)")
-	open := fs.String("open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
-	encryption := fs.Bool("encryption-cost", true, "run the product a second time with payload encryption on (a second worker process, a fresh key) and report its cost")
-	cache := fs.Int("cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
-	out := fs.String("json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
-	_ = fs.Parse(os.Args[1:])
+	code := command.Execute(ctx, newCommand(), os.Args[1:])
+	stop()
+	os.Exit(code)
+}
 
-	opens, err := parseCounts(*open)
-	if err != nil || *orders < 1 || *concurrency < 1 || *window < time.Second || *window%time.Second != 0 || *warning < 0 || *warning%time.Second != 0 || *apiOrders < 0 || *cache < 1 {
-		fmt.Fprintln(os.Stderr, "termination-bench: --orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --last-warning whole seconds, --cache-size at least 1, --open a list of counts such as 1000,10000")
-		os.Exit(2)
-	}
-	began := time.Now()
-	r, err := bench.Run(ctx, bench.Options{
-		Orders: *orders, Concurrency: *concurrency, Window: *window, LastWarning: *warning, APIOrders: *apiOrders, EncryptionCost: *encryption, Open: opens, CacheSize: *cache,
-		Progress: func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+func newCommand() *cobra.Command {
+	var (
+		opts      bench.Options
+		open, out string
+	)
+	cmd := &cobra.Command{
+		Use:   "termination-bench",
+		Short: "Measure what a termination order costs on the embedded Temporal server",
+		Args:  command.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opens, err := parseCounts(open)
+			if err != nil || opts.Orders < 1 || opts.Concurrency < 1 || opts.Window < time.Second || opts.Window%time.Second != 0 ||
+				opts.LastWarning < 0 || opts.LastWarning%time.Second != 0 || opts.APIOrders < 0 || opts.CacheSize < 1 {
+				return command.Usage(errors.New("--orders and --concurrency must be at least 1, --window whole seconds of at least 1s, --last-warning whole seconds, --cache-size at least 1, --open a list of counts such as 1000,10000"))
+			}
+			opts.Open = opens
+			began := time.Now()
+			progress := cmd.ErrOrStderr()
+			opts.Progress = func(format string, args ...any) {
+				fmt.Fprintf(progress, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+			}
+			r, err := bench.Run(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := bench.Print(cmd.OutOrStdout(), r); err != nil {
+				return err
+			}
+			if out != "" {
+				body, _ := json.MarshalIndent(r, "", "  ")
+				if err := os.WriteFile(out, append(body, '\n'), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(progress, "results written to %s (%.0fs in all)\n", out, time.Since(began).Seconds())
+			}
+			return nil
 		},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "termination-bench:", err)
-		os.Exit(1)
 	}
-	if err := bench.Print(os.Stdout, r); err != nil {
-		fmt.Fprintln(os.Stderr, "termination-bench:", err)
-		os.Exit(1)
-	}
-	if *out != "" {
-		body, _ := json.MarshalIndent(r, "", "  ")
-		if err := os.WriteFile(*out, append(body, '\n'), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "termination-bench:", err)
-			os.Exit(1)
-		}
-		fmt.Fprintf(os.Stderr, "results written to %s (%.0fs in all)\n", *out, time.Since(began).Seconds())
-	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Orders, "orders", 1000, "orders driven through their full life (and as many baseline workflows)")
+	f.IntVar(&opts.Concurrency, "concurrency", 200, "orders in flight at once; with --window, caps throughput at concurrency/window orders/s")
+	f.DurationVar(&opts.Window, "window", 2*time.Second, "reopen window of those orders (and the baseline's timer)")
+	f.DurationVar(&opts.LastWarning, "last-warning", time.Second, "the customer's last warning this long before the deadline (whole seconds; 0 for none)")
+	f.IntVar(&opts.APIOrders, "api-orders", 100, "orders each through the HTTP API and the Go starter, one at a time, to compare their latency (0 for none)")
+	f.StringVar(&open, "open", "1000,10000", "open-order counts at which to measure the worker's memory (comma-separated; empty for none)")
+	f.BoolVar(&opts.EncryptionCost, "encryption-cost", true, "run the product a second time with payload encryption on (a second worker process, a fresh key) and report its cost")
+	f.IntVar(&opts.CacheSize, "cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
+	f.StringVar(&out, "json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
+	return cmd
 }
 
 func parseCounts(s string) ([]int, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/bench"
 	"github.com/cloudmarket/termination-orders/codec"
+	"github.com/cloudmarket/termination-orders/internal/command"
 )
 
 // The benchmark command runs on a fresh checkout and reports every figure; at
@@ -110,6 +112,17 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 }
 
 func TestBadFlagsAreRefused(t *testing.T) {
+	for _, args := range [][]string{{"--orders", "0"}, {"--window", "1500ms"}, {"--open", "100,10"}, {"--cache-size", "0"}, {"--orders", "ten"}, {"extra"}} {
+		cmd := newCommand()
+		var stderr strings.Builder
+		cmd.SetErr(&stderr)
+		if code := command.Execute(context.Background(), cmd, args); code != command.ExitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, command.ExitUsage, stderr.String())
+		}
+		if !strings.HasPrefix(stderr.String(), "termination-bench: ") {
+			t.Errorf("%v: %q", args, stderr.String())
+		}
+	}
 	for _, in := range []string{"", "1000,10000", " 5 "} {
 		if _, err := parseCounts(in); err != nil {
 			t.Errorf("parseCounts(%q): %v", in, err)

@@ -9,16 +9,27 @@ import (
 	"context"
 	"os"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
 	"github.com/cloudmarket/termination-orders/internal/command"
 )
 
 func main() {
-	command.Run(command.Options{Name: "termination-dev", Of: config.Dev, ConsoleLogs: true},
-		func(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
-			return devserver.Run(ctx, cfg, logger, os.Stdout)
-		})
+	os.Exit(command.Execute(context.Background(), newCommand(), os.Args[1:]))
+}
+
+func newCommand() *cobra.Command {
+	return command.New(command.Options{
+		Name:        "termination-dev",
+		Short:       "Run the whole system on this machine: Temporal, its Web UI, the worker and the HTTP API",
+		Of:          config.Dev,
+		ConsoleLogs: true,
+		Run: func(ctx context.Context, a app.App, logger *zap.Logger) error {
+			return devserver.Run(ctx, a, logger, os.Stdout)
+		},
+	})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -9,11 +10,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/cloudmarket/termination-orders/internal/ports"
+	"github.com/cloudmarket/termination-orders/logging"
+	"github.com/cloudmarket/termination-orders/worker"
 )
 
 // The dev command as a person runs it, with an encryption key: it says where
@@ -24,7 +33,7 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	port, uiPort, apiPort := freePort(t), freePort(t), freePort(t)
+	port, uiPort, apiPort := ports.FreeForTest(t), ports.FreeForTest(t), ports.FreeForTest(t)
 	dataDir := t.TempDir()
 	cmd := exec.Command(bin, "--data-dir", dataDir, "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
 		"--api-address", "127.0.0.1:"+strconv.Itoa(apiPort),
@@ -78,6 +87,20 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
 		}
 	}
+	// Its worker's build is the current version of its worker deployment.
+	if build := regexp.MustCompile(`build (\S+), current in worker deployment termination-orders`).FindStringSubmatch(text); build == nil {
+		t.Errorf("banner names no current build:\n%s", text)
+	} else {
+		c, err := client.Dial(client.Options{HostPort: "127.0.0.1:" + strconv.Itoa(port), Logger: logging.ForTemporal(zap.NewNop())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		current, err := worker.Deployment{Name: "termination-orders", BuildID: build[1]}.IsCurrent(context.Background(), c)
+		c.Close()
+		if err != nil || !current {
+			t.Errorf("build %s current: %v (%v)", build[1], current, err)
+		}
+	}
 	if strings.Contains(text, "dev-command-test-key") || strings.Contains(text, base64.StdEncoding.EncodeToString([]byte("dev-command-test-key-32-bytes!!!"))) {
 		t.Error("the banner shows the key")
 	}
@@ -129,14 +152,4 @@ func TestDevCommandStartsAndStopsOnCtrlC(t *testing.T) {
 		}
 		l.Close()
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -10,6 +10,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,69 +18,86 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
+	"github.com/cloudmarket/termination-orders/internal/command"
 	"github.com/cloudmarket/termination-orders/soak"
 )
 
 func main() {
-	if soak.ServeIfAsked() { // this executable, run again as the Temporal server
+	// This executable, run again, is the soak's Temporal server.
+	if asked, err := soak.ServeIfAsked(); asked {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(command.ExitFailure)
+		}
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fs := pflag.NewFlagSet("termination-soak", pflag.ExitOnError)
-	server := fs.String("server", "both", "Temporal server to run on: sqlite, postgres, or both (in sequence)")
-	orders := fs.Int("orders", 300, "orders per server, spread over the faults")
-	workers := fs.Int("workers", 2, "worker processes (the production binary) at once")
-	window := fs.Duration("window", 5*time.Second, "the orders' reopen window (whole seconds)")
-	callTimeout := fs.Duration("call-timeout", 30*time.Second, "timeout of every client call")
-	outage := fs.Duration("store-outage", 30*time.Second, "how long each cut and each black hole of the status store lasts")
-	gap := fs.Duration("gap", 10*time.Second, "quiet time between two faults")
-	killEvery := fs.Duration("worker-kill-every", 7*time.Second, "how often a worker process is SIGKILLed")
-	drain := fs.Duration("drain", 5*time.Minute, "how long every order may take to finish once the faults end (drivers stop retrying halfway)")
-	pg := fs.String("postgres", "", "administrator DSN of the PostgreSQL server for the run's fresh databases (default: TERMINATION_TEST_POSTGRES_DSN, else "+soak.DefaultPostgresDSN+")")
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed (which worker is killed, reopen timing)")
-	keep := fs.Bool("keep-logs", false, "keep the Temporal server's and the workers' logs (their directory is printed)")
-	out := fs.String("json", "soak-results.json", "where to write the results as JSON (empty for nowhere)")
-	_ = fs.Parse(os.Args[1:])
+	code := command.Execute(ctx, newCommand(), os.Args[1:])
+	stop()
+	os.Exit(code)
+}
 
-	self, err := os.Executable()
-	if err != nil {
-		fail(err)
+func newCommand() *cobra.Command {
+	var (
+		opts            soak.Options
+		server, pg, out string
+	)
+	cmd := &cobra.Command{
+		Use:   "termination-soak",
+		Short: "Drive termination orders through worker, server and store faults, then check every order",
+		Args:  command.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			opts.Servers, opts.PostgresDSN, opts.Self = servers(server), postgresDSN(pg), self
+			if err := opts.Validate(); err != nil {
+				return command.Usage(err)
+			}
+			began := time.Now()
+			progress := cmd.ErrOrStderr()
+			opts.Progress = func(format string, args ...any) {
+				fmt.Fprintf(progress, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+			}
+			opts.Progress("seed %d", opts.Seed)
+			r, err := soak.Run(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := soak.Print(cmd.OutOrStdout(), r); err != nil {
+				return err
+			}
+			if out != "" {
+				body, _ := json.MarshalIndent(r, "", "  ")
+				if err := os.WriteFile(out, append(body, '\n'), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(progress, "results written to %s (%.0fs in all)\n", out, time.Since(began).Seconds())
+			}
+			if !r.Pass {
+				return errors.New("targets missed (see the findings)")
+			}
+			return nil
+		},
 	}
-	opts := soak.Options{
-		Servers: servers(*server), Orders: *orders, Workers: *workers, Window: *window, CallTimeout: *callTimeout,
-		StoreOutage: *outage, Gap: *gap, WorkerKillEvery: *killEvery, Drain: *drain,
-		PostgresDSN: postgresDSN(*pg), Self: self, Seed: *seed, KeepLogs: *keep,
-	}
-	if err := opts.Validate(); err != nil {
-		fmt.Fprintln(os.Stderr, "termination-soak:", err)
-		os.Exit(2)
-	}
-	began := time.Now()
-	opts.Progress = func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
-	opts.Progress("seed %d", *seed)
-	r, err := soak.Run(ctx, opts)
-	if err != nil {
-		fail(err)
-	}
-	if err := soak.Print(os.Stdout, r); err != nil {
-		fail(err)
-	}
-	if *out != "" {
-		body, _ := json.MarshalIndent(r, "", "  ")
-		if err := os.WriteFile(*out, append(body, '\n'), 0o644); err != nil {
-			fail(err)
-		}
-		fmt.Fprintf(os.Stderr, "results written to %s (%.0fs in all)\n", *out, time.Since(began).Seconds())
-	}
-	if !r.Pass {
-		fmt.Fprintln(os.Stderr, "termination-soak: targets missed (see the findings)")
-		os.Exit(1)
-	}
+	f := cmd.Flags()
+	f.StringVar(&server, "server", "both", "Temporal server to run on: sqlite, postgres, or both (in sequence)")
+	f.IntVar(&opts.Orders, "orders", 300, "orders per server, spread over the faults")
+	f.IntVar(&opts.Workers, "workers", 2, "worker processes (the production binary) at once")
+	f.DurationVar(&opts.Window, "window", 5*time.Second, "the orders' reopen window (whole seconds)")
+	f.DurationVar(&opts.CallTimeout, "call-timeout", 30*time.Second, "timeout of every client call")
+	f.DurationVar(&opts.StoreOutage, "store-outage", 30*time.Second, "how long each cut and each black hole of the status store lasts")
+	f.DurationVar(&opts.Gap, "gap", 10*time.Second, "quiet time between two faults")
+	f.DurationVar(&opts.WorkerKillEvery, "worker-kill-every", 7*time.Second, "how often a worker process is SIGKILLed")
+	f.DurationVar(&opts.Drain, "drain", 5*time.Minute, "how long every order may take to finish once the faults end (drivers stop retrying halfway)")
+	f.StringVar(&pg, "postgres", "", "administrator DSN of the PostgreSQL server for the run's fresh databases (default: TERMINATION_TEST_POSTGRES_DSN, else "+soak.DefaultPostgresDSN+")")
+	f.Uint64Var(&opts.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (which worker is killed, reopen timing)")
+	f.BoolVar(&opts.KeepLogs, "keep-logs", false, "keep the Temporal server's and the workers' logs (their directory is printed)")
+	f.StringVar(&out, "json", "soak-results.json", "where to write the results as JSON (empty for nowhere)")
+	return cmd
 }
 
 func servers(s string) []string {
@@ -97,9 +115,4 @@ func postgresDSN(flag string) string {
 		return env
 	}
 	return soak.DefaultPostgresDSN
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "termination-soak:", err)
-	os.Exit(1)
 }

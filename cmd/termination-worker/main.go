@@ -7,17 +7,30 @@ package main
 
 import (
 	"context"
+	"os"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/internal/command"
-	"github.com/cloudmarket/termination-orders/worker"
 )
 
 func main() {
-	command.Run(command.Options{Name: "termination-worker", Of: config.Worker, HealthCheck: worker.CheckReady},
-		func(ctx context.Context, cfg config.Config, logger *zap.Logger) error {
-			return worker.Run(ctx, cfg, logger)
-		})
+	os.Exit(command.Execute(context.Background(), newCommand(), os.Args[1:]))
+}
+
+func newCommand() *cobra.Command {
+	return command.New(command.Options{
+		Name:  "termination-worker",
+		Short: "Run the termination order worker against a Temporal service",
+		Of:    config.Worker,
+		HealthCheck: func(ctx context.Context, a app.App) (string, error) {
+			return a.CheckWorkerReady(ctx)
+		},
+		Run: func(ctx context.Context, a app.App, logger *zap.Logger) error {
+			return a.RunWorker(ctx, logger)
+		},
+	})
 }

@@ -1,109 +1,216 @@
-// Package netfault is a TCP proxy for tests that need a server to stop
-// answering without stopping it: in front of a real PostgreSQL it forwards,
-// and when silenced it keeps accepting connections and reading from them but
-// answers nothing, as a hung database or a dropped network path does.
+// Package netfault is a TCP proxy for tests and tools that need a server to
+// fail without stopping it. In front of a real server (PostgreSQL, say) it
+// forwards; set to Refuse it refuses connections and closes the open ones, as
+// a server that went down; set to BlackHole it keeps accepting connections
+// but passes nothing either way, as a hung server or a network path that
+// silently drops packets.
 package netfault
 
 import (
 	"errors"
 	"net"
 	"sync"
-	"sync/atomic"
+)
+
+// Mode is what the proxy does with connections.
+type Mode int
+
+const (
+	// Forward passes bytes both ways.
+	Forward Mode = iota
+	// Refuse refuses connections on the proxy's address and closes every
+	// open one, as when the server goes down.
+	Refuse
+	// BlackHole accepts connections and keeps them open but passes nothing
+	// either way. When it ends, what was held back flows again, as TCP
+	// delivers what it retransmitted once a path comes back.
+	BlackHole
 )
 
 // Proxy forwards connections on its own address to a target.
 type Proxy struct {
-	listener net.Listener
-	target   string
-	silent   atomic.Bool
+	addr   string // where it listens
+	target string // "" for a proxy that is a black hole for good
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	mode     Mode
+	listener net.Listener
+	conns    map[net.Conn]struct{}
+	open     chan struct{} // closed while bytes may flow
+	wg       sync.WaitGroup
+	closed   bool
 }
 
-// Listen starts a proxy on 127.0.0.1 forwarding to target (host:port). With
-// an empty target it is silent for good: it accepts and never answers.
+// Listen starts a proxy on a free port of 127.0.0.1 forwarding to target
+// (host:port).
 func Listen(target string) (*Proxy, error) {
+	if target == "" {
+		return nil, errors.New("netfault: a forwarding proxy needs a target host:port")
+	}
+	return listen(target, Forward)
+}
+
+// Silent starts a proxy with nothing behind it: a server that accepts
+// connections and never answers.
+func Silent() (*Proxy, error) { return listen("", BlackHole) }
+
+func listen(target string, mode Mode) (*Proxy, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{listener: l, target: target, conns: map[net.Conn]struct{}{}}
-	p.silent.Store(target == "")
+	p := &Proxy{addr: l.Addr().String(), target: target, mode: mode, listener: l, conns: map[net.Conn]struct{}{}, open: make(chan struct{})}
+	if mode == Forward {
+		close(p.open)
+	}
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(l)
 	return p, nil
 }
 
 // Addr is the proxy's host:port.
-func (p *Proxy) Addr() string { return p.listener.Addr().String() }
+func (p *Proxy) Addr() string { return p.addr }
 
-// Silence makes the proxy stop answering: bytes in either direction are
-// dropped, on the connections open now and on new ones.
-func (p *Proxy) Silence() { p.silent.Store(true) }
-
-// Restore forwards again. The connections that lived through the silence
-// lost bytes, so they are closed; clients reconnect.
-func (p *Proxy) Restore() {
-	if p.target == "" {
-		return
+// Set changes the mode. Leaving Refuse listens on the same address again,
+// which fails if something else took the port meanwhile.
+func (p *Proxy) Set(mode Mode) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || mode == p.mode {
+		return nil
 	}
-	p.closeConns()
-	p.silent.Store(false)
+	if mode == Forward && p.target == "" {
+		return errors.New("netfault: a silent proxy has no target to forward to")
+	}
+	if p.mode == Refuse {
+		l, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			return err
+		}
+		p.listener = l
+		p.wg.Add(1)
+		go p.accept(l)
+	}
+	if mode == Refuse {
+		_ = p.listener.Close()
+		for c := range p.conns {
+			_ = c.Close()
+		}
+	}
+	wasForward := p.mode == Forward
+	p.mode = mode
+	switch {
+	case mode == Forward:
+		close(p.open)
+	case wasForward:
+		p.open = make(chan struct{})
+	case mode == Refuse:
+		// Bytes held in a black hole meet closed connections and are dropped.
+		close(p.open)
+		p.open = make(chan struct{})
+	}
+	return nil
 }
 
 // Close stops the proxy and closes every connection through it.
 func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
 	err := p.listener.Close()
-	p.closeConns()
+	if p.mode == Refuse {
+		err = nil // closed already, by Set
+	}
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	if p.mode != Forward {
+		close(p.open)
+	}
+	p.mu.Unlock()
 	p.wg.Wait()
 	return err
 }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(l net.Listener) {
 	defer p.wg.Done()
 	for {
-		c, err := p.listener.Accept()
+		c, err := l.Accept()
 		if err != nil {
 			return
+		}
+		if !p.track(c) {
+			_ = c.Close()
+			continue
 		}
 		p.wg.Add(1)
 		go p.serve(c)
 	}
 }
 
-func (p *Proxy) serve(client net.Conn) {
-	defer p.wg.Done()
-	p.track(client)
-	defer p.untrack(client)
-	if p.silent.Load() {
-		p.drain(client)
-		return
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.mode == Refuse {
+		return false
 	}
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	p.track(server)
-	defer p.untrack(server)
-	done := make(chan struct{}, 2)
-	go func() { p.pipe(server, client); done <- struct{}{} }()
-	go func() { p.pipe(client, server); done <- struct{}{} }()
-	<-done
-	// One side ended: end the other too.
-	_ = client.Close()
-	_ = server.Close()
-	<-done
+	p.conns[c] = struct{}{}
+	return true
 }
 
-// pipe copies src to dst while the proxy is not silent, dropping what it
-// reads while it is.
+func (p *Proxy) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		delete(p.conns, c)
+		_ = c.Close()
+	}
+}
+
+// gate returns a channel that is closed while bytes may flow.
+func (p *Proxy) gate() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open
+}
+
+func (p *Proxy) serve(client net.Conn) {
+	defer p.wg.Done()
+	<-p.gate() // a connection made while black-holed reaches nothing until it ends
+	if p.target == "" {
+		p.untrack(client)
+		return
+	}
+	upstream, err := net.Dial("tcp", p.target)
+	if err != nil || !p.track(upstream) {
+		if upstream != nil {
+			_ = upstream.Close()
+		}
+		p.untrack(client)
+		return
+	}
+	var once sync.Once
+	done := func() { once.Do(func() { p.untrack(client, upstream) }) }
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.pipe(upstream, client)
+		done()
+	}()
+	p.pipe(client, upstream)
+	done()
+}
+
+// pipe copies src to dst chunk by chunk, each chunk waiting for the gate.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !p.silent.Load() {
+		if n > 0 {
+			<-p.gate()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -111,39 +218,5 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if err != nil {
 			return
 		}
-	}
-}
-
-// drain reads and drops everything until the connection ends.
-func (p *Proxy) drain(c net.Conn) {
-	buf := make([]byte, 4<<10)
-	for {
-		if _, err := c.Read(buf); err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				_ = c.Close()
-			}
-			return
-		}
-	}
-}
-
-func (p *Proxy) track(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns[c] = struct{}{}
-}
-
-func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-	_ = c.Close()
-}
-
-func (p *Proxy) closeConns() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		_ = c.Close()
 	}
 }

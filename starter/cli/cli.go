@@ -17,8 +17,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/config"
-	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 )
@@ -35,17 +35,17 @@ const (
 
 // Run executes terminationctl with args and returns its exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := &app{stdin: stdin}
-	root := app.commands()
+	c := &ctl{stdin: stdin}
+	root := c.commands()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if app.cancel != nil {
-		app.cancel()
+	if c.cancel != nil {
+		c.cancel()
 	}
-	if app.temporal != nil {
-		app.temporal.Close()
+	if c.temporal != nil {
+		c.temporal.Close()
 	}
 	if err == nil {
 		return ExitOK
@@ -74,15 +74,16 @@ func exitCode(err error) int {
 // usageError is bad input found by the command itself (not by the domain).
 type usageError struct{ error }
 
-type app struct {
+// ctl is terminationctl while it runs: its settings, logger and connection.
+type ctl struct {
 	cancel   context.CancelFunc
 	stdin    io.Reader
-	cfg      config.Config
+	app      app.App
 	logger   *zap.Logger
 	temporal client.Client
 }
 
-func (a *app) commands() *cobra.Command {
+func (a *ctl) commands() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "terminationctl",
 		Short: "Start and follow AWS account termination orders",
@@ -92,7 +93,7 @@ func (a *app) commands() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(cmd.Flags(), config.CLI)
+			loaded, err := app.Load(cmd.Flags(), config.CLI)
 			if err != nil {
 				return usageError{err}
 			}
@@ -103,12 +104,12 @@ func (a *app) commands() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			a.cancel = cancel
 			cmd.SetContext(ctx)
-			a.cfg = cfg
-			a.logger, err = logging.New(cfg.Log)
+			a.app = loaded
+			a.logger, err = loaded.Logger()
 			return err
 		},
 	}
-	config.RegisterFlags(root.PersistentFlags(), config.CLI)
+	app.RegisterFlags(root.PersistentFlags(), config.CLI)
 	root.PersistentFlags().Duration("timeout", 30*time.Second, "give up on a command that takes longer (a Temporal server that does not answer)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.startCommand(), a.unlinkCommand(), a.reopenCommand(), a.cancelCommand(),
@@ -118,22 +119,22 @@ func (a *app) commands() *cobra.Command {
 
 // orders returns the starter client. The connection is lazy: it is made by the
 // first call that reaches Temporal, so input rejected before that makes none.
-func (a *app) orders() (*starter.Client, error) {
+func (a *ctl) orders() (*starter.Client, error) {
 	if a.temporal == nil {
-		opts, err := a.cfg.Temporal.ClientOptions(logging.ForTemporal(a.logger))
+		opts, err := a.app.ClientOptions(a.logger)
 		if err != nil {
 			return nil, usageError{err}
 		}
 		c, err := client.NewLazyClient(opts)
 		if err != nil {
-			return nil, fmt.Errorf("connect to Temporal at %s: %w", a.cfg.Temporal.Address, err)
+			return nil, fmt.Errorf("connect to Temporal at %s: %w", a.app.Config.Temporal.Address, err)
 		}
 		a.temporal = c
 	}
-	return starter.New(a.temporal, a.cfg.Temporal.TaskQueue, starter.WithUnlinkSLA(a.cfg.Notify.Policy.UnlinkSLA)), nil
+	return a.app.Orders(a.temporal), nil
 }
 
-func (a *app) startCommand() *cobra.Command {
+func (a *ctl) startCommand() *cobra.Command {
 	var (
 		o     order.Order
 		items []string
@@ -197,7 +198,7 @@ func countSet(cmd *cobra.Command, names ...string) int {
 	return n
 }
 
-func (a *app) readOrder(file string) (order.Order, error) {
+func (a *ctl) readOrder(file string) (order.Order, error) {
 	var r io.Reader = a.stdin
 	if file != "-" {
 		f, err := os.Open(file)
@@ -219,7 +220,7 @@ func (a *app) readOrder(file string) (order.Order, error) {
 	return o, err
 }
 
-func (a *app) unlinkCommand() *cobra.Command {
+func (a *ctl) unlinkCommand() *cobra.Command {
 	var u order.UnlinkCompleted
 	cmd := &cobra.Command{
 		Use:     "unlink ORDER_ID",
@@ -252,57 +253,46 @@ func (a *app) unlinkCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) reopenCommand() *cobra.Command {
-	var r order.ReopenRequest
-	cmd := &cobra.Command{
+func (a *ctl) reopenCommand() *cobra.Command {
+	return a.requestCommand(&cobra.Command{
 		Use:     "reopen ORDER_ID",
 		Short:   "Reopen the account during its post-closure period (update reopen)",
 		Example: "  terminationctl reopen ORD-4821-3307 --requested-by jane.doe@example.com --reason 'Still need the account'",
-		Args:    exactlyOneOrderID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			orders, err := a.orders()
-			if err != nil {
-				return err
-			}
-			s, err := orders.Reopen(cmd.Context(), args[0], r)
-			if err != nil {
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), s)
-		},
-	}
-	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the reopen")
-	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
-	requestIDFlag(cmd, &r.RequestID)
-	return cmd
+	}, "reopen", (*starter.Client).Reopen)
 }
 
-func (a *app) cancelCommand() *cobra.Command {
-	var r order.CancelRequest
-	cmd := &cobra.Command{
+func (a *ctl) cancelCommand() *cobra.Command {
+	return a.requestCommand(&cobra.Command{
 		Use:     "cancel ORDER_ID",
 		Short:   "Cancel the order before the account is unlinked (update cancel)",
 		Example: "  terminationctl cancel ORD-4821-3307 --requested-by jane.doe@example.com --reason 'Placed by mistake'",
-		Args:    exactlyOneOrderID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			orders, err := a.orders()
-			if err != nil {
-				return err
-			}
-			s, err := orders.Cancel(cmd.Context(), args[0], r)
-			if err != nil {
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), s)
-		},
+	}, "cancellation", (*starter.Client).Cancel)
+}
+
+// requestCommand makes cmd send a person's request (what they ask for: the
+// reopen, the cancellation) with send, and print the order's status.
+func (a *ctl) requestCommand(cmd *cobra.Command, what string,
+	send func(*starter.Client, context.Context, string, order.Request) (order.Status, error)) *cobra.Command {
+	var r order.Request
+	cmd.Args = exactlyOneOrderID
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		orders, err := a.orders()
+		if err != nil {
+			return err
+		}
+		s, err := send(orders, cmd.Context(), args[0], r)
+		if err != nil {
+			return err
+		}
+		return printStatus(cmd.OutOrStdout(), s)
 	}
-	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the cancellation")
+	cmd.Flags().StringVar(&r.RequestedBy, "requested-by", "", "who asks for the "+what)
 	cmd.Flags().StringVar(&r.Reason, "reason", "", "why")
 	requestIDFlag(cmd, &r.RequestID)
 	return cmd
 }
 
-func (a *app) statusCommand() *cobra.Command {
+func (a *ctl) statusCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status ORDER_ID",
@@ -327,7 +317,7 @@ func (a *app) statusCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) listCommand() *cobra.Command {
+func (a *ctl) listCommand() *cobra.Command {
 	var (
 		stage, token string
 		limit        int

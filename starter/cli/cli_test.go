@@ -97,10 +97,14 @@ func TestOperationsWalkthrough(t *testing.T) {
 	require.Equal(t, cli.ExitOK, code, errOut)
 	require.Contains(t, out, "Reopened (order status Completed)")
 
-	code, out, errOut = c.run("", "messages", "ORD-CLI-1")
-	require.Equal(t, cli.ExitOK, code, errOut)
-	require.Contains(t, out, "was reopened on")
-	require.Equal(t, 3, strings.Count(out, "UTC  "), "three messages listed: %s", out)
+	// The update answers once the reopen is decided; its message is stored
+	// behind the answer.
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		code, out, errOut := c.run("", "messages", "ORD-CLI-1")
+		require.Equal(ct, cli.ExitOK, code, errOut)
+		require.Contains(ct, out, "was reopened on")
+		require.Equal(ct, 3, strings.Count(out, "UTC  "), "three messages listed: %s", out)
+	}, 10*time.Second, 100*time.Millisecond)
 
 	code, _, errOut = c.run("", "cancel", "ORD-CLI-1", "--requested-by", "jane", "--reason", "too late")
 	require.Equal(t, cli.ExitRejected, code)

@@ -58,13 +58,13 @@ func orDash(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func (a *app) messagesCommand() *cobra.Command {
+func (a *ctl) messagesCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "messages ORDER_ID",
 		Short: "Show the status messages as the order details page reads them from the status store",
 		Args:  exactlyOneOrderID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msgs, err := readMessages(cmd.Context(), a.cfg.StoreDSN, args[0])
+			msgs, err := readMessages(cmd.Context(), a.app.Config.StoreDSN, args[0])
 			if err != nil {
 				return err
 			}

@@ -1,10 +1,9 @@
-package worker_test
+package app_test
 
 import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -21,19 +20,11 @@ import (
 	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/internal/netfault"
 	"github.com/cloudmarket/termination-orders/internal/pgtest"
+	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/worker"
 )
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
 
 func readyz(t require.TestingT, addr string) (int, health.Report) {
 	resp, err := http.Get("http://" + addr + "/readyz")
@@ -48,14 +39,14 @@ func readyz(t require.TestingT, addr string) (int, health.Report) {
 // start within store.connect_timeout, with a line saying what the worker
 // waits for first, and an error naming the store (no password) and the timeout.
 func TestSilentStoreFailsTheStart(t *testing.T) {
-	silent, err := netfault.Listen("")
+	silent, err := netfault.Silent()
 	require.NoError(t, err)
 	defer silent.Close()
 	cfg := loadConfig(t, "--store-dsn", "postgres://termination:s3cret@"+silent.Addr()+"/termination_status?sslmode=disable",
 		"--store-connect-timeout", "1s")
 	core, logs := observer.New(zapcore.InfoLevel)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(context.Background(), cfg, zap.New(core)) }()
+	go func() { done <- cfg.RunWorker(context.Background(), zap.New(core)) }()
 	var runErr error
 	select {
 	case runErr = <-done:
@@ -95,14 +86,15 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	require.NoError(t, err)
 	defer proxy.Close()
 	u.Host = proxy.Addr()
-	addr := freeAddress(t)
+	addr, err := ports.FreeAddress("127.0.0.1")
+	require.NoError(t, err)
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "ready-test", "--store-dsn", u.String(), "--metrics-address", addr, "--store-max-open-conns", "3", "--store-max-idle-conns", "2")
 
 	core, logs := observer.New(zapcore.InfoLevel)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, cfg, zap.New(core)) }()
+	go func() { done <- cfg.RunWorker(runCtx, zap.New(core)) }()
 	defer func() { stop(); require.NoError(t, <-done) }()
 
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -112,7 +104,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 		require.Equal(c, "polling task queue ready-test", report.Checks["worker"].Detail)
 		require.Regexp(c, regexp.MustCompile(`^postgres status store answered in \d+`), report.Checks["store"].Detail)
 	}, 30*time.Second, 100*time.Millisecond)
-	line, err := worker.CheckReady(ctx, cfg)
+	line, err := cfg.CheckWorkerReady(ctx)
 	require.NoError(t, err)
 	require.Regexp(t, `^ready: store ok \(postgres status store answered in [^)]+\); worker ok \(polling task queue ready-test\)$`, line)
 
@@ -120,14 +112,14 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	require.Len(t, opened, 1)
 	require.EqualValues(t, 3, opened[0].ContextMap()["maxOpenConns"], "the sql.DB's own limit")
 
-	proxy.Silence()
+	require.NoError(t, proxy.Set(netfault.BlackHole))
 	code, report := readyz(t, addr)
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.False(t, report.Ready)
 	require.True(t, report.Checks["worker"].Ready, "the worker still polls")
 	require.False(t, report.Checks["store"].Ready)
 	require.Equal(t, "postgres status store did not answer within 2s", report.Checks["store"].Detail)
-	_, err = worker.CheckReady(ctx, cfg)
+	_, err = cfg.CheckWorkerReady(ctx)
 	require.EqualError(t, err, "not ready: store NOT READY (postgres status store did not answer within 2s); worker ok (polling task queue ready-test)")
 
 	resp, err := http.Get("http://" + addr + "/healthz")
@@ -135,7 +127,7 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "alive while not ready")
 
-	proxy.Restore()
+	require.NoError(t, proxy.Set(netfault.Forward))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		code, report := readyz(c, addr)
 		require.Equal(c, http.StatusOK, code, "%+v", report)
@@ -160,18 +152,19 @@ func TestConcurrencyLimitsReachTheSDK(t *testing.T) {
 	c := ts.GetDefaultClient()
 	ctx := context.Background()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-	addr := freeAddress(t)
+	addr, err := ports.FreeAddress("127.0.0.1")
+	require.NoError(t, err)
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "limits-test", "--store-dsn", "sqlite:"+t.TempDir()+"/status.db", "--metrics-address", addr,
 		"--max-concurrent-activities", "7", "--max-concurrent-local-activities", "3")
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, cfg, zap.NewNop()) }()
+	go func() { done <- cfg.RunWorker(runCtx, zap.NewNop()) }()
 	defer func() { stop(); require.NoError(t, <-done) }()
 
 	// A status write makes the local activity worker report its slots.
 	orders := starter.New(c, "limits-test")
-	_, err := orders.Start(ctx, order.Order{OrderID: "ORD-LIMITS", SubscriptionID: "SUB-1", AccountID: "123456789012",
+	_, err = orders.Start(ctx, order.Order{OrderID: "ORD-LIMITS", SubscriptionID: "SUB-1", AccountID: "123456789012",
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
@@ -183,11 +176,11 @@ func TestConcurrencyLimitsReachTheSDK(t *testing.T) {
 
 func TestOptionsFromConfig(t *testing.T) {
 	cfg := loadConfig(t, "--max-concurrent-activities", "11", "--max-concurrent-local-activities", "12", "--stop-timeout", "9s")
-	opts := worker.OptionsFrom(cfg).SDKOptions()
+	opts := cfg.WorkerOptions().SDKOptions()
 	require.Equal(t, 11, opts.MaxConcurrentActivityExecutionSize)
 	require.Equal(t, 12, opts.MaxConcurrentLocalActivityExecutionSize)
 	require.Equal(t, 9*time.Second, opts.WorkerStopTimeout)
-	defaults := worker.OptionsFrom(loadConfig(t)).SDKOptions()
+	defaults := loadConfig(t).WorkerOptions().SDKOptions()
 	require.Equal(t, 50, defaults.MaxConcurrentActivityExecutionSize, "not the SDK's 1,000")
 	require.Equal(t, 50, defaults.MaxConcurrentLocalActivityExecutionSize, "not the SDK's 1,000")
 }

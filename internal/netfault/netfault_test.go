@@ -1,4 +1,4 @@
-package soak
+package netfault_test
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/cloudmarket/termination-orders/internal/netfault"
 )
 
 // echoServer answers every line with the same line.
@@ -37,13 +39,13 @@ func roundTrip(c net.Conn, r *bufio.Reader, line string, wait time.Duration) (st
 }
 
 func TestProxyForwardsCutsAndBlackHoles(t *testing.T) {
-	p, err := newProxy(echoServer(t))
+	p, err := netfault.Listen(echoServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.close)
+	t.Cleanup(func() { p.Close() })
 
-	c, err := net.Dial("tcp", p.addr)
+	c, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,22 +56,22 @@ func TestProxyForwardsCutsAndBlackHoles(t *testing.T) {
 	}
 
 	// Cut: the open connection is closed and new ones are refused.
-	if err := p.set(cut); err != nil {
+	if err := p.Set(netfault.Refuse); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := roundTrip(c, r, "during cut", 2*time.Second); err == nil {
 		t.Fatalf("a cut connection still answered %q", got)
 	}
-	if c2, err := net.Dial("tcp", p.addr); err == nil {
+	if c2, err := net.Dial("tcp", p.Addr()); err == nil {
 		c2.Close()
 		t.Fatal("a cut proxy accepted a connection")
 	}
 
 	// Back: the same address forwards again.
-	if err := p.set(forward); err != nil {
+	if err := p.Set(netfault.Forward); err != nil {
 		t.Fatal(err)
 	}
-	c3, err := net.Dial("tcp", p.addr)
+	c3, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,13 +82,13 @@ func TestProxyForwardsCutsAndBlackHoles(t *testing.T) {
 	}
 
 	// Black hole: connections stay open, old and new, and nothing comes back...
-	if err := p.set(blackHole); err != nil {
+	if err := p.Set(netfault.BlackHole); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := roundTrip(c3, r3, "held", 300*time.Millisecond); err == nil {
 		t.Fatalf("a black hole answered %q", got)
 	}
-	c4, err := net.Dial("tcp", p.addr)
+	c4, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatalf("a black hole refused a connection: %v", err)
 	}
@@ -96,7 +98,7 @@ func TestProxyForwardsCutsAndBlackHoles(t *testing.T) {
 		t.Fatalf("a black hole answered a new connection: %q", got)
 	}
 	// ...until it ends, when what was held back arrives.
-	if err := p.set(forward); err != nil {
+	if err := p.Set(netfault.Forward); err != nil {
 		t.Fatal(err)
 	}
 	_ = c3.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -106,5 +108,29 @@ func TestProxyForwardsCutsAndBlackHoles(t *testing.T) {
 	_ = c4.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if got, err := r4.ReadString('\n'); err != nil || got != "new\n" {
 		t.Fatalf("new connection after the black hole: %q, %v", got, err)
+	}
+}
+
+// A silent proxy accepts connections and never answers, and cannot be made
+// to forward: there is nothing behind it.
+func TestSilentAcceptsAndNeverAnswers(t *testing.T) {
+	p, err := netfault.Silent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatalf("a silent proxy refused a connection: %v", err)
+	}
+	defer c.Close()
+	if got, err := roundTrip(c, bufio.NewReader(c), "anyone?", 300*time.Millisecond); err == nil {
+		t.Fatalf("a silent proxy answered %q", got)
+	}
+	if err := p.Set(netfault.Forward); err == nil {
+		t.Fatal("a silent proxy agreed to forward to nothing")
+	}
+	if _, err := netfault.Listen(""); err == nil {
+		t.Fatal("Listen without a target started a proxy")
 	}
 }

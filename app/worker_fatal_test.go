@@ -1,4 +1,4 @@
-package worker_test
+package app_test
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func TestRunEndsOnAFatalPollError(t *testing.T) {
 
 	core, logs := observer.New(zapcore.InfoLevel)
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(ctx, cfg, zap.New(core)) }() // never cancelled: only the fatal error ends it
+	go func() { done <- cfg.RunWorker(ctx, zap.New(core)) }() // never cancelled: only the fatal error ends it
 	require.Eventually(t, func() bool { return logs.FilterMessage("Worker started").Len() == 1 }, 30*time.Second, 50*time.Millisecond)
 
 	_, err := c.OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns})

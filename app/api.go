@@ -1,4 +1,4 @@
-package api
+package app
 
 import (
 	"context"
@@ -8,31 +8,33 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
-	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/api"
+	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
 )
 
-// Option changes how Run builds the server.
-type Option func(*Options)
+// APIOption changes how RunAPI builds the server.
+type APIOption func(*api.Options)
 
 // CodecWithoutToken is for the dev command only: its Web UI has no login, so
 // its codec endpoints take no token. Unless the API listens on a loopback
-// address, Run ignores it and logs a warning.
-func CodecWithoutToken() Option { return func(o *Options) { o.CodecWithoutToken = true } }
+// address, RunAPI ignores it and logs a warning.
+func CodecWithoutToken() APIOption { return func(o *api.Options) { o.CodecWithoutToken = true } }
 
-// Run is the API process: it opens the status store, connects to Temporal
+// RunAPI is the API process: it opens the status store, connects to Temporal
 // lazily (so that the messages route answers while Temporal is down), and
 // serves on api.listen_address until ctx is cancelled, then shuts down
 // gracefully. onListening, if set, is called once it listens.
-func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, onListening func(addr string), opts ...Option) error {
+func (a App) RunAPI(ctx context.Context, logger *zap.Logger, onListening func(addr string), opts ...APIOption) error {
+	cfg := a.Config
 	st, err := store.Open(ctx, cfg.StoreDSN, store.WithConnectTimeout(cfg.Store.ConnectTimeout))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	copts, err := cfg.Temporal.ClientOptions(logging.ForTemporal(logger))
+	copts, err := ClientOptions(cfg.Temporal, a.Codec, logging.ForTemporal(logger))
 	if err != nil {
 		return err
 	}
@@ -41,9 +43,9 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, onListening
 		return fmt.Errorf("client of Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
 	}
 	defer c.Close()
-	o := Options{
-		Orders: starter.New(c, cfg.Temporal.TaskQueue, starter.WithUnlinkSLA(cfg.Notify.Policy.UnlinkSLA)), Store: st, Config: cfg.API, Logger: logger,
-		Codec: cfg.Temporal.Codec(), Namespace: cfg.Temporal.Namespace, CodecOrigins: cfg.Codec.WebUIOrigins,
+	o := api.Options{
+		Orders: a.Orders(c), Store: st, Config: a.API, Logger: logger,
+		Codec: a.Codec, Namespace: cfg.Temporal.Namespace, CodecOrigins: cfg.Codec.WebUIOrigins,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -53,7 +55,7 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, onListening
 			zap.String("listenAddress", cfg.API.ListenAddress))
 		o.CodecWithoutToken = false
 	}
-	srv, err := New(ctx, o)
+	srv, err := api.New(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -64,14 +66,27 @@ func Run(ctx context.Context, cfg config.Config, logger *zap.Logger, onListening
 	logger.Info("HTTP API listening",
 		zap.String("url", "http://"+l.Addr().String()),
 		zap.String("temporalAddress", cfg.Temporal.Address), zap.String("namespace", cfg.Temporal.Namespace),
-		zap.Int("apiKeys", len(cfg.API.Keys)), zap.String("oidcIssuer", cfg.API.OIDC.Issuer),
-		zap.Strings("corsOrigins", cfg.API.CORSOrigins), zap.String("store", st.Dialect()),
-		zap.String("codecEndpoint", "http://"+l.Addr().String()+CodecPath), zap.String("encryption", cfg.Temporal.EncryptionLine()),
+		zap.Int("apiKeys", len(a.API.Keys)), zap.String("oidcIssuer", a.API.OIDC.Issuer),
+		zap.Strings("corsOrigins", a.API.CORSOrigins), zap.String("store", st.Dialect()),
+		zap.String("codecEndpoint", "http://"+l.Addr().String()+api.CodecPath), zap.String("encryption", EncryptionLine(a.Codec)),
 		zap.Strings("codecWebUIOrigins", cfg.Codec.WebUIOrigins), zap.Bool("codecWithoutToken", o.CodecWithoutToken))
 	if onListening != nil {
 		onListening(l.Addr().String())
 	}
 	return srv.Serve(ctx, l)
+}
+
+// CheckAPIReady asks, once, whether the API these settings describe is
+// ready, by its /readyz on api.listen_address. It is termination-api's
+// --health-check mode. The answer is one line; an error means not ready.
+func (a App) CheckAPIReady(ctx context.Context) (string, error) {
+	return health.Probe(ctx, a.Config.API.ListenAddress)
+}
+
+// Orders is the starter over c: orders on the configured task queue, with
+// the unlink SLA the settings give.
+func (a App) Orders(c client.Client) *starter.Client {
+	return starter.New(c, a.Config.Temporal.TaskQueue, starter.WithUnlinkSLA(a.Config.Notify.UnlinkSLA))
 }
 
 // loopback reports whether a host:port listens only on this machine.
