@@ -91,7 +91,7 @@ func TestOneAccountOneFate(t *testing.T) {
 	finish(t, e, "DUP-A", a.RunID, order.StagePermanentlyClosed)
 
 	d, err := e.orders.Start(ctx, forAccount("DUP-D", "SUB-1", acct))
-	refused = requireRefused(t, e, d, err, starter.ErrAccountClosedForGood, "DUP-A")
+	requireRefused(t, e, d, err, starter.ErrAccountClosedForGood, "DUP-A")
 	require.Contains(t, err.Error(), "closed for good on "+order.FormatTime(s.ReopenDeadline))
 
 	// A client that is not ours starts one anyway: its run fails with the
@@ -126,7 +126,7 @@ func TestFreedAccountCanBeTerminatedAgain(t *testing.T) {
 	requireRefused(t, e, waiting, err, starter.ErrAccountInTermination, "FREE-1")
 
 	require.NoError(t, confirmed(e.orders.ConfirmUnlink(ctx, "FREE-1", ops())))
-	_, err = e.orders.Reopen(ctx, "FREE-1", order.ReopenRequest{RequestedBy: "jane.doe@example.com", Reason: "changed my mind"})
+	_, err = e.orders.Reopen(ctx, "FREE-1", order.Request{RequestedBy: "jane.doe@example.com", Reason: "changed my mind"})
 	require.NoError(t, err)
 	finish(t, e, "FREE-1", first.RunID, order.StageReopened)
 

@@ -61,7 +61,7 @@ func TestAcceptedOrderHoldsItsAccountUntilCancelled(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, order.AccountInTermination, acct.State, "held while awaiting the unlink")
 		require.Equal(t, validOrder().OrderID, acct.Holder.OrderID)
-		cancel = h.update(workflows.UpdateCancel, order.CancelRequest{RequestedBy: "jane.doe@example.com", Reason: "keeping it"})
+		cancel = h.update(workflows.UpdateCancel, order.Request{RequestedBy: "jane.doe@example.com", Reason: "keeping it"})
 	})
 	final, err := h.run(validOrder())
 	require.NoError(t, err)

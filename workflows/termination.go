@@ -285,13 +285,6 @@ func (w *terminationOrder) refusal(err error) error {
 	return err
 }
 
-func (w *terminationOrder) checkUnlink(requestID string) error {
-	if _, done, err := w.status.CheckRequestID(requestID, order.StagePostClosure); done || err != nil {
-		return err
-	}
-	return w.status.CheckUnlink()
-}
-
 func (w *terminationOrder) validateConfirmUnlink(ctx workflow.Context, u UnlinkCompleted) error {
 	input := u.ValidateFor(w.status, workflow.Now(ctx))
 	return w.validateRequest(input, u.RequestID, order.StagePostClosure, func() error { return w.status.CheckUnlink() })
