@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"go.temporal.io/api/serviceerror"
@@ -44,6 +45,16 @@ const (
 	TypeAlreadyUnlinked = ProblemTypeBase + "already-unlinked"
 	// TypeNotAcceptedYet (409): the order is still being accepted; nothing changed, ask again shortly.
 	TypeNotAcceptedYet = ProblemTypeBase + "not-accepted-yet"
+	// TypeAccountInTermination (409): another order holds the AWS account;
+	// holdingOrderId and holdingStage name it. Nothing was started.
+	TypeAccountInTermination = ProblemTypeBase + "account-in-termination"
+	// TypeAccountClosedForGood (409): the AWS account was closed for good;
+	// holdingOrderId names the order that closed it, closedForGoodAt when.
+	// Nothing was started, and no order for the account ever will be.
+	TypeAccountClosedForGood = ProblemTypeBase + "account-closed-for-good"
+	// TypeOrderAlreadyProcessed (409): the order lived before, beyond
+	// Temporal's retention (the status store remembers it); it is not started again.
+	TypeOrderAlreadyProcessed = ProblemTypeBase + "order-already-processed"
 	// TypeIdempotencyKeyMismatch (422): the Idempotency-Key (request ID) came with another request.
 	TypeIdempotencyKeyMismatch = ProblemTypeBase + "idempotency-key-mismatch"
 	// TypePayloadTooLarge (413): the body is larger than api.max_body_bytes.
@@ -70,6 +81,9 @@ var problemTitles = map[string]string{
 	TypeClosedForGood:          "Account closed for good",
 	TypeAlreadyUnlinked:        "Unlink already reported",
 	TypeNotAcceptedYet:         "Order not accepted yet",
+	TypeAccountInTermination:   "AWS account in termination by another order",
+	TypeAccountClosedForGood:   "AWS account closed for good",
+	TypeOrderAlreadyProcessed:  "Order already processed",
 	TypeIdempotencyKeyMismatch: "Idempotency key reused for another request",
 	TypePayloadTooLarge:        "Payload too large",
 	TypeOutcomeUnknown:         "Outcome unknown",
@@ -91,6 +105,11 @@ type Problem struct {
 	ExistingRun *StartedOrder `json:"existingRun,omitempty" doc:"The run of the existing order (order-exists)."`
 	// RequestID is the request ID of an update whose outcome is unknown.
 	RequestID string `json:"requestId,omitempty" doc:"outcome-unknown: send the request again with this Idempotency-Key to get its original answer."`
+	// HoldingOrderID, HoldingStage and ClosedForGoodAt name the order in the
+	// way of an order refused for its AWS account.
+	HoldingOrderID  string      `json:"holdingOrderId,omitempty" doc:"account-in-termination: the order that holds the AWS account; account-closed-for-good: the order that closed it."`
+	HoldingStage    order.Stage `json:"holdingStage,omitempty" enum:"AwaitingUnlink,PostClosure,PermanentlyClosed" doc:"account-in-termination, account-closed-for-good: the holding order's stage."`
+	ClosedForGoodAt *time.Time  `json:"closedForGoodAt,omitempty" doc:"account-closed-for-good: when the AWS account was closed for good."`
 
 	headers http.Header
 }
@@ -130,6 +149,7 @@ func problemFor(err error) *Problem {
 		p          *Problem
 		validation *order.ValidationError
 		rejected   *starter.RejectedError
+		refused    *starter.AccountRefusedError
 		unknown    *starter.OutcomeUnknownError
 	)
 	switch {
@@ -141,8 +161,15 @@ func problemFor(err error) *Problem {
 		return newProblem(TypeNotFound, http.StatusNotFound, err.Error())
 	case errors.Is(err, starter.ErrOrderExists):
 		return newProblem(TypeOrderExists, http.StatusConflict, err.Error())
+	case errors.As(err, &refused):
+		return accountRefusal(refused)
+	case errors.Is(err, starter.ErrOrderAlreadyProcessed):
+		return newProblem(TypeOrderAlreadyProcessed, http.StatusConflict, err.Error())
 	case errors.As(err, &rejected):
 		return rejection(rejected)
+	case errors.Is(err, starter.ErrInvalid):
+		// The workers' rules refused the input of a start.
+		return invalid(err.Error())
 	case errors.As(err, &unknown):
 		p := newProblem(TypeOutcomeUnknown, http.StatusGatewayTimeout,
 			fmt.Sprintf("no answer came in time for the %s request of order %s; it may or may not have been applied: "+
@@ -177,6 +204,23 @@ func rejection(r *starter.RejectedError) *Problem {
 		return invalid(r.Reason)
 	}
 	return newProblem(TypeRejectedByStage, http.StatusConflict, r.Reason)
+}
+
+// accountRefusal is the 409 of an order refused because its AWS account is
+// held by another order or was closed for good: the holder's ID and stage
+// let a client show the order in the way.
+func accountRefusal(r *starter.AccountRefusedError) *Problem {
+	typ := TypeAccountInTermination
+	if r.Kind == order.RefusedAccountClosedForGood {
+		typ = TypeAccountClosedForGood
+	}
+	p := newProblem(typ, http.StatusConflict, r.Reason)
+	p.HoldingOrderID, p.HoldingStage = r.Holder.OrderID, r.Holder.Stage
+	if typ == TypeAccountClosedForGood && !r.Holder.EndedAt.IsZero() {
+		at := r.Holder.EndedAt.UTC()
+		p.ClosedForGoodAt = &at
+	}
+	return p
 }
 
 // codecProblem is the problem of a payload the codec could not encode or
@@ -214,10 +258,13 @@ func storeProblem(err error) *Problem {
 }
 
 // cacheable reports whether a problem is a definite answer that a retry with
-// the same Idempotency-Key must get again. Answers that say "ask again" are not.
+// the same Idempotency-Key must get again. Answers that say "ask again" are
+// not, nor is account-in-termination: the holder frees the account when it
+// ends, and the refused order may then be placed again.
 func cacheable(p *Problem) bool {
 	switch p.Type {
-	case TypeInvalidInput, TypeOrderExists, TypeRejectedByStage, TypeClosedForGood, TypeAlreadyUnlinked, TypeIdempotencyKeyMismatch:
+	case TypeInvalidInput, TypeOrderExists, TypeRejectedByStage, TypeClosedForGood, TypeAlreadyUnlinked, TypeIdempotencyKeyMismatch,
+		TypeAccountClosedForGood, TypeOrderAlreadyProcessed:
 		return true
 	}
 	return false

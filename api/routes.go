@@ -98,7 +98,10 @@ func (s *Server) routes(api huma.API) {
 	s.register(api, huma.Operation{
 		OperationID: "startOrder", Method: http.MethodPost, Path: "/v1/orders",
 		Summary: "start an order", DefaultStatus: http.StatusCreated,
-		Description: "Starts the termination order's workflow. 201 with the order's Location and run; 409 order-exists naming the existing run; 400 invalid-input listing every broken field.",
+		Description: "Starts the termination order's workflow and answers once it is accepted or refused. 201 with the order's Location and run; " +
+			"409 order-exists naming the existing run; 409 account-in-termination (holdingOrderId, holdingStage) when another order holds the AWS account, " +
+			"account-closed-for-good (holdingOrderId, closedForGoodAt) when it was closed for good, order-already-processed when the order lived before " +
+			"beyond Temporal's retention: nothing is started for a refused order; 400 invalid-input listing every broken field.",
 		Errors:      []int{400, 401, 403, 409, 413, 422, 503, 504},
 	}, backendOnly, bodySchema[order.Order]("Order"), s.start)
 	huma.Register(api, s.op(huma.Operation{
