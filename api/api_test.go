@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudmarket/termination-orders/api"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 )
@@ -78,7 +79,7 @@ func TestOrderLifeOverHTTP(t *testing.T) {
 
 	// The listing, by stage, account and subscription, page by page.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		r := e.call(t, http.MethodGet, "/v1/orders?stage=Cancelled&accountId=210987654321&subscriptionId=SUB-ORD-HTTP-2", reader, nil)
+		r := e.call(t, http.MethodGet, "/v1/orders?stage=Cancelled&accountId="+ordertest.Account("ORD-HTTP-2")+"&subscriptionId=SUB-ORD-HTTP-2", reader, nil)
 		require.Equal(c, http.StatusOK, r.status, string(r.body))
 		var page api.OrderPage
 		require.NoError(c, json.Unmarshal(r.body, &page))

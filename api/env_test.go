@@ -27,6 +27,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/api"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -212,9 +213,11 @@ func (e *env) conforms(t *testing.T, req *http.Request, r reply) {
 		"%s %s answered %d, not as the OpenAPI document says: %s", req.Method, req.URL.Path, r.status, r.body)
 }
 
+// newOrder is a valid order with an AWS account of its own, so that the
+// orders of a test never hold each other's account.
 func newOrder(id string) order.Order {
 	return order.Order{
-		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: "210987654321",
+		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: ordertest.Account(id),
 		TerminationType: order.TerminationTypeCloseAccount,
 		Items:           []order.Item{{ItemID: "ITM-1"}},
 		RequestedBy:     "jane.doe@example.com",
