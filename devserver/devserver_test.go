@@ -25,6 +25,7 @@ import (
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/devserver"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
@@ -97,7 +98,7 @@ func TestEncryptedOrdersLeaveNothingPersonalInTemporalsDatabase(t *testing.T) {
 			sys := startSystem(t, opts, time.Hour, cd)
 			ctx := context.Background()
 			newOrder := func(id string) order.Order {
-				return order.Order{OrderID: id, SubscriptionID: "SUB-" + id, AccountID: "123456789012",
+				return order.Order{OrderID: id, SubscriptionID: "SUB-" + id, AccountID: ordertest.Account(id),
 					TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "ITM-1"}}, RequestedBy: "jane.doe@example.com"}
 			}
 			_, err := sys.orders.Start(ctx, newOrder("ORD-DB-1"))

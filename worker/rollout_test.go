@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -198,7 +199,7 @@ func (d *deploy) makeCurrent(buildID string) {
 
 func (d *deploy) startOrder(id string) starter.Run {
 	d.t.Helper()
-	run, err := d.orders.Start(context.Background(), order.Order{OrderID: id, SubscriptionID: "SUB-1", AccountID: "123456789012",
+	run, err := d.orders.Start(context.Background(), order.Order{OrderID: id, SubscriptionID: "SUB-1", AccountID: ordertest.Account(id),
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
 	require.NoError(d.t, err)
 	require.EventuallyWithT(d.t, func(ct *assert.CollectT) {
