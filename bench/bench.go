@@ -196,12 +196,13 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	if err := waitForPollers(ctx, c, temporal.TaskQueue); err != nil {
 		return nil, err
 	}
+	seq := new(atomic.Int64)
 	// The encrypting worker polls from here on, as the plain one does
 	// during the encrypted run: each run has the other's idle worker beside it.
 	var encrypted *encryptedRig
 	if opts.EncryptionCost {
 		opts.Progress("starting a second worker process that encrypts (a fresh key, its own task queue)")
-		if encrypted, err = startEncryptedRig(ctx, cancel, bin, opts, srv.Address(), dsn, st); err != nil {
+		if encrypted, err = startEncryptedRig(ctx, cancel, bin, opts, srv.Address(), dsn, st, seq); err != nil {
 			return nil, err
 		}
 		defer encrypted.close()
@@ -218,7 +219,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 	r := &Results{Orders: opts.Orders, Concurrency: opts.Concurrency, WindowSec: opts.Window.Seconds(), CacheSize: opts.CacheSize}
 	// As terminationctl and the API start orders: with the unlink SLA's
 	// deadline as a search attribute (the workers' default SLA).
-	b := &bench{c: c, st: st, orders: starter.New(c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts}
+	b := &bench{c: c, st: st, orders: starter.New(c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts, seq: seq}
 
 	opts.Progress("%d orders through their full life, %d in flight", opts.Orders, opts.Concurrency)
 	plain, err := b.productRun(ctx, "BENCH")
@@ -287,16 +288,15 @@ type bench struct {
 	st     *store.Store
 	orders *starter.Client
 	opts   Options
-	seq    int
-	mu     sync.Mutex
+	// seq numbers the orders of every bench on the store, the encrypting
+	// one's too: the store holds one live termination per AWS account and
+	// closes an account for good, so each order needs an account of its own.
+	seq    *atomic.Int64
 	opened int // orders left open in their window for the memory phase
 }
 
 func (b *bench) newOrder(prefix string, window time.Duration) order.Order {
-	b.mu.Lock()
-	b.seq++
-	n := b.seq
-	b.mu.Unlock()
+	n := b.seq.Add(1)
 	return order.Order{
 		OrderID: fmt.Sprintf("%s-%06d", prefix, n), SubscriptionID: fmt.Sprintf("SUB-%06d", n), AccountID: fmt.Sprintf("%012d", n),
 		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "ITM-1"}}, RequestedBy: "bench",

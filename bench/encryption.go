@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -59,7 +60,7 @@ type encryptedRig struct {
 	once   sync.Once
 }
 
-func startEncryptedRig(ctx context.Context, cancel context.CancelCauseFunc, bin string, opts Options, address, dsn string, st *store.Store) (_ *encryptedRig, err error) {
+func startEncryptedRig(ctx context.Context, cancel context.CancelCauseFunc, bin string, opts Options, address, dsn string, st *store.Store, seq *atomic.Int64) (_ *encryptedRig, err error) {
 	key, err := codec.NewKey("bench")
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func startEncryptedRig(ctx context.Context, cancel context.CancelCauseFunc, bin 
 	if err := waitForPollers(ctx, rig.c, temporal.TaskQueue); err != nil {
 		return nil, err
 	}
-	rig.bench = &bench{c: rig.c, st: st, orders: starter.New(rig.c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts}
+	rig.bench = &bench{c: rig.c, st: st, orders: starter.New(rig.c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts, seq: seq}
 	return rig, nil
 }
 
