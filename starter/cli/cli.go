@@ -31,6 +31,7 @@ const (
 	ExitRejected = 3 // the order exists already, or its stage does not allow the request
 	ExitNotFound = 4 // no such order
 	ExitUnknown  = 5 // no answer in time: the request may or may not have been applied
+	ExitRefused  = 6 // the order was refused: its AWS account is held by another order or closed for good
 )
 
 // Run executes terminationctl with args and returns its exit code.
@@ -64,7 +65,9 @@ func exitCode(err error) int {
 		return ExitUnknown
 	case errors.Is(err, starter.ErrOrderNotFound):
 		return ExitNotFound
-	case errors.Is(err, starter.ErrOrderExists), errors.Is(err, starter.ErrRejected):
+	case errors.Is(err, starter.ErrAccountInTermination), errors.Is(err, starter.ErrAccountClosedForGood):
+		return ExitRefused
+	case errors.Is(err, starter.ErrOrderExists), errors.Is(err, starter.ErrRejected), errors.Is(err, starter.ErrOrderAlreadyProcessed):
 		return ExitRejected
 	default:
 		return ExitFailure
