@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -68,4 +69,73 @@ func TestStartRefusedForItsAccount(t *testing.T) {
 	require.NotNil(t, p.ClosedForGoodAt)
 	require.WithinDuration(t, closed.ReopenDeadline, *p.ClosedForGoodAt, time.Second)
 	require.Contains(t, p.Detail, "was closed for good on "+order.FormatTime(*p.ClosedForGoodAt)+" by order ACCT-API-1")
+}
+
+// getAccount reads the AWS account's record as a reader.
+func (e *env) getAccount(t *testing.T, acct string) order.Account {
+	t.Helper()
+	r := e.call(t, http.MethodGet, "/v1/accounts/"+acct, e.tokens[api.RoleReader], nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var a order.Account
+	r.json(t, &a)
+	return a
+}
+
+// The account lookup: in termination by its holder at its stage, free again
+// once the holder is reopened, then held by the next order; every order that
+// held it, newest first. Malformed IDs are refused naming the field.
+func TestAccountLookup(t *testing.T) {
+	e := newEnv(t, time.Minute)
+	const acct = "417000000027"
+
+	a := e.getAccount(t, acct)
+	require.Equal(t, order.AccountFree, a.State, "an account no order held is free")
+	require.Nil(t, a.Holder)
+	require.Empty(t, a.Orders)
+	require.JSONEq(t, `{"accountId":"`+acct+`","state":"Free","orders":[]}`,
+		string(e.call(t, http.MethodGet, "/v1/accounts/"+acct, e.tokens[api.RoleReader], nil).body))
+
+	e.start(t, forAccount("ACCT-API-4", "SUB-ACCT-4", acct))
+	a = e.getAccount(t, acct)
+	require.Equal(t, order.AccountInTermination, a.State)
+	require.Equal(t, "ACCT-API-4", a.Holder.OrderID)
+	require.Equal(t, order.StageAwaitingUnlink, a.Holder.Stage)
+	require.Equal(t, "SUB-ACCT-4", a.Holder.SubscriptionID)
+
+	r := e.call(t, http.MethodPost, "/v1/orders/ACCT-API-4/unlink", e.tokens[api.RoleOperations], ops())
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	r = e.call(t, http.MethodPost, "/v1/orders/ACCT-API-4/reopen", e.tokens[api.RoleBackend],
+		order.Request{RequestedBy: "jane.doe@example.com", Reason: "Still needed"})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	// The reopen's message, which frees the account, is stored behind the answer.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		require.Equal(c, order.AccountFree, e.getAccount(t, acct).State)
+	}, 30*time.Second, 50*time.Millisecond)
+
+	e.start(t, forAccount("ACCT-API-5", "SUB-ACCT-5", acct))
+	a = e.getAccount(t, acct)
+	require.Equal(t, order.AccountInTermination, a.State)
+	require.Equal(t, "ACCT-API-5", a.Holder.OrderID)
+	require.Len(t, a.Orders, 2)
+	require.Equal(t, "ACCT-API-5", a.Orders[0].OrderID, "newest first")
+	require.Equal(t, "ACCT-API-4", a.Orders[1].OrderID)
+	require.Equal(t, order.StageReopened, a.Orders[1].Stage)
+	require.False(t, a.Orders[1].EndedAt.IsZero(), "the reopened order's claim ended")
+
+	for _, role := range []api.Role{api.RoleBackend, api.RoleOperations} {
+		r = e.call(t, http.MethodGet, "/v1/accounts/"+acct, e.tokens[role], nil)
+		require.Equal(t, http.StatusOK, r.status, "roles as for reading orders: %s", role)
+	}
+	r = e.call(t, http.MethodGet, "/v1/accounts/"+acct, "", nil)
+	require.Equal(t, http.StatusUnauthorized, r.status)
+
+	for _, bad := range []string{"41700000002", "4170000000270", "41700000002x"} {
+		r = e.call(t, http.MethodGet, "/v1/accounts/"+bad, e.tokens[api.RoleReader], nil)
+		require.Equal(t, http.StatusBadRequest, r.status, string(r.body))
+		p := r.problem(t)
+		require.Equal(t, api.TypeInvalidInput, p.Type)
+		require.Len(t, p.Errors, 1)
+		require.Equal(t, "accountId", p.Errors[0].Field)
+		require.Contains(t, p.Errors[0].Rule, "must be a 12-digit AWS account ID")
+	}
 }

@@ -63,6 +63,10 @@ type orderPath struct {
 	OrderID string `path:"orderId" doc:"The order's ID (1-100 letters, digits, '-', '_', '.')."`
 }
 
+type accountPath struct {
+	AccountID string `path:"accountId" doc:"The AWS account ID (12 digits)."`
+}
+
 type postInput struct {
 	OrderID        string `path:"orderId" doc:"The order's ID."`
 	IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request safe to retry: the same key gets the original answer; with another body, 422. 1-100 letters, digits, '-', '_', '.' (a UUID fits). For unlink, reopen and cancel it is the request ID."`
@@ -102,7 +106,7 @@ func (s *Server) routes(api huma.API) {
 			"409 order-exists naming the existing run; 409 account-in-termination (holdingOrderId, holdingStage) when another order holds the AWS account, " +
 			"account-closed-for-good (holdingOrderId, closedForGoodAt) when it was closed for good, order-already-processed when the order lived before " +
 			"beyond Temporal's retention: nothing is started for a refused order; 400 invalid-input listing every broken field.",
-		Errors:      []int{400, 401, 403, 409, 413, 422, 503, 504},
+		Errors: []int{400, 401, 403, 409, 413, 422, 503, 504},
 	}, backendOnly, bodySchema[order.Order]("Order"), s.start)
 	huma.Register(api, s.op(huma.Operation{
 		OperationID: "getOrder", Method: http.MethodGet, Path: "/v1/orders/{orderId}",
@@ -116,6 +120,14 @@ func (s *Server) routes(api huma.API) {
 		Description: "What the order details page shows, read from the status store: it answers while Temporal is down.",
 		Errors:      []int{400, 401, 403, 404, 503},
 	}, readers), s.messages)
+	huma.Register(api, s.op(huma.Operation{
+		OperationID: "getAccount", Method: http.MethodGet, Path: "/v1/accounts/{accountId}",
+		Summary: "read an AWS account",
+		Description: "Where the AWS account stands with termination orders, read from the status store: state Free, InTermination " +
+			"(holder: the order that holds it, at its stage) or ClosedForGood (holder: the order that closed it, endedAt the date), " +
+			"and every order that held it, newest first. An account no order ever held is Free. 400 invalid-input for an ID that is not 12 digits.",
+		Errors: []int{400, 401, 403, 503},
+	}, readers), s.account)
 	huma.Register(api, s.op(huma.Operation{
 		OperationID: "listOrders", Method: http.MethodGet, Path: "/v1/orders",
 		Summary:     "list orders",
@@ -242,6 +254,17 @@ func (s *Server) messages(ctx context.Context, in *orderPath) (*struct{ Body Ord
 	}
 	out.Latest = out.Messages[len(out.Messages)-1]
 	return &struct{ Body OrderMessages }{out}, nil
+}
+
+func (s *Server) account(ctx context.Context, in *accountPath) (*struct{ Body order.Account }, error) {
+	if err := starter.CheckAccountID(in.AccountID); err != nil {
+		return nil, problemFor(err)
+	}
+	a, err := s.store.Account(ctx, in.AccountID)
+	if err != nil {
+		return nil, storeProblem(err)
+	}
+	return &struct{ Body order.Account }{a}, nil
 }
 
 // pageToken is the listing's page token as the API hands it out: Temporal's
