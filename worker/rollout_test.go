@@ -171,16 +171,21 @@ func (d *deploy) build(buildID string) sdkworker.Worker {
 }
 
 // changedBuild is the next build: the product's workflow and activities,
-// with the audit step before the order's own life, patched or not.
+// with an audit step scheduled first, patched or not. The order's own life
+// runs while the audit does, not after it: a start is an update-with-start,
+// refused unless the workflow's first task registers the acceptance handler.
 func (d *deploy) changedBuild(buildID string, audit *auditLog, patched bool) sdkworker.Worker {
 	w := worker.NewWithWorkflow(d.c, d.st, d.options(buildID), func(ctx workflow.Context, input converter.RawValue) (workflows.Status, error) {
+		var audited workflow.Future
 		if !patched || workflow.GetVersion(ctx, changeAudit, workflow.DefaultVersion, 1) == 1 {
 			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
-			if err := workflow.ExecuteActivity(actx, "AuditOrder", workflow.GetInfo(ctx).WorkflowExecution.ID).Get(ctx, nil); err != nil {
-				return workflows.Status{}, err
-			}
+			audited = workflow.ExecuteActivity(actx, "AuditOrder", workflow.GetInfo(ctx).WorkflowExecution.ID)
 		}
-		return workflows.TerminationOrder(ctx, input)
+		status, err := workflows.TerminationOrder(ctx, input)
+		if err == nil && audited != nil {
+			err = audited.Get(ctx, nil)
+		}
+		return status, err
 	})
 	w.RegisterActivityWithOptions(audit.record, activity.RegisterOptions{Name: "AuditOrder"})
 	return w
