@@ -116,7 +116,7 @@ func (a *ctl) commands() *cobra.Command {
 	root.PersistentFlags().Duration("timeout", 30*time.Second, "give up on a command that takes longer (a Temporal server that does not answer)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.startCommand(), a.unlinkCommand(), a.reopenCommand(), a.cancelCommand(),
-		a.statusCommand(), a.listCommand(), a.messagesCommand())
+		a.statusCommand(), a.listCommand(), a.messagesCommand(), a.accountCommand())
 	return root
 }
 
@@ -171,6 +171,10 @@ func (a *ctl) startCommand() *cobra.Command {
 				return err
 			}
 			run, err := orders.Start(cmd.Context(), o)
+			var refused *starter.AccountRefusedError
+			if errors.As(err, &refused) {
+				return fmt.Errorf("%w (see terminationctl account %s)", err, o.AccountID)
+			}
 			if err != nil {
 				return err
 			}

@@ -84,16 +84,83 @@ func (a *ctl) messagesCommand() *cobra.Command {
 }
 
 func readMessages(ctx context.Context, dsn, orderID string) ([]store.Message, error) {
+	st, err := openStore(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Timeline(ctx, orderID)
+}
+
+// openStore opens the status store to read it.
+func openStore(ctx context.Context, dsn string) (*store.Store, error) {
 	// Reading must not create an empty store where none is: say where we looked.
 	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
 		if _, err := os.Stat(path); err != nil {
 			return nil, usageError{fmt.Errorf("no status store at %s (store.dsn); run this where the worker runs, or pass --store-dsn", path)}
 		}
 	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
+	return store.Open(ctx, dsn)
+}
+
+func (a *ctl) accountCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "account ACCOUNT_ID",
+		Short:   "Show where an AWS account stands with termination orders, and the orders that held it, from the status store",
+		Example: "  terminationctl account 123456789012\n  terminationctl account 123456789012 --json",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("expected one ACCOUNT_ID argument, got %d", len(args))}
+			}
+			return starter.CheckAccountID(args[0])
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := openStore(cmd.Context(), a.app.Config.StoreDSN)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			acc, err := st.Account(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), acc)
+			}
+			return printAccount(cmd.OutOrStdout(), acc)
+		},
 	}
-	defer st.Close()
-	return st.Timeline(ctx, orderID)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the account as GET /v1/accounts/{accountId} answers it")
+	return cmd
+}
+
+func printAccount(w io.Writer, acc order.Account) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "AWS account\t%s\n", acc.AccountID)
+	switch h := acc.Holder; acc.State {
+	case order.AccountInTermination:
+		fmt.Fprintf(tw, "State\t%s by order %s (subscription %s, stage %s) since %s\n",
+			acc.State, h.OrderID, h.SubscriptionID, h.Stage, order.FormatTime(h.ClaimedAt))
+	case order.AccountClosedForGood:
+		fmt.Fprintf(tw, "State\t%s on %s by order %s (subscription %s): no order can terminate it again\n",
+			acc.State, order.FormatTime(h.EndedAt), h.OrderID, h.SubscriptionID)
+	default:
+		fmt.Fprintf(tw, "State\t%s: no order holds it; a new order may be placed\n", acc.State)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(acc.Orders) == 0 {
+		_, err := fmt.Fprintln(w, "\nNo order has held it.")
+		return err
+	}
+	fmt.Fprintln(w, "\nOrders, newest first")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ORDER\tSUBSCRIPTION\tSTAGE\tCLAIMED\tENDED")
+	for _, c := range acc.Orders {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.OrderID, c.SubscriptionID, c.Stage,
+			c.ClaimedAt.UTC().Format(time.RFC3339), orDash(c.EndedAt))
+	}
+	return tw.Flush()
 }
