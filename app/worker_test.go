@@ -61,11 +61,28 @@ func TestStopLetsRunningWritesFinish(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "status.db")
 	cfg := loadConfig(t, "--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "stop-test", "--store-dsn", "sqlite:"+dbPath, "--stop-timeout", "20s")
-
-	// Make the schema, then hold SQLite's write lock so the worker's first write waits.
 	st, err := store.Open(ctx, cfg.Config.StoreDSN)
 	require.NoError(t, err)
-	require.NoError(t, st.Close())
+	defer st.Close()
+
+	core, logs := observer.New(zapcore.InfoLevel)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cfg.RunWorker(runCtx, zap.New(core)) }()
+
+	// A start answers once the order is accepted, which takes a write: the
+	// order is submitted before SQLite's write lock is held.
+	orders := starter.New(c, "stop-test")
+	_, err = orders.Start(ctx, order.Order{OrderID: "ORD-STOP", SubscriptionID: "SUB-1", AccountID: "123456789012",
+		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		latest, err := st.Latest(ctx, "ORD-STOP")
+		require.NoError(ct, err)
+		require.Equal(ct, order.StageAwaitingUnlink, latest.Stage)
+	}, 30*time.Second, 50*time.Millisecond)
+
+	// Hold the lock, so that the unlink's message write waits on it.
 	locker, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)
 	defer locker.Close()
@@ -73,21 +90,11 @@ func TestStopLetsRunningWritesFinish(t *testing.T) {
 	require.NoError(t, err)
 	_, err = lockConn.ExecContext(ctx, "BEGIN IMMEDIATE")
 	require.NoError(t, err)
-
-	core, logs := observer.New(zapcore.InfoLevel)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- cfg.RunWorker(runCtx, zap.New(core)) }()
-
-	orders := starter.New(c, "stop-test")
-	_, err = orders.Start(ctx, order.Order{OrderID: "ORD-STOP", SubscriptionID: "SUB-1", AccountID: "123456789012",
-		TerminationType: order.TerminationTypeCloseAccount, Items: []order.Item{{ItemID: "I"}}, RequestedBy: "jane"})
-	require.NoError(t, err)
-	// Wait until the worker is inside the write, blocked on the lock.
-	require.Eventually(t, func() bool {
-		return logs.FilterMessage("Worker started").Len() == 1
-	}, 30*time.Second, 50*time.Millisecond)
-	time.Sleep(500 * time.Millisecond)
+	// The update answers once the unlink is decided; its message is written behind the answer.
+	unlinkCtx, cancelUnlink := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelUnlink()
+	require.NoError(t, confirmed(orders.ConfirmUnlink(unlinkCtx, "ORD-STOP", order.UnlinkCompleted{CompletedBy: "ops", Reference: "OPS-1"})))
+	time.Sleep(500 * time.Millisecond) // the worker is inside the write, blocked on the lock
 
 	stop() // SIGTERM
 	select {
@@ -100,12 +107,9 @@ func TestStopLetsRunningWritesFinish(t *testing.T) {
 	require.NoError(t, <-done)
 
 	require.Equal(t, 1, logs.FilterMessage("Worker stopped").Len())
-	st, err = store.Open(ctx, cfg.Config.StoreDSN)
-	require.NoError(t, err)
-	defer st.Close()
 	latest, err := st.Latest(ctx, "ORD-STOP")
-	require.NoError(t, err, "the write running at shutdown finished and stored its message")
-	require.True(t, strings.Contains(latest.Text, "has been submitted"))
+	require.NoError(t, err)
+	require.Equal(t, order.StagePostClosure, latest.Stage, "the write running at shutdown finished and stored its message")
 }
 
 // Every line about an order, from the workflow, its activities and the SDK,
