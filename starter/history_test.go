@@ -173,12 +173,11 @@ var branches = map[string]branch{
 		require.Equal(t, first.ClosedAt, final.ClosedAt, "the duplicate changed nothing")
 		return run.GetRunID()
 	},
-	// The races: both requests reach the order in one workflow task, while
-	// its worker is down, in the order sent. The first decides.
+	// The races: both requests reach the order in one workflow task, in the
+	// order sent, while its acceptance is held (acceptanceGate). The first
+	// decides.
 	"race_unlink_update_and_cancel": func(t *testing.T, e *env, id string) string {
-		e = ownQueue(t, e, id)
-		run := start(t, e, id)
-		unlinked, cancelled := whileDown(t, e, id,
+		run, unlinked, cancelled := whileAccepting(t, e, id,
 			func() error { return confirmed(e.orders.ConfirmUnlink(context.Background(), id, ops())) },
 			func() error {
 				_, err := e.orders.Cancel(context.Background(), id, order.Request{RequestedBy: "jane.doe@example.com", Reason: "race"})
@@ -190,9 +189,7 @@ var branches = map[string]branch{
 		return run
 	},
 	"race_unlink_signal_and_cancel": func(t *testing.T, e *env, id string) string {
-		e = ownQueue(t, e, id)
-		run := start(t, e, id)
-		signalled, cancelled := whileDown(t, e, id,
+		run, signalled, cancelled := whileAccepting(t, e, id,
 			func() error {
 				return e.temporal.SignalWorkflow(context.Background(), order.WorkflowID(id), "", workflows.SignalUnlinkCompleted, ops())
 			},
@@ -269,7 +266,7 @@ var branches = map[string]branch{
 func TestRecordedHistoriesMatchTheWorkflow(t *testing.T) {
 	fallbackID := "ORD-HIST-write_falls_back_to_regular_activity"
 	e := newEnvWithStore(t, historyWindow, func(s *store.Store) activities.StatusStore {
-		return &failingStore{Store: s, orderID: fallbackID, left: 6}
+		return acceptanceGate.wrap(&failingStore{Store: s, orderID: fallbackID, left: 6})
 	}, func(o *worker.Options) { o.Policy.Notify = historyNotify })
 	// As the CLI and the API start orders: UnlinkDueBy set with the start.
 	e.orders = starter.New(e.temporal, taskQueue, starter.WithUnlinkSLA(historyNotify.UnlinkSLA))
@@ -318,20 +315,75 @@ func ownQueue(t *testing.T, e *env, id string) *env {
 	return &own
 }
 
-// whileDown stops the order's worker, sends first, then second, and starts a
-// worker again: both reach the order in the same workflow task, in that
-// order. It returns what each was answered.
-func whileDown(t *testing.T, e *env, id string, first, second func() error) (error, error) {
+// gatedStore holds the account claim of chosen orders, which their first
+// workflow task makes in a local activity, so that requests sent meanwhile
+// reach the order together in its next task, in the order sent.
+type gatedStore struct {
+	activities.StatusStore
+	mu    sync.Mutex
+	gates map[string]*gate
+}
+
+type gate struct{ reached, release chan struct{} }
+
+// acceptanceGate is the history worker's store gate.
+var acceptanceGate = &gatedStore{gates: map[string]*gate{}}
+
+func (g *gatedStore) wrap(s activities.StatusStore) *gatedStore {
+	g.StatusStore = s
+	return g
+}
+
+// hold makes the next claim of orderID wait until release is called.
+func (g *gatedStore) hold(orderID string) *gate {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gt := &gate{reached: make(chan struct{}), release: make(chan struct{})}
+	g.gates[orderID] = gt
+	return gt
+}
+
+func (g *gatedStore) Claim(ctx context.Context, c order.Claim) error {
+	g.mu.Lock()
+	gt := g.gates[c.OrderID]
+	delete(g.gates, c.OrderID)
+	g.mu.Unlock()
+	if gt != nil {
+		close(gt.reached)
+		select {
+		case <-gt.release:
+		case <-ctx.Done():
+		}
+	}
+	return g.StatusStore.Claim(ctx, c)
+}
+
+// whileAccepting starts the order and, while its acceptance is held, sends
+// first, then second; then lets the acceptance go. Both reach the order in
+// the workflow task after its acceptance, in that order. It returns the run
+// and what each request was answered.
+func whileAccepting(t *testing.T, e *env, id string, first, second func() error) (string, error, error) {
 	t.Helper()
-	waitQuiet(t, e, id)
-	e.worker.Stop()
+	gt := acceptanceGate.hold(id)
+	started := make(chan starter.Run, 1)
+	go func() {
+		run, err := e.orders.Start(context.Background(), newOrder(id))
+		assert.NoError(t, err)
+		started <- run
+	}()
+	select {
+	case <-gt.reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the order's acceptance never claimed its account")
+	}
 	answers := [2]chan error{make(chan error, 1), make(chan error, 1)}
 	for i, send := range []func() error{first, second} {
 		go func() { answers[i] <- send() }()
 		time.Sleep(300 * time.Millisecond) // it reaches the server before the next
 	}
-	e.worker = e.newWorker(t)
-	return <-answers[0], <-answers[1]
+	close(gt.release) // within the local activity's 2 s
+	run := <-started
+	return run.RunID, <-answers[0], <-answers[1]
 }
 
 // requireFailure checks that a run failed with the application error type
@@ -369,6 +421,8 @@ func TestRecordOrderAcceptedUnderLooserRules(t *testing.T) {
 	require.ErrorContains(t, o.Validate(time.Now()), "items: must list at most 100 items", "today's rules refuse it")
 	run, err := e.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: order.WorkflowID(o.OrderID), TaskQueue: queue}, workflows.WorkflowType, o)
 	require.NoError(t, err)
+	e.waitForStage(t, o.OrderID, order.StageAwaitingUnlink)
+	waitQuiet(t, e, o.OrderID)
 	_, err = e.orders.Cancel(context.Background(), o.OrderID, order.Request{RequestedBy: "jane.doe@example.com", Reason: "recorded"})
 	require.NoError(t, err)
 	var final order.Status
