@@ -3,6 +3,7 @@ package starter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -203,4 +204,70 @@ func TestConcurrentStartsForOneAccountAcceptOne(t *testing.T) {
 	require.Equal(t, order.AccountInTermination, record.State)
 	require.Equal(t, accepted[0], record.Holder.OrderID)
 	require.Len(t, record.Orders, 1)
+}
+
+// An order Temporal no longer holds (its retention is over) but the status
+// store remembers is refused at the call, not only in its run.
+func TestStartAfterRetentionIsAnsweredAlreadyProcessed(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	_, err := e.store.Record(ctx, store.Message{OrderID: "RET-1", RunID: "run-deleted-by-retention", Seq: 1,
+		Stage: order.StageAwaitingUnlink, OrderStatus: order.OrderStatusProcessing, Text: "Submitted long ago", OccurredAt: time.Now().Add(-200 * 24 * time.Hour)})
+	require.NoError(t, err)
+	_, err = e.orders.Start(ctx, newOrder("RET-1"))
+	require.ErrorIs(t, err, starter.ErrOrderAlreadyProcessed)
+	require.ErrorContains(t, err, "already processed")
+}
+
+// A start racing the cancel of the order that holds the account is either
+// refused, naming it, or accepted after the release: never both live.
+func TestStartRacingTheHoldersCancel(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	for i := range 5 {
+		acct := fmt.Sprintf("6666666666%02d", i)
+		holder, next := fmt.Sprintf("RC-%d-H", i), fmt.Sprintf("RC-%d-N", i)
+		_, err := e.orders.Start(ctx, forAccount(holder, "SUB-RC", acct))
+		require.NoError(t, err)
+		var cancelErr, startErr error
+		race(func() {
+			_, cancelErr = e.orders.Cancel(ctx, holder, order.Request{RequestedBy: "jane.doe@example.com", Reason: "race"})
+		}, func() {
+			_, startErr = e.orders.Start(ctx, forAccount(next, "SUB-RC", acct))
+		})
+		require.NoError(t, cancelErr)
+		record, err := e.store.Account(ctx, acct)
+		require.NoError(t, err)
+		if startErr == nil {
+			require.Equal(t, order.AccountInTermination, record.State)
+			require.Equal(t, next, record.Holder.OrderID, "accepted after the release")
+			require.Len(t, record.Orders, 2)
+			require.Equal(t, order.StageCancelled, record.Orders[1].Stage)
+			require.False(t, record.Orders[0].ClaimedAt.Before(record.Orders[1].EndedAt), "claimed only once the holder had let go")
+		} else {
+			require.ErrorIs(t, startErr, starter.ErrAccountInTermination)
+			require.ErrorContains(t, startErr, "by order "+holder)
+			waitForStored(t, e, holder, order.StageCancelled)
+			record, err = e.store.Account(ctx, acct)
+			require.NoError(t, err)
+			require.Equal(t, order.AccountFree, record.State, "the refused start holds nothing")
+			require.Len(t, record.Orders, 1)
+		}
+	}
+}
+
+// race runs both at the same moment and returns when both are done.
+func race(a, b func()) {
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for _, f := range []func(){a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			f()
+		}()
+	}
+	close(gate)
+	wg.Wait()
 }

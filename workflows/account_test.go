@@ -92,3 +92,26 @@ func TestAccountClosedForGoodRefusesLaterOrders(t *testing.T) {
 	require.Equal(t, order.RefusedAccountClosedForGood, refused.Kind)
 	require.Contains(t, refused.Reason, "closed for good on "+order.FormatTime(final.ReopenDeadline)+" by order ORD-4821-3307")
 }
+
+// The write of the final message frees the account in the same transaction;
+// a worker lost after it committed (the write reports a failure) retries it,
+// and the account is freed exactly once.
+func TestReleaseSurvivesALostWrite(t *testing.T) {
+	flaky := &flakyStore{failed: map[int]bool{}}
+	h := newHarness(t, flaky)
+	flaky.real = h.store
+	h.at(day, func() {
+		h.update(workflows.UpdateCancel, order.Request{RequestedBy: "jane.doe@example.com", Reason: "keeping it"})
+	})
+	final, err := h.run(validOrder())
+	require.NoError(t, err)
+	require.Equal(t, order.StageCancelled, final.Stage)
+	require.Equal(t, 4, flaky.attempts, "each write failed once after it committed, and was retried")
+
+	acct, err := h.store.Account(context.Background(), validOrder().AccountID)
+	require.NoError(t, err)
+	require.Equal(t, order.AccountFree, acct.State)
+	require.Len(t, acct.Orders, 1)
+	require.Equal(t, order.StageCancelled, acct.Orders[0].Stage)
+	require.Equal(t, final.Timeline[1].Time, acct.Orders[0].EndedAt.UTC(), "ended when the order was cancelled")
+}
