@@ -31,7 +31,8 @@ func TestStartRefusedForItsAccount(t *testing.T) {
 	const acct = "417000000017"
 	e.start(t, forAccount("ACCT-API-1", "SUB-ACCT-1", acct))
 
-	r := e.call(t, http.MethodPost, "/v1/orders", e.tokens[api.RoleBackend], forAccount("ACCT-API-2", "SUB-ACCT-2", acct))
+	refused := forAccount("ACCT-API-2", "SUB-ACCT-2", acct)
+	r := e.call(t, http.MethodPost, "/v1/orders", e.tokens[api.RoleBackend], refused, "Idempotency-Key", "start-ACCT-API-2")
 	require.Equal(t, http.StatusConflict, r.status, string(r.body))
 	p := r.problem(t)
 	require.Equal(t, api.TypeAccountInTermination, p.Type)
@@ -69,6 +70,12 @@ func TestStartRefusedForItsAccount(t *testing.T) {
 	require.NotNil(t, p.ClosedForGoodAt)
 	require.WithinDuration(t, closed.ReopenDeadline, *p.ClosedForGoodAt, time.Second)
 	require.Contains(t, p.Detail, "was closed for good on "+order.FormatTime(*p.ClosedForGoodAt)+" by order ACCT-API-1")
+
+	// account-in-termination is not remembered with its Idempotency-Key:
+	// the retry is decided again, now against the closure for good.
+	r = e.call(t, http.MethodPost, "/v1/orders", e.tokens[api.RoleBackend], refused, "Idempotency-Key", "start-ACCT-API-2")
+	require.Equal(t, http.StatusConflict, r.status, string(r.body))
+	require.Equal(t, api.TypeAccountClosedForGood, r.problem(t).Type)
 }
 
 // getAccount reads the AWS account's record as a reader.
