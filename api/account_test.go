@@ -2,16 +2,21 @@ package api_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/starter"
 )
 
 // forAccount is a valid order of subscription sub for the AWS account acct.
@@ -145,4 +150,67 @@ func TestAccountLookup(t *testing.T) {
 		require.Equal(t, "accountId", p.Errors[0].Field)
 		require.Contains(t, p.Errors[0].Rule, "must be a 12-digit AWS account ID")
 	}
+}
+
+// Twenty starts for one AWS account at once, ten through the HTTP API and
+// ten through a Go starter of its own connection: one is accepted, and every
+// other caller is refused naming it.
+func TestConcurrentStartsThroughTheAPIAndTheStarter(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	const acct = "417000000097"
+	orders := starter.New(e.temporal.NewClientWithOptions(client.Options{}), taskQueue)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		accepted []string
+		named    = map[string]int{}
+		others   []string
+	)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("MIX-%02d", i)
+			o := forAccount(id, fmt.Sprintf("SUB-MIX-%d", i%2), acct)
+			if i%2 == 0 {
+				r := e.call(t, http.MethodPost, "/v1/orders", e.tokens[api.RoleBackend], o, "Idempotency-Key", "start-"+id)
+				mu.Lock()
+				defer mu.Unlock()
+				switch r.status {
+				case http.StatusCreated, http.StatusOK, http.StatusAccepted:
+					accepted = append(accepted, id)
+				case http.StatusConflict:
+					p := r.problem(t)
+					if p.Type == api.TypeAccountInTermination {
+						named[p.HoldingOrderID]++
+						return
+					}
+					others = append(others, string(r.body))
+				default:
+					others = append(others, string(r.body))
+				}
+				return
+			}
+			_, err := orders.Start(context.Background(), o)
+			mu.Lock()
+			defer mu.Unlock()
+			var refused *starter.AccountRefusedError
+			switch {
+			case err == nil:
+				accepted = append(accepted, id)
+			case errors.As(err, &refused):
+				named[refused.Holder.OrderID]++
+			default:
+				others = append(others, err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	require.Empty(t, others)
+	require.Len(t, accepted, 1)
+	require.Equal(t, map[string]int{accepted[0]: 19}, named)
+	record, err := e.store.Account(context.Background(), acct)
+	require.NoError(t, err)
+	require.Equal(t, accepted[0], record.Holder.OrderID)
+	require.Len(t, record.Orders, 1)
 }
