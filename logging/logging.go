@@ -25,10 +25,12 @@ func New(cfg Options) (*zap.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Production settings in both formats: sampling, stack traces only on errors.
+	// Production settings in both formats: sampling, stack traces only on
+	// errors, and none for a person watching, to whom a stack says nothing.
 	zc := zap.NewProductionConfig()
 	if cfg.Format == "console" {
 		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		zc.DisableStacktrace = true
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
 	zc.Encoding = cfg.Format
