@@ -77,12 +77,17 @@ func TestCallersAreAnsweredWhileTheStoreIsBlackHoled(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, order.StagePostClosure, s.Stage)
 
-	// A new order cannot be accepted without the store; it says so. (A request
-	// that reaches it in its very first workflow task is held until the
-	// acceptance instead: its caller is told the outcome is unknown, and the
-	// request is applied once the store is back.)
-	_, err = orders.Start(ctx, newOrder("ORD-OUT-3"))
-	require.NoError(t, err)
+	// A new order cannot be accepted without the store: its start is told, in
+	// its own time, that the outcome is unknown. The order waits for its
+	// acceptance, and requests to it say so. (A request that reaches it in
+	// its very first workflow task is held until the acceptance instead: its
+	// caller is told the outcome is unknown, and the request is applied once
+	// the store is back.)
+	c0, cancel0 := answered(10 * time.Second)
+	defer cancel0()
+	_, err = orders.Start(c0, newOrder("ORD-OUT-3"))
+	require.ErrorIs(t, err, starter.ErrOutcomeUnknown)
+	require.ErrorContains(t, err, "may or may not have been accepted")
 	held := false
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		c5, cancel5 := answered(10 * time.Second)
