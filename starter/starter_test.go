@@ -183,9 +183,10 @@ func TestReopenInsideTheWindow(t *testing.T) {
 		require.Equal(c, s.StatusMessage, latest.Text)
 	}, 10*time.Second, 50*time.Millisecond)
 
-	// The rejected reopen left no trace in history; the unlink and the reopen did.
+	// The rejected reopen left no trace in history; the start's acceptance,
+	// the unlink and the reopen did.
 	accepted, rejected := updateEvents(t, e.temporal, "termination-ORD-REOPEN")
-	require.Equal(t, 2, accepted)
+	require.Equal(t, 3, accepted)
 	require.Equal(t, 0, rejected)
 }
 
