@@ -34,6 +34,7 @@ import (
 	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/logging"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -285,7 +286,7 @@ func TestEncryptedHistoryHoldsNothingPersonal(t *testing.T) {
 	h := rawHistory(t, raw, e.ts.GetDefaultNamespace(), order.WorkflowID("ENC-CLOSED"))
 	wire, err := proto.Marshal(h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetSearchAttributes())
 	require.NoError(t, err)
-	assert.Contains(t, string(wire), accountOf("ENC-CLOSED"))
+	assert.Contains(t, string(wire), ordertest.Account("ENC-CLOSED"))
 }
 
 // TestKeyRotationWhileOrdersRun rotates from key k1 to k2 while orders wait

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/internal/histories"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -226,9 +227,9 @@ var branches = map[string]branch{
 	// The account is held by another order: refused at the call, on its own page.
 	"refused_account_in_termination": func(t *testing.T, e *env, id string) string {
 		holder := id + "-HOLDER"
-		_, err := e.orders.Start(context.Background(), forAccount(holder, "SUB-H", accountOf(holder)))
+		_, err := e.orders.Start(context.Background(), forAccount(holder, "SUB-H", ordertest.Account(holder)))
 		require.NoError(t, err)
-		run, err := e.orders.Start(context.Background(), forAccount(id, "SUB-H", accountOf(holder)))
+		run, err := e.orders.Start(context.Background(), forAccount(id, "SUB-H", ordertest.Account(holder)))
 		require.ErrorIs(t, err, starter.ErrAccountInTermination)
 		requireFailure(t, e.temporal.GetWorkflow(context.Background(), run.WorkflowID, run.RunID).Get(context.Background(), nil),
 			workflows.ErrTypeAccountInTermination, "by order "+holder)
@@ -239,7 +240,7 @@ var branches = map[string]branch{
 		holder := id + "-HOLDER"
 		closedForGood(t, e, holder)
 		run, err := e.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: order.WorkflowID(id), TaskQueue: e.queue},
-			workflows.WorkflowType, forAccount(id, "SUB-R", accountOf(holder)))
+			workflows.WorkflowType, forAccount(id, "SUB-R", ordertest.Account(holder)))
 		require.NoError(t, err)
 		requireFailure(t, run.Get(context.Background(), nil), workflows.ErrTypeAccountClosedForGood, "closed for good on")
 		return run.GetRunID()

@@ -24,6 +24,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/internal/smtptest"
 	"github.com/cloudmarket/termination-orders/notify"
 	"github.com/cloudmarket/termination-orders/order"
@@ -364,7 +365,7 @@ func TestNotificationsOfAWholeLife(t *testing.T) {
 	requireStatusEvents(t, n.marketplace, run, final)
 
 	// Operations: one work item by chat and one e-mail, to the right mailbox.
-	subject := "Unlink AWS account " + accountOf("ORD-NOTIFY-LIFE") + " (termination order ORD-NOTIFY-LIFE)"
+	subject := "Unlink AWS account " + ordertest.Account("ORD-NOTIFY-LIFE") + " (termination order ORD-NOTIFY-LIFE)"
 	chats := n.opsChat.about(run.OrderID)
 	require.Len(t, chats, 1, "one work item by chat")
 	assert.True(t, strings.HasPrefix(chats[0], subject+"\n\n"), "%q", chats[0])

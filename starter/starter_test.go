@@ -3,8 +3,6 @@ package starter_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"hash/fnv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/internal/ordertest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
@@ -90,22 +89,15 @@ func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store
 		namespace: ts.GetDefaultNamespace()}
 }
 
-// newOrder is a valid order whose AWS account is its own (accountOf), so
+// newOrder is a valid order whose AWS account is its own, so
 // that orders of different tests never hold each other's account.
 func newOrder(id string) order.Order {
 	return order.Order{
-		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: accountOf(id),
+		OrderID: id, SubscriptionID: "SUB-" + id, AccountID: ordertest.Account(id),
 		TerminationType: order.TerminationTypeCloseAccount,
 		Items:           []order.Item{{ItemID: "ITM-1"}, {ItemID: "ITM-2"}},
 		RequestedBy:     "jane.doe@example.com",
 	}
-}
-
-// accountOf is the 12-digit AWS account of a test order: one per order ID.
-func accountOf(orderID string) string {
-	h := fnv.New64a()
-	h.Write([]byte(orderID))
-	return fmt.Sprintf("%012d", h.Sum64()%1_000_000_000_000)
 }
 
 func ops() order.UnlinkCompleted {
@@ -312,7 +304,7 @@ func TestListByStage(t *testing.T) {
 		list := page.Orders
 		require.Len(c, list, 1)
 		require.Equal(c, "ORD-L2", list[0].OrderID)
-		require.Equal(c, accountOf("ORD-L2"), list[0].AccountID)
+		require.Equal(c, ordertest.Account("ORD-L2"), list[0].AccountID)
 		require.Equal(c, "SUB-ORD-L2", list[0].SubscriptionID)
 		require.True(c, post.ReopenDeadline.Equal(list[0].ReopenDeadline), "deadline %v vs %v", post.ReopenDeadline, list[0].ReopenDeadline)
 
@@ -355,7 +347,7 @@ func TestWebUIMetadataAndNoTimeouts(t *testing.T) {
 	var summary, details string
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(cfg.GetUserMetadata().GetSummary(), &summary))
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(cfg.GetUserMetadata().GetDetails(), &details))
-	require.Equal(t, "Close AWS account "+accountOf("ORD-UI")+" permanently (order ORD-UI, subscription SUB-ORD-UI)", summary)
+	require.Equal(t, "Close AWS account "+ordertest.Account("ORD-UI")+" permanently (order ORD-UI, subscription SUB-ORD-UI)", summary)
 	require.Contains(t, details, "requested by jane.doe@example.com")
 
 	// Current details, as the UI reads them through the built-in metadata query.
@@ -373,7 +365,7 @@ func TestWebUIMetadataAndNoTimeouts(t *testing.T) {
 			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(ev.GetUserMetadata().GetSummary(), &timerSummary))
 		}
 	}
-	require.Contains(t, timerSummary, "Reopen window of AWS account "+accountOf("ORD-UI")+": closes for good at ")
+	require.Contains(t, timerSummary, "Reopen window of AWS account "+ordertest.Account("ORD-UI")+": closes for good at ")
 }
 
 // A finished order's status comes from its result: no worker is needed.
