@@ -142,6 +142,11 @@ func (a *Activities) claimAccount(ctx context.Context, acc Acceptance, in Accept
 		AccountID: o.AccountID, OrderID: acc.Owner, SubscriptionID: o.SubscriptionID, RunKey: in.RunKey, ClaimedAt: acc.At,
 	})
 	var refused *order.AccountRefusal
+	if errors.As(err, &refused) && a.releaseAbandoned(ctx, refused.Holder, acc.At) {
+		err = a.Store.Claim(ctx, order.Claim{
+			AccountID: o.AccountID, OrderID: acc.Owner, SubscriptionID: o.SubscriptionID, RunKey: in.RunKey, ClaimedAt: acc.At,
+		})
+	}
 	switch {
 	case errors.As(err, &refused):
 		acc.AccountRefused = refused
@@ -155,6 +160,35 @@ func (a *Activities) claimAccount(ctx context.Context, acc Acceptance, in Accept
 		return Acceptance{}, fmt.Errorf("claim AWS account %s for order %s: %w", o.AccountID, acc.Owner, err)
 	}
 	return acc, nil
+}
+
+// releaseAbandoned frees the account of a holder that awaited the unlink
+// and whose workflow no longer runs (terminated, or gone with Temporal's
+// retention): it can never reach a final stage, and its account was never
+// closed. It reports whether the account was freed. When Temporal cannot
+// say, the holder keeps the account and the order is refused.
+func (a *Activities) releaseAbandoned(ctx context.Context, holder order.Claim, at time.Time) bool {
+	if a.Runs == nil || holder.Stage != order.StageAwaitingUnlink {
+		return false
+	}
+	logger := activity.GetLogger(ctx)
+	running, err := a.Runs.Running(ctx, order.WorkflowID(holder.OrderID))
+	if err != nil {
+		logger.Warn("Holder of the AWS account not checked; the order is refused", "HolderOrderID", holder.OrderID, "Error", err)
+		return false
+	}
+	if running {
+		return false
+	}
+	released, err := a.Store.ReleaseAbandoned(ctx, holder, at)
+	if err != nil {
+		logger.Warn("Abandoned claim not released; the order is refused", "HolderOrderID", holder.OrderID, "Error", err)
+		return false
+	}
+	if released {
+		logger.Warn("Claim of an order that stopped before its unlink released", "HolderOrderID", holder.OrderID, "AccountID", holder.AccountID)
+	}
+	return released
 }
 
 // checkPriorLife finds the order the run may write to and whether it already

@@ -58,6 +58,14 @@ type StatusStore interface {
 	// that life's, an *order.AccountRefusal naming the claim in its way.
 	// Record ends the claim when it stores the order's final message.
 	Claim(ctx context.Context, c order.Claim) error
+	// ReleaseAbandoned ends the claim of an order that stopped while it
+	// awaited the unlink, and reports whether it did.
+	ReleaseAbandoned(ctx context.Context, c order.Claim, at time.Time) (bool, error)
+}
+
+// WorkflowRuns tells whether an order's workflow still runs.
+type WorkflowRuns interface {
+	Running(ctx context.Context, workflowID string) (bool, error)
 }
 
 // SignalTimes finds when the server received a signal: the time of the
@@ -99,6 +107,10 @@ type Activities struct {
 	// Signals finds the server's receive time of a raw unlink signal that
 	// states no close time; nil uses the time the decision is made.
 	Signals SignalTimes
+	// Runs tells whether the order holding an account still runs, so that an
+	// order terminated before its unlink does not hold its account forever;
+	// nil leaves every claim to its order.
+	Runs WorkflowRuns
 	// Now is the clock of the rules' "not in the future" checks; nil is time.Now.
 	Now func() time.Time
 	// Notifier sends notifications; nil notifies nobody.

@@ -94,6 +94,10 @@ func (brokenStore) Claim(context.Context, order.Claim) error {
 	return errors.New("dial tcp 10.0.0.5:5432: connection refused")
 }
 
+func (brokenStore) ReleaseAbandoned(context.Context, order.Claim, time.Time) (bool, error) {
+	return false, errors.New("dial tcp 10.0.0.5:5432: connection refused")
+}
+
 func TestStoreOutageIsRetryable(t *testing.T) {
 	env := newActivityEnv(brokenStore{})
 	_, err := env.ExecuteActivity(activities.RecordStatusName, change(1, order.StageAwaitingUnlink))

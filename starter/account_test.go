@@ -271,3 +271,31 @@ func race(a, b func()) {
 	close(gate)
 	wg.Wait()
 }
+
+// An order terminated in Temporal before its unlink can never reach a final
+// stage; its account was never closed, so the next order for the account is
+// accepted and the terminated one's claim ends as Failed. One terminated
+// after the unlink keeps the account: it was closed, and nothing decided it.
+func TestTerminatedHolderFreesItsAccountOnlyBeforeTheUnlink(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	ctx := context.Background()
+	const early, late = "555000000001", "555000000002"
+	a, err := e.orders.Start(ctx, forAccount("TERM-A", "SUB-T", early))
+	require.NoError(t, err)
+	require.NoError(t, e.temporal.TerminateWorkflow(ctx, a.WorkflowID, a.RunID, "operator"))
+	_, err = e.orders.Start(ctx, forAccount("TERM-B", "SUB-T", early))
+	require.NoError(t, err, "the terminated order no longer holds the account")
+	record, err := e.store.Account(ctx, early)
+	require.NoError(t, err)
+	require.Equal(t, "TERM-B", record.Holder.OrderID)
+	require.Equal(t, order.StageFailed, record.Orders[1].Stage)
+	require.False(t, record.Orders[1].EndedAt.IsZero())
+
+	c, err := e.orders.Start(ctx, forAccount("TERM-C", "SUB-T", late))
+	require.NoError(t, err)
+	require.NoError(t, confirmed(e.orders.ConfirmUnlink(ctx, "TERM-C", ops())))
+	waitForStored(t, e, "TERM-C", order.StagePostClosure)
+	require.NoError(t, e.temporal.TerminateWorkflow(ctx, c.WorkflowID, c.RunID, "operator"))
+	d, err := e.orders.Start(ctx, forAccount("TERM-D", "SUB-T", late))
+	requireRefused(t, e, d, err, starter.ErrAccountInTermination, "TERM-C")
+}

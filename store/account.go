@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cloudmarket/termination-orders/order"
 )
@@ -158,4 +159,21 @@ func (s *Store) claims(ctx context.Context, q string, args ...any) ([]order.Clai
 		return nil, fmt.Errorf("read account claims: %w", err)
 	}
 	return claims, nil
+}
+
+// ReleaseAbandoned ends the claim of an order that stopped before its final
+// stage (its workflow was terminated, or Temporal no longer holds it) while
+// it still awaited the unlink: the account was never closed, so it is free
+// again. The claim ends as Failed at at. A claim past the unlink is never
+// released here: its account was closed, and only a reopen or the end of its
+// window decides it. It reports whether it released the claim.
+func (s *Store) ReleaseAbandoned(ctx context.Context, c order.Claim, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.dialect.rebind(`UPDATE account_claims SET stage = ?, ended_at = ?
+		WHERE order_id = ? AND run_key = ? AND ended_at IS NULL AND stage = ?`),
+		string(order.StageFailed), s.dialect.encodeTime(at), c.OrderID, c.RunKey, string(order.StageAwaitingUnlink))
+	if err != nil {
+		return false, fmt.Errorf("release the abandoned claim of order %s on AWS account %s: %w", c.OrderID, c.AccountID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

@@ -382,3 +382,32 @@ func orderIDs(acc order.Account) []string {
 	}
 	return ids
 }
+
+func TestReleaseAbandonedOnlyBeforeTheUnlink(t *testing.T) {
+	forEachStore(t, func(t *testing.T, _ string, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+		a := claimOf("ABN-A", "SUB-1", t0)
+		require.NoError(t, s.Claim(ctx, a))
+		released, err := s.ReleaseAbandoned(ctx, a, t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.True(t, released)
+		released, err = s.ReleaseAbandoned(ctx, a, t0.Add(2*time.Hour))
+		require.NoError(t, err)
+		require.False(t, released, "an ended claim is not ended again")
+
+		b := claimOf("ABN-B", "SUB-1", t0.Add(3*time.Hour))
+		require.NoError(t, s.Claim(ctx, b), "the account is free again")
+		acct, err := s.Account(ctx, account)
+		require.NoError(t, err)
+		require.Equal(t, order.StageFailed, acct.Orders[1].Stage)
+		require.True(t, acct.Orders[1].EndedAt.Equal(t0.Add(time.Hour)))
+
+		enter(t, s, b, 2, order.StagePostClosure, t0.Add(4*time.Hour))
+		released, err = s.ReleaseAbandoned(ctx, b, t0.Add(5*time.Hour))
+		require.NoError(t, err)
+		require.False(t, released, "a claim past the unlink is never released as abandoned")
+		r := refusal(t, s.Claim(ctx, claimOf("ABN-C", "SUB-1", t0.Add(6*time.Hour))))
+		require.Equal(t, "ABN-B", r.Holder.OrderID)
+	})
+}

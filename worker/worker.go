@@ -96,6 +96,7 @@ func registerActivities(w sdkworker.Worker, c client.Client, st activities.Statu
 		Store:    st,
 		Policy:   opts.Policy,
 		Signals:  activities.HistorySignals{Client: c},
+		Runs:     activities.TemporalRuns{Client: c},
 		Notifier: opts.Notifier,
 		Links:    opts.Links,
 	})

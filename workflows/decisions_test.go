@@ -238,6 +238,13 @@ func (s *switchableStore) Claim(ctx context.Context, c order.Claim) error {
 	return s.real.Claim(ctx, c)
 }
 
+func (s *switchableStore) ReleaseAbandoned(ctx context.Context, c order.Claim, at time.Time) (bool, error) {
+	if s.isDown() {
+		return false, errors.New("connection refused")
+	}
+	return s.real.ReleaseAbandoned(ctx, c, at)
+}
+
 // Defect: while a status write retried, updates waited for it and timed out
 // although they were applied. An update answers once the decision is made;
 // the message is stored when the store is back.

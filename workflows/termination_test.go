@@ -465,6 +465,10 @@ func (f *flakyStore) PriorLife(ctx context.Context, orderID, runKey string) (sto
 
 func (f *flakyStore) Claim(ctx context.Context, c order.Claim) error { return f.real.Claim(ctx, c) }
 
+func (f *flakyStore) ReleaseAbandoned(ctx context.Context, c order.Claim, at time.Time) (bool, error) {
+	return f.real.ReleaseAbandoned(ctx, c, at)
+}
+
 func TestRetriedStatusWriteStoresOnce(t *testing.T) {
 	flaky := &flakyStore{failed: map[int]bool{}}
 	h := newHarness(t, flaky)
@@ -506,6 +510,10 @@ func (d *downStore) PriorLife(ctx context.Context, orderID, runKey string) (stor
 }
 
 func (d *downStore) Claim(ctx context.Context, c order.Claim) error { return d.real.Claim(ctx, c) }
+
+func (d *downStore) ReleaseAbandoned(ctx context.Context, c order.Claim, at time.Time) (bool, error) {
+	return d.real.ReleaseAbandoned(ctx, c, at)
+}
 
 func TestStoreOutageFallsBackToRegularActivity(t *testing.T) {
 	down := &downStore{outage: 12}
