@@ -15,21 +15,6 @@ import (
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
-var (
-	// ErrAccountInTermination: another order holds the order's AWS account.
-	// The error (an *AccountRefusedError) names it and its stage. The order
-	// was not started: nothing changed and nobody was told.
-	ErrAccountInTermination = errors.New("account in termination by another order")
-	// ErrAccountClosedForGood: the order's AWS account was closed for good.
-	// The error (an *AccountRefusedError) names the order that closed it and
-	// when. The order was not started.
-	ErrAccountClosedForGood = errors.New("account closed for good")
-	// ErrOrderAlreadyProcessed: the order already lived under an earlier run
-	// that Temporal no longer holds (the status store remembers it); one
-	// order closes an account at most once. It was not started again.
-	ErrOrderAlreadyProcessed = errors.New("order already processed")
-)
-
 // AccountRefusedError is an order refused because its AWS account is not free.
 type AccountRefusedError struct {
 	OrderID string

@@ -50,6 +50,18 @@ var (
 	ErrOutcomeUnknown = errors.New("outcome unknown")
 	// ErrNoAnswer: a read got no answer in time; nothing was changed.
 	ErrNoAnswer = errors.New("no answer from Temporal")
+	// ErrAccountInTermination: another order holds the order's AWS account.
+	// The error (an *AccountRefusedError) names it and its stage. The order
+	// was not started: nothing changed and nobody was told.
+	ErrAccountInTermination = errors.New("account in termination by another order")
+	// ErrAccountClosedForGood: the order's AWS account was closed for good.
+	// The error (an *AccountRefusedError) names the order that closed it and
+	// when. The order was not started.
+	ErrAccountClosedForGood = errors.New("account closed for good")
+	// ErrOrderAlreadyProcessed: the order already lived under an earlier run
+	// that Temporal no longer holds (the status store remembers it); one
+	// order closes an account at most once. It was not started again.
+	ErrOrderAlreadyProcessed = errors.New("order already processed")
 )
 
 // RejectedError is a request the order refused, with the reason.
