@@ -51,6 +51,8 @@ type StatusChange struct {
 // StatusStore is where status messages go; *store.Store is the real one.
 type StatusStore interface {
 	Record(ctx context.Context, m store.Message) (inserted bool, err error)
+	// Message returns the message stored for an order's life and sequence number.
+	Message(ctx context.Context, orderID, runKey string, seq int) (store.Message, error)
 	// PriorLife returns the latest message of the order written by another
 	// life than runKey in a stage other than Failed, if there is one.
 	PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error)
@@ -135,26 +137,50 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
+// Recorded is the result of RecordStatus: what was not delivered, and the
+// message as the store holds it when that differs from the one given.
+type Recorded struct {
+	Sent
+	// Stored is set when the store already held the message with another time
+	// or text: an earlier attempt of the same step wrote it, in a workflow
+	// task that never completed (its worker died). The order adopts it, so
+	// the message has one time everywhere.
+	Stored *order.TimelineEntry `json:"stored,omitempty"`
+}
+
 // RecordStatus writes a status message where the order details page reads it,
 // then sends the notifications that go with it (see announce).
 // It is idempotent: the order's life (RunKey) and the entry's sequence number
-// identify the message, so a retry after a timeout whose first write landed
-// stores nothing new; a notification sent again has the same event ID.
-func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) (Sent, error) {
-	if err := a.store(ctx, in); err != nil {
-		return Sent{}, err
+// identify the message, so a retry whose first write landed stores nothing
+// new, and the message and its notifications carry what the first write
+// stored; a notification sent again has the same event ID.
+func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) (Recorded, error) {
+	stored, err := a.store(ctx, in)
+	if err != nil {
+		return Recorded{}, err
 	}
-	if in.Subject == nil {
-		return Sent{}, nil
+	rec := Recorded{Stored: stored}
+	if stored != nil {
+		in.Entry = *stored
+		for i := range in.Announce {
+			if e := in.Announce[i].Entry; e != nil && e.Seq == stored.Seq {
+				in.Announce[i].Entry = stored
+			}
+		}
 	}
-	return a.announce(ctx, *in.Subject, in.Announce), nil
+	if in.Subject != nil {
+		rec.Sent = a.announce(ctx, *in.Subject, in.Announce)
+	}
+	return rec, nil
 }
 
-func (a *Activities) store(ctx context.Context, in StatusChange) error {
+// store writes the message, and returns the stored one when an earlier write
+// stored it differently.
+func (a *Activities) store(ctx context.Context, in StatusChange) (*order.TimelineEntry, error) {
 	logger := log.With(activity.GetLogger(ctx), "OrderID", in.OrderID, "Seq", in.Entry.Seq, "Stage", in.Entry.Stage)
 	runKey := in.RunKey
 	if runKey == "" {
-		return temporal.NewNonRetryableApplicationError("status change without a runKey", ErrTypeInvalidStatusMessage, nil)
+		return nil, temporal.NewNonRetryableApplicationError("status change without a runKey", ErrTypeInvalidStatusMessage, nil)
 	}
 	m := store.Message{
 		OrderID:     in.OrderID,
@@ -167,15 +193,31 @@ func (a *Activities) store(ctx context.Context, in StatusChange) error {
 	}
 	inserted, err := a.Store.Record(ctx, m)
 	if errors.Is(err, store.ErrInvalidMessage) {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidStatusMessage, err)
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidStatusMessage, err)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if !inserted {
+	if inserted {
+		logger.Info("Status message stored")
+		return nil, nil
+	}
+	first, err := a.Store.Message(ctx, in.OrderID, runKey, in.Entry.Seq)
+	if err != nil {
+		return nil, err
+	}
+	if first.Stage != m.Stage {
+		// Not a retry of the same step: nothing to adopt; the store keeps its own.
+		logger.Error("Status message already stored with another stage", "StoredStage", first.Stage)
+		return nil, nil
+	}
+	if first.OccurredAt.Equal(m.OccurredAt.Truncate(time.Microsecond)) && first.Text == m.Text {
 		logger.Info("Status message already stored; retry changed nothing")
-		return nil
+		return nil, nil
 	}
-	logger.Info("Status message stored")
-	return nil
+	logger.Warn("Status message already stored by an earlier attempt; the order takes its time and text",
+		"StoredTime", first.OccurredAt, "DecidedTime", m.OccurredAt)
+	entry := in.Entry
+	entry.Time, entry.Message = first.OccurredAt, first.Text
+	return &entry, nil
 }

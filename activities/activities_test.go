@@ -67,6 +67,37 @@ func TestRetriedRecordStatusStoresOnce(t *testing.T) {
 	require.Len(t, msgs, 1)
 }
 
+// A step decided again later (its first workflow task never completed) gets
+// the message the store kept, so the order can show that one time.
+func TestRecordStatusAgainReturnsTheStoredMessage(t *testing.T) {
+	st := newStore(t)
+	env := newActivityEnv(st)
+	first := change(1, order.StageAwaitingUnlink)
+	_, err := env.ExecuteActivity(activities.RecordStatusName, first)
+	require.NoError(t, err)
+
+	same, err := env.ExecuteActivity(activities.RecordStatusName, first)
+	require.NoError(t, err)
+	var rec activities.Recorded
+	require.NoError(t, same.Get(&rec))
+	require.Nil(t, rec.Stored, "a retry of the same decision changes nothing")
+
+	later := first
+	later.Entry.Time = first.Entry.Time.Add(10 * time.Second)
+	again, err := env.ExecuteActivity(activities.RecordStatusName, later)
+	require.NoError(t, err)
+	require.NoError(t, again.Get(&rec))
+	require.NotNil(t, rec.Stored)
+	require.True(t, rec.Stored.Time.Equal(first.Entry.Time), "the first write's time, got %s", rec.Stored.Time)
+	require.Equal(t, first.Entry.Message, rec.Stored.Message)
+	require.Equal(t, 1, rec.Stored.Seq)
+
+	msgs, err := st.Timeline(context.Background(), "ORD-1")
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.True(t, msgs[0].OccurredAt.Equal(first.Entry.Time), "the store keeps its first write")
+}
+
 func TestInvalidMessageIsNotRetried(t *testing.T) {
 	env := newActivityEnv(newStore(t))
 	bad := change(0, order.Stage("Closed"))
@@ -88,6 +119,10 @@ func (brokenStore) Record(context.Context, store.Message) (bool, error) {
 
 func (brokenStore) PriorLife(context.Context, string, string) (store.Message, bool, error) {
 	return store.Message{}, false, errors.New("dial tcp 10.0.0.5:5432: connection refused")
+}
+
+func (brokenStore) Message(context.Context, string, string, int) (store.Message, error) {
+	return store.Message{}, errors.New("dial tcp 10.0.0.5:5432: connection refused")
 }
 
 func (brokenStore) Claim(context.Context, order.Claim) error {

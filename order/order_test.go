@@ -369,3 +369,25 @@ func TestRequestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestRestampTakesTheStoredTimeAndText(t *testing.T) {
+	s := order.NewStatus(order.Order{OrderID: "ORD-1"})
+	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	s.Enter(order.StageAwaitingUnlink, at, "submitted")
+	s.Enter(order.StagePostClosure, at.Add(time.Hour), "closed")
+	s.Restamp(order.TimelineEntry{Seq: 2, Time: at.Add(50 * time.Minute), Message: "closed (first write)"})
+	if got := s.Timeline[1]; !got.Time.Equal(at.Add(50*time.Minute)) || got.Message != "closed (first write)" || got.Stage != order.StagePostClosure {
+		t.Fatalf("entry 2 = %+v", got)
+	}
+	if s.StatusMessage != "closed (first write)" {
+		t.Fatalf("the latest message is the stored one, got %q", s.StatusMessage)
+	}
+	s.Restamp(order.TimelineEntry{Seq: 1, Time: at.Add(-time.Second), Message: "submitted (first write)"})
+	if s.StatusMessage != "closed (first write)" || s.Timeline[0].Message != "submitted (first write)" {
+		t.Fatalf("an earlier entry leaves the latest message: %+v", s)
+	}
+	s.Restamp(order.TimelineEntry{Seq: 9, Message: "none"})
+	if len(s.Timeline) != 2 {
+		t.Fatal("an unknown sequence number changes nothing")
+	}
+}

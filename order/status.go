@@ -54,6 +54,21 @@ func (s *Status) EnterFor(requestID string, stage Stage, at time.Time, message s
 	return entry
 }
 
+// Restamp gives the timeline entry with seq the time and message the status
+// store holds for it: the store keeps the first write of a message, and when
+// a step was decided again (its workflow task ran twice after a worker died)
+// every place that shows the message shows that first write.
+func (s *Status) Restamp(stored TimelineEntry) {
+	i := stored.Seq - 1
+	if i < 0 || i >= len(s.Timeline) {
+		return
+	}
+	s.Timeline[i].Time, s.Timeline[i].Message = stored.Time, stored.Message
+	if i == len(s.Timeline)-1 {
+		s.StatusMessage = stored.Message
+	}
+}
+
 // EnteredAt is when the order entered its current stage.
 func (s Status) EnteredAt() time.Time {
 	if len(s.Timeline) == 0 {

@@ -217,6 +217,19 @@ func (s *Store) PriorLife(ctx context.Context, orderID, runKey string) (Message,
 	return msgs[0], true, nil
 }
 
+// Message is the message the store holds for an order's life (runID) and
+// sequence number; ErrNotFound when there is none.
+func (s *Store) Message(ctx context.Context, orderID, runID string, seq int) (Message, error) {
+	msgs, err := s.query(ctx, selectMessages+` AND run_id = ? AND seq = ?`, orderID, runID, seq)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(msgs) == 0 {
+		return Message{}, fmt.Errorf("message %d of order %s: %w", seq, orderID, ErrNotFound)
+	}
+	return msgs[0], nil
+}
+
 // Timeline is every message of the order, oldest first.
 func (s *Store) Timeline(ctx context.Context, orderID string) ([]Message, error) {
 	return s.query(ctx, selectMessages+timelineOrder, orderID)

@@ -231,6 +231,13 @@ func (s *switchableStore) PriorLife(ctx context.Context, orderID, runKey string)
 	return s.real.PriorLife(ctx, orderID, runKey)
 }
 
+func (s *switchableStore) Message(ctx context.Context, orderID, runKey string, seq int) (store.Message, error) {
+	if s.isDown() {
+		return store.Message{}, errors.New("connection refused")
+	}
+	return s.real.Message(ctx, orderID, runKey, seq)
+}
+
 func (s *switchableStore) Claim(ctx context.Context, c order.Claim) error {
 	if s.isDown() {
 		return errors.New("connection refused")

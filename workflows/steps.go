@@ -115,16 +115,22 @@ func (w *terminationOrder) record(ctx workflow.Context, q queuedEntry) {
 		change.Subject, change.Announce = w.subject(), q.announce
 	}
 	var (
-		sent activities.Sent
-		err  error
+		rec activities.Recorded
+		err error
 	)
 	if q.afterCommit {
 		ctx, _ := workflow.NewDisconnectedContext(ctx)
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallbackStepOptions), activities.RecordStatusName, change).Get(ctx, &sent)
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallbackStepOptions), activities.RecordStatusName, change).Get(ctx, &rec)
 	} else {
-		err = w.decide(ctx, activities.RecordStatusName, change, &sent, nil)
+		err = w.decide(ctx, activities.RecordStatusName, change, &rec, nil)
 	}
-	w.redeliver(ctx, sent)
+	if rec.Stored != nil {
+		// An earlier attempt of this step, in a task that never completed,
+		// stored the message first: the order shows what the store holds.
+		w.status.Restamp(*rec.Stored)
+		workflow.SetCurrentDetails(ctx, w.details())
+	}
+	w.redeliver(ctx, rec.Sent)
 	if err != nil {
 		// Only a message the store can never accept gets here; the order's life
 		// goes on and the message stays readable through the status query.
@@ -144,7 +150,8 @@ func (w *terminationOrder) awaitQuiet(ctx workflow.Context) {
 // once, without blocking, and returns the timeline entry still to be stored.
 func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, message, requestID string) order.TimelineEntry {
 	same := stage == w.status.Stage
-	entry := w.status.EnterFor(requestID, stage, workflow.Now(ctx), message)
+	// To the microsecond, as the status store keeps it.
+	entry := w.status.EnterFor(requestID, stage, workflow.Now(ctx).Truncate(time.Microsecond), message)
 	if !same {
 		countStage(ctx, stage)
 	}

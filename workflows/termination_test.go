@@ -463,6 +463,10 @@ func (f *flakyStore) PriorLife(ctx context.Context, orderID, runKey string) (sto
 	return f.real.PriorLife(ctx, orderID, runKey)
 }
 
+func (f *flakyStore) Message(ctx context.Context, orderID, runKey string, seq int) (store.Message, error) {
+	return f.real.Message(ctx, orderID, runKey, seq)
+}
+
 func (f *flakyStore) Claim(ctx context.Context, c order.Claim) error { return f.real.Claim(ctx, c) }
 
 func (f *flakyStore) ReleaseAbandoned(ctx context.Context, c order.Claim, at time.Time) (bool, error) {
@@ -507,6 +511,10 @@ func (d *downStore) Record(ctx context.Context, m store.Message) (bool, error) {
 
 func (d *downStore) PriorLife(ctx context.Context, orderID, runKey string) (store.Message, bool, error) {
 	return d.real.PriorLife(ctx, orderID, runKey)
+}
+
+func (d *downStore) Message(ctx context.Context, orderID, runKey string, seq int) (store.Message, error) {
+	return d.real.Message(ctx, orderID, runKey, seq)
 }
 
 func (d *downStore) Claim(ctx context.Context, c order.Claim) error { return d.real.Claim(ctx, c) }
