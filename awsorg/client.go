@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -19,6 +20,9 @@ import (
 // DefaultRegion is the region of the Organizations API unless configured:
 // its endpoint in the commercial partition is in us-east-1.
 const DefaultRegion = "us-east-1"
+
+// DefaultMaxAttempts is how often the SDK tries a call that gets no answer.
+const DefaultMaxAttempts = 3
 
 // DefaultRoleSessionName names the session of an assumed role, as CloudTrail
 // shows it.
@@ -44,9 +48,11 @@ type Settings struct {
 	// STSEndpoint, when set, replaces the STS endpoint the role is assumed
 	// at (the emulator, tests).
 	STSEndpoint string
-	// MaxAttempts bounds the SDK's own attempts at one call; 0 is 1: the
-	// caller (an activity and its retry policy) owns retries, so that every
-	// AWS answer, a rate limit included, reaches it.
+	// MaxAttempts bounds the SDK's attempts at a call that got no answer
+	// from AWS (a connection refused, reset or closed); 0 for
+	// DefaultMaxAttempts. The SDK never retries an answer, an error
+	// included: every one, a rate limit too, reaches the caller (an activity
+	// and its retry policy), which decides.
 	MaxAttempts int
 }
 
@@ -90,9 +96,15 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 	}
 	attempts := s.MaxAttempts
 	if attempts <= 0 {
-		attempts = 1
+		attempts = DefaultMaxAttempts
 	}
-	load := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryMaxAttempts(attempts)}
+	retryer := func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableConnectionError{}}
+		})
+	}
+	load := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryer(retryer)}
 	if o.credentials != nil {
 		load = append(load, config.WithCredentialsProvider(o.credentials))
 	}
