@@ -71,6 +71,8 @@ type Config struct {
 	// Codec is the payload encryption of every connection to Temporal, and
 	// who may call the codec endpoints from a browser.
 	Codec Codec
+	// AWS is how orders use AWS Organizations.
+	AWS AWSOrganizations
 }
 
 // DevServer is where the dev command's embedded Temporal server keeps its state and listens.
@@ -79,6 +81,12 @@ type DevServer struct {
 	IP      string
 	Port    int // Temporal gRPC frontend
 	UIPort  int // Temporal Web UI
+	// AWSEmulator starts an AWS Organizations emulator of a seeded
+	// organization, which aws.organizations.endpoint then names.
+	AWSEmulator bool
+	// AWSEmulatorClosureDelay is how long the emulator's closed accounts
+	// stay PENDING_CLOSURE.
+	AWSEmulatorClosureDelay time.Duration
 }
 
 // Store bounds opening the status store and its connections to PostgreSQL.
@@ -156,8 +164,8 @@ type key struct {
 }
 
 // keys are every setting: these, then those of config/notify.go,
-// config/deployment.go, config/api.go and config/codec.go.
-var keys = slices.Concat(coreKeys, deploymentKeys, notifyKeys, apiKeys, codecKeys)
+// config/deployment.go, config/api.go, config/codec.go and config/aws.go.
+var keys = slices.Concat(coreKeys, deploymentKeys, notifyKeys, apiKeys, codecKeys, awsKeys)
 
 var coreKeys = []key{
 	{"temporal.address", "temporal-address", "", "Temporal frontend host:port (default: TEMPORAL_ADDRESS, else localhost:7233)", CLI | Worker},
@@ -185,6 +193,8 @@ var coreKeys = []key{
 	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", Dev},
 	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", Dev},
 	{"dev.ui_port", "ui-port", "8233", "port of the dev server's Temporal Web UI", Dev},
+	{"dev.aws_emulator", "aws-emulator", "false", "start an AWS Organizations emulator of a seeded organization and point aws.organizations.endpoint at it, with fake keys (true or false; docs/aws.md)", Dev},
+	{"dev.aws_emulator_closure_delay", "aws-emulator-closure-delay", "30s", "how long the emulator's closed accounts stay PENDING_CLOSURE before they are SUSPENDED", Dev},
 }
 
 // DefaultStoreDSN is the status store unless configured: a SQLite file under
@@ -413,6 +423,12 @@ func Load(fs *pflag.FlagSet, cmd Command, d Defaults) (Config, error) {
 		dev = &cfg.Dev
 	}
 	cfg.Codec = loadCodec(v, uses("codec.web_ui_origins"), dev, bad)
+	if uses("aws.organizations.mode") {
+		cfg.AWS = loadAWS(v, cfg.Temporal.TaskQueue, bad)
+		if cfg.Dev.AWSEmulator && cfg.AWS.Endpoint != "" {
+			bad("aws.organizations.endpoint", "must be empty with dev.aws_emulator: the dev command points it at its emulator")
+		}
+	}
 
 	if err := Invalid(errs...); err != nil {
 		return Config{}, err
@@ -467,6 +483,12 @@ func loadDev(v *viper.Viper, bad func(name, rule string, args ...any)) DevServer
 	}
 	if !portErr && dev.Port == dev.UIPort {
 		bad("dev.ui_port", "must differ from dev.port (%d)", dev.Port)
+	}
+	dev.AWSEmulator = boolSetting(v, "dev.aws_emulator", bad)
+	if d, err := ParseDuration(v.GetString("dev.aws_emulator_closure_delay")); err != nil {
+		bad("dev.aws_emulator_closure_delay", "%v", err)
+	} else {
+		dev.AWSEmulatorClosureDelay = d
 	}
 	return dev
 }
