@@ -105,15 +105,15 @@ func TestDevAWSEmulatorSettings(t *testing.T) {
 	if cfg.Dev.AWSEmulator || cfg.Dev.AWSEmulatorClosureDelay != 30*time.Second {
 		t.Errorf("dev = %+v", cfg.Dev)
 	}
-	cfg, err = loadFor(t, config.Dev, "--aws-emulator", "true", "--aws-emulator-closure-delay", "2m", "--aws-mode", "verify")
+	cfg, err = loadFor(t, config.Dev, "--aws-emulator", "--aws-emulator-closure-delay", "2m", "--aws-mode", "verify")
 	if err != nil || !cfg.Dev.AWSEmulator || cfg.Dev.AWSEmulatorClosureDelay != 2*time.Minute || cfg.AWS.Mode != config.AWSModeVerify {
 		t.Errorf("dev = %+v, aws = %+v, %v", cfg.Dev, cfg.AWS, err)
 	}
-	_, err = loadFor(t, config.Dev, "--aws-emulator", "true", "--aws-endpoint", "http://127.0.0.1:9000")
+	_, err = loadFor(t, config.Dev, "--aws-emulator=true", "--aws-endpoint", "http://127.0.0.1:9000")
 	if err == nil || !strings.Contains(err.Error(), "aws.organizations.endpoint (flag --aws-endpoint, env TERMINATION_AWS_ORGANIZATIONS_ENDPOINT): must be empty with dev.aws_emulator") {
 		t.Errorf("emulator and endpoint: %v", err)
 	}
-	_, err = loadFor(t, config.Dev, "--aws-emulator", "maybe", "--aws-emulator-closure-delay", "0")
+	_, err = loadFor(t, config.Dev, "--aws-emulator=maybe", "--aws-emulator-closure-delay", "0")
 	if err == nil || !strings.Contains(err.Error(), "dev.aws_emulator (flag --aws-emulator") || !strings.Contains(err.Error(), "dev.aws_emulator_closure_delay") {
 		t.Errorf("bad emulator settings: %v", err)
 	}

@@ -229,9 +229,15 @@ func RegisterFlags(fs *pflag.FlagSet, cmd Command, d Defaults) {
 	for _, k := range keys {
 		if k.cmds&cmd != 0 {
 			fs.String(k.flag, d.def(k), k.usage)
+			if switches[k.name] {
+				fs.Lookup(k.flag).NoOptDefVal = "true"
+			}
 		}
 	}
 }
+
+// switches are the keys whose flag alone means true: --aws-emulator.
+var switches = map[string]bool{"dev.aws_emulator": true}
 
 // Load reads the settings of the command from every source and validates
 // them. fs must have been through RegisterFlags for the same command and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/app"
+	"github.com/cloudmarket/termination-orders/awsorg/emulator"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/worker"
 )
@@ -49,6 +50,18 @@ func Run(ctx context.Context, a app.App, logger *zap.Logger, out io.Writer) erro
 	}
 	defer srv.Stop()
 
+	var awsEmulator *AWSEmulator
+	if cfg.Dev.AWSEmulator {
+		if awsEmulator, err = StartAWSEmulator(cfg.Dev.IP, cfg.Dev.AWSEmulatorClosureDelay); err != nil {
+			return err
+		}
+		defer awsEmulator.Close(context.WithoutCancel(ctx)) //nolint:errcheck // stopping anyway
+		cfg.AWS.Endpoint = awsEmulator.URL()
+		logger.Info("AWS Organizations emulator started", zap.String("endpoint", awsEmulator.URL()),
+			zap.String("organization", emulator.SeedOrganizationID), zap.String("managementAccount", emulator.SeedManagementAccountID),
+			zap.Strings("memberAccounts", emulator.SeedMemberAccountIDs), zap.Duration("closureDelay", cfg.Dev.AWSEmulatorClosureDelay))
+	}
+
 	cfg.Temporal = cfg.Temporal.Local(srv.Address())
 	// The worker runs versioned, as production does, and as the only worker
 	// of its server it makes its build current itself.
@@ -76,12 +89,14 @@ Termination orders dev system is up.
   Notifications   %s
   HTTP API        %s/v1   (OpenAPI at /v1/openapi.json%s)
   Encryption      %s
+  AWS             %s
 
 Try: go run ./cmd/terminationctl --help      Stop: Ctrl-C
 
 `, srv.Address(), cfg.Temporal.Namespace, filepath.Join(cfg.Dev.DataDir, DatabaseFile), uiLine(srv),
 			cfg.Temporal.TaskQueue, cfg.ReopenWindow, cfg.Deployment.BuildID, cfg.Deployment.Name, redacted(cfg.StoreDSN), metricsLine(cfg.MetricsAddress),
-			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(a, httpAPI.url))
+			notificationsLine(cfg.Notify), httpAPI.url, tokensLine(httpAPI.tokens), encryptionLine(a, httpAPI.url),
+			awsLine(cfg.AWS, awsEmulator))
 	}
 	// The namespace got the search attributes when it was created; a data
 	// directory from an older version may lack some, so make sure.
