@@ -51,6 +51,10 @@ type Acceptance struct {
 	// Notify is the timing of the order's notifications, fixed now from the
 	// worker's policy.
 	Notify NotifyPolicy `json:"notify,omitzero"`
+	// AWS is how the order uses AWS Organizations, fixed now from the
+	// worker's policy; its zero value (and every order accepted before AWS
+	// was asked) takes Operations' word.
+	AWS AWSPolicy `json:"aws,omitzero"`
 }
 
 // ErrTypeInvalidClaim is the failure type of an acceptance whose claim the
@@ -119,6 +123,13 @@ func (a *Activities) AcceptOrder(ctx context.Context, in AcceptInput) (Acceptanc
 			}
 		}
 	}
+	if aws := a.Policy.AWS.withDefaults(); aws.Mode != AWSOff && len(acc.Problems) == 0 && acc.ReopenWindow > order.AWSPostClosurePeriod {
+		// AWS reopens a closed account for 90 days only: a longer window
+		// would promise the customer what AWS cannot do.
+		acc.Problems = append(acc.Problems, order.FieldError{Field: "reopenWindowSeconds",
+			Rule: fmt.Sprintf("must be at most %d (90 days) where AWS Organizations closes the account: AWS can reopen it only that long, got %d",
+				int64(order.AWSPostClosurePeriod/time.Second), int64(acc.ReopenWindow/time.Second))})
+	}
 	if len(acc.Problems) > 0 {
 		acc.ReopenWindow = 0
 	} else {
@@ -126,6 +137,7 @@ func (a *Activities) AcceptOrder(ctx context.Context, in AcceptInput) (Acceptanc
 		if acc.Notify.GiveUpAfter <= 0 {
 			acc.Notify.GiveUpAfter = DefaultGiveUpAfter
 		}
+		acc.AWS = a.Policy.AWS.withDefaults()
 	}
 	acc, err := a.checkPriorLife(ctx, acc, in)
 	if err != nil || !acc.Accepted() {

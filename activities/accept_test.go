@@ -117,3 +117,23 @@ func TestDecideUnlinkSignal(t *testing.T) {
 	require.Contains(t, decide(`{"completedBy":5}`).Problem, "not an unlink-completed report")
 	require.Contains(t, decide("").Problem, "carries no unlink-completed report")
 }
+
+// Where AWS closes the account, the window is AWS's 90 days at most, and the
+// order carries its AWS policy with the defaults filled in.
+func TestAcceptOrderUnderAnAWSMode(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	activities.Register(env, &activities.Activities{Store: newStore(t), Now: func() time.Time { return clock },
+		Policy: activities.Policy{ReopenWindow: 90 * 24 * time.Hour, AWS: activities.AWSPolicy{Mode: activities.AWSVerify}}})
+
+	acc := accept(t, env, activities.AcceptInput{Input: []byte(validInput + `}`), WorkflowID: "termination-ORD-A", RunKey: "r1"})
+	require.True(t, acc.Accepted())
+	require.Equal(t, activities.AWSVerify, acc.AWS.Mode)
+	require.Equal(t, activities.DefaultAWSCheckInterval, acc.AWS.CheckInterval)
+	require.Equal(t, activities.DefaultAWSMaxCheckInterval, acc.AWS.MaxCheckInterval)
+
+	acc = accept(t, env, activities.AcceptInput{Input: []byte(`{"orderId":"ORD-B","subscriptionId":"SUB-2","accountId":"123456789013","terminationType":"CloseAccount",
+	"items":[{"itemId":"ITM-1","quantity":0}],"requestedBy":"jane","reopenWindowSeconds":7776001}`), WorkflowID: "termination-ORD-B", RunKey: "r2"})
+	require.False(t, acc.Accepted())
+	require.ErrorContains(t, acc.Invalid(), "reopenWindowSeconds: must be at most 7776000 (90 days) where AWS Organizations closes the account")
+}

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/cloudmarket/termination-orders/awsorg"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/store"
 )
@@ -83,6 +84,8 @@ type Policy struct {
 	ReopenWindow time.Duration
 	// Notify is when people are told what about an order.
 	Notify NotifyPolicy
+	// AWS is how orders use AWS Organizations.
+	AWS AWSPolicy
 }
 
 // NotifyPolicy is the timing of an order's notifications, fixed when the
@@ -115,6 +118,9 @@ type Activities struct {
 	Runs WorkflowRuns
 	// Now is the clock of the rules' "not in the future" checks; nil is time.Now.
 	Now func() time.Time
+	// AWS is AWS Organizations, for orders accepted in an AWS mode; nil for a
+	// worker whose mode is off.
+	AWS awsorg.Organizations
 	// Notifier sends notifications; nil notifies nobody.
 	Notifier Notifier
 	// Links is what notifications link to.
@@ -128,6 +134,13 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a.DecideUnlinkSignal, activity.RegisterOptions{Name: DecideUnlinkSignalName})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: NotifyName})
 	r.RegisterActivityWithOptions(a.Deliver, activity.RegisterOptions{Name: DeliverName})
+	r.RegisterActivityWithOptions(a.CheckAWSAccount, activity.RegisterOptions{Name: CheckAWSAccountName})
+}
+
+// RegisterClose registers CloseAWSAccount, the one activity of the close task
+// queue.
+func RegisterClose(r worker.ActivityRegistry, a *Activities) {
+	r.RegisterActivityWithOptions(a.CloseAWSAccount, activity.RegisterOptions{Name: CloseAWSAccountName})
 }
 
 func (a *Activities) now() time.Time {

@@ -69,6 +69,19 @@ type Announcement struct {
 	OverdueSince time.Time `json:"overdueSince,omitzero"`
 	Reminder     int       `json:"reminder,omitempty"`
 	Last         bool      `json:"last,omitempty"`
+	// AWS is an order.NoticeAWSAttention work item.
+	AWS *AWSAttention `json:"aws,omitempty"`
+}
+
+// AWSAttention is what Operations are to look at with AWS.
+type AWSAttention struct {
+	// Reason names the case; N numbers the order's work items of that reason.
+	Reason string `json:"reason"`
+	N      int    `json:"n"`
+	// Subject and Detail are for the person who reads the work item.
+	Subject string         `json:"subject"`
+	Detail  string         `json:"detail"`
+	Check   order.AWSCheck `json:"check"`
 }
 
 // Audience is who hears of the announcement.
@@ -250,6 +263,8 @@ func compose(o notify.Order, a Announcement) (notify.Notice, error) {
 		return notify.ReopenRequested(o, a.ClosedAt, *a.Reopen), nil
 	case a.Kind == order.NoticeUnlinkCancelled && a.Cancel != nil:
 		return notify.UnlinkCancelled(o, *a.Cancel), nil
+	case a.Kind == order.NoticeAWSAttention && a.AWS != nil:
+		return notify.AWSAttention(o, a.AWS.Reason, a.AWS.N, a.AWS.Subject, a.AWS.Detail, a.AWS.Check), nil
 	}
 	return notify.Notice{}, fmt.Errorf("announcement of kind %q without what it announces", a.Kind)
 }

@@ -43,6 +43,9 @@ const (
 	TypeClosedForGood = ProblemTypeBase + "closed-for-good"
 	// TypeAlreadyUnlinked (409): the unlink was reported before; nothing changed.
 	TypeAlreadyUnlinked = ProblemTypeBase + "already-unlinked"
+	// TypeAWSAccountActive (409): an unlink was reported while AWS
+	// Organizations reports the account ACTIVE (verify mode); nothing changed.
+	TypeAWSAccountActive = ProblemTypeBase + "aws-account-active"
 	// TypeNotAcceptedYet (409): the order is still being accepted; nothing changed, ask again shortly.
 	TypeNotAcceptedYet = ProblemTypeBase + "not-accepted-yet"
 	// TypeAccountInTermination (409): another order holds the AWS account;
@@ -80,6 +83,7 @@ var problemTitles = map[string]string{
 	TypeRejectedByStage:        "Rejected by the order's stage",
 	TypeClosedForGood:          "Account closed for good",
 	TypeAlreadyUnlinked:        "Unlink already reported",
+	TypeAWSAccountActive:       "AWS reports the account active",
 	TypeNotAcceptedYet:         "Order not accepted yet",
 	TypeAccountInTermination:   "AWS account in termination by another order",
 	TypeAccountClosedForGood:   "AWS account closed for good",
@@ -108,7 +112,7 @@ type Problem struct {
 	// HoldingOrderID, HoldingStage and ClosedForGoodAt name the order in the
 	// way of an order refused for its AWS account.
 	HoldingOrderID  string      `json:"holdingOrderId,omitempty" doc:"account-in-termination: the order that holds the AWS account; account-closed-for-good: the order that closed it."`
-	HoldingStage    order.Stage `json:"holdingStage,omitempty" enum:"AwaitingUnlink,PostClosure,PermanentlyClosed" doc:"account-in-termination, account-closed-for-good: the holding order's stage."`
+	HoldingStage    order.Stage `json:"holdingStage,omitempty" enum:"AwaitingUnlink,Closing,PostClosure,PermanentlyClosed" doc:"account-in-termination, account-closed-for-good: the holding order's stage."`
 	ClosedForGoodAt *time.Time  `json:"closedForGoodAt,omitempty" doc:"account-closed-for-good: when the AWS account was closed for good."`
 
 	headers http.Header
@@ -194,6 +198,8 @@ func rejection(r *starter.RejectedError) *Problem {
 		return newProblem(TypeClosedForGood, http.StatusConflict, r.Reason)
 	case order.RefusedAlreadyUnlinked:
 		return newProblem(TypeAlreadyUnlinked, http.StatusConflict, r.Reason)
+	case order.RefusedAWSAccountActive:
+		return newProblem(TypeAWSAccountActive, http.StatusConflict, r.Reason)
 	case order.RefusedNotAcceptedYet:
 		p := newProblem(TypeNotAcceptedYet, http.StatusConflict, r.Reason)
 		p.headers.Set("Retry-After", "1")
@@ -263,7 +269,7 @@ func storeProblem(err error) *Problem {
 // ends, and the refused order may then be placed again.
 func cacheable(p *Problem) bool {
 	switch p.Type {
-	case TypeInvalidInput, TypeOrderExists, TypeRejectedByStage, TypeClosedForGood, TypeAlreadyUnlinked, TypeIdempotencyKeyMismatch,
+	case TypeInvalidInput, TypeOrderExists, TypeRejectedByStage, TypeClosedForGood, TypeAlreadyUnlinked, TypeAWSAccountActive, TypeIdempotencyKeyMismatch,
 		TypeAccountClosedForGood, TypeOrderAlreadyProcessed:
 		return true
 	}

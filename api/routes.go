@@ -90,7 +90,7 @@ type statusOutput struct {
 }
 
 type listInput struct {
-	Stage          string `query:"stage" enum:"AwaitingUnlink,PostClosure,Reopened,PermanentlyClosed,Cancelled,Failed" doc:"Keep the orders in this stage."`
+	Stage          string `query:"stage" enum:"AwaitingUnlink,Closing,PostClosure,Reopened,PermanentlyClosed,Cancelled,Failed" doc:"Keep the orders in this stage."`
 	AccountID      string `query:"accountId" doc:"Keep the orders of this AWS account (12 digits)."`
 	SubscriptionID string `query:"subscriptionId" doc:"Keep the orders of this subscription."`
 	PageSize       int    `query:"pageSize" minimum:"1" maximum:"1000" doc:"Orders per page (default 100)."`

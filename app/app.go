@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/api"
+	"github.com/cloudmarket/termination-orders/awsorg"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -58,6 +59,9 @@ type App struct {
 	// API is how the HTTP API answers (api.* settings), for the commands
 	// that serve it.
 	API api.Config
+	// AWSOptions shape the AWS Organizations adapter beyond its settings
+	// (the dev command's emulator gives its fake keys).
+	AWSOptions []awsorg.Option
 }
 
 // New checks cfg against the rules of the project's packages and builds the
@@ -72,6 +76,10 @@ func New(cfg config.Config) (App, error) {
 	}
 	if uses("order.reopen_window") && (cfg.ReopenWindow < order.MinReopenWindow || cfg.ReopenWindow > order.MaxReopenWindow) {
 		bad("order.reopen_window", fmt.Errorf("must be whole seconds between %s and %s, got %s", order.MinReopenWindow, order.MaxReopenWindow, cfg.ReopenWindow))
+	}
+	if uses("aws.organizations.mode") && cfg.AWS.Mode != config.AWSModeOff && cfg.ReopenWindow > order.AWSPostClosurePeriod {
+		bad("order.reopen_window", fmt.Errorf("must be at most %s with aws.organizations.mode %s: AWS can reopen a closed account only within %s, got %s",
+			order.AWSPostClosurePeriod, cfg.AWS.Mode, order.AWSPostClosurePeriod, cfg.ReopenWindow))
 	}
 	a := App{Config: cfg}
 	if d := &a.Config.Deployment; uses("worker.versioning") && d.Versioning && d.BuildID == "" {

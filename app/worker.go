@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/awsorg"
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/health"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -119,6 +120,13 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 		notifier = notifier.WithLogTargets()
 	}
 	wopts.Notifier = notifier
+	if wopts.Policy.AWS.Mode != activities.AWSOff {
+		org, err := awsorg.New(ctx, a.OrganizationsSettings(), a.AWSOptions...)
+		if err != nil {
+			return fmt.Errorf("aws.organizations: %w", err)
+		}
+		wopts.AWS = org
+	}
 	w, err := worker.Start(ctx, c, st, wopts)
 	if err != nil {
 		return err
@@ -141,7 +149,10 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 		zap.String("store", st.Dialect()),
 		zap.String("workerDeployment", wopts.Deployment.Name),
 		zap.String("buildID", wopts.Deployment.BuildID),
-		zap.Bool("madeCurrent", wopts.Deployment.MakeCurrent))
+		zap.Bool("madeCurrent", wopts.Deployment.MakeCurrent),
+		zap.String("awsOrganizationsMode", cfg.AWS.Mode),
+		zap.String("awsOrganizationsEndpoint", cfg.AWS.Endpoint),
+		zap.Bool("awsRole", cfg.AWS.RoleARN != ""))
 	warnUnlessCurrent(ctx, c, wopts.Deployment, logger)
 	if o.onStarted != nil {
 		o.onStarted()
@@ -169,7 +180,8 @@ func (a App) WorkerOptions() worker.Options {
 	cfg := a.Config
 	return worker.Options{
 		TaskQueue:                    cfg.Temporal.TaskQueue,
-		Policy:                       activities.Policy{ReopenWindow: cfg.ReopenWindow, Notify: notifyPolicy(cfg.Notify)},
+		Policy:                       activities.Policy{ReopenWindow: cfg.ReopenWindow, Notify: notifyPolicy(cfg.Notify), AWS: awsPolicy(cfg.AWS)},
+		CloseRate:                    cfg.AWS.CloseRate,
 		StopTimeout:                  cfg.StopTimeout,
 		CacheSize:                    cfg.WorkflowCacheSize,
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
@@ -177,6 +189,29 @@ func (a App) WorkerOptions() worker.Options {
 		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
 		Deployment:                   workerDeployment(cfg.Deployment),
 	}
+}
+
+// awsPolicy is how the worker's orders use AWS Organizations.
+func awsPolicy(c config.AWSOrganizations) activities.AWSPolicy {
+	mode := activities.AWSOff
+	switch c.Mode {
+	case config.AWSModeVerify:
+		mode = activities.AWSVerify
+	case config.AWSModeClose:
+		mode = activities.AWSClose
+	default:
+		return activities.AWSPolicy{}
+	}
+	return activities.AWSPolicy{
+		Mode: mode, CheckInterval: c.CheckInterval, MaxCheckInterval: c.MaxCheckInterval,
+		QuotaWait: c.QuotaWait, CloseTaskQueue: c.CloseTaskQueue,
+	}
+}
+
+// OrganizationsSettings are the AWS Organizations adapter's settings.
+func (a App) OrganizationsSettings() awsorg.Settings {
+	c := a.Config.AWS
+	return awsorg.Settings{Region: c.Region, RoleARN: c.RoleARN, ExternalID: c.ExternalID, Endpoint: c.Endpoint}
 }
 
 // workerDeployment is the deployment the settings give: none unless

@@ -57,6 +57,7 @@ func Run(ctx context.Context, a app.App, logger *zap.Logger, out io.Writer) erro
 		}
 		defer awsEmulator.Close(context.WithoutCancel(ctx)) //nolint:errcheck // stopping anyway
 		cfg.AWS.Endpoint = awsEmulator.URL()
+		a.AWSOptions = append(a.AWSOptions, awsEmulator.AdapterOptions()...)
 		logger.Info("AWS Organizations emulator started", zap.String("endpoint", awsEmulator.URL()),
 			zap.String("organization", emulator.SeedOrganizationID), zap.String("managementAccount", emulator.SeedManagementAccountID),
 			zap.Strings("memberAccounts", emulator.SeedMemberAccountIDs), zap.Duration("closureDelay", cfg.Dev.AWSEmulatorClosureDelay))

@@ -131,6 +131,24 @@ func UnlinkCancelled(o Order, r order.Request) Notice {
 	}
 }
 
+// AWSAttention is Operations' work item when AWS and the order disagree or
+// AWS holds a closure up. Reason names the case (for example
+// "unlink-while-active"); n numbers the order's work items of that reason,
+// so each is its own event.
+func AWSAttention(o Order, reason string, n int, subject, detail string, check order.AWSCheck) Notice {
+	id := o.eventID("aws", reason, strconv.Itoa(n))
+	text := fmt.Sprintf("%s\n\nAWS's answer: %s\n%s", detail, check, o.facts())
+	return Notice{
+		ID: id, Kind: order.NoticeAWSAttention, OrderID: o.Order.OrderID,
+		Subject: fmt.Sprintf("%s (AWS account %s, termination order %s)", subject, o.Order.AccountID, o.Order.OrderID),
+		Text:    text,
+		Data: body(o.fields(order.NoticeAWSAttention, id, map[string]any{
+			"reason": reason, "detail": detail, "awsOperation": check.Operation, "awsState": check.State,
+			"awsOutcome": check.Outcome, "awsCheckedAt": check.At.UTC(),
+		})),
+	}
+}
+
 func (o Order) facts() string {
 	lines := []string{
 		"Order: " + o.Order.OrderID,

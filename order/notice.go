@@ -15,4 +15,9 @@ const (
 	NoticeReopenRequested = "operations.reopen_requested"
 	// NoticeUnlinkCancelled tells Operations the unlink work item needs no action.
 	NoticeUnlinkCancelled = "operations.unlink_cancelled"
+	// NoticeAWSAttention is Operations' work item when AWS and the order
+	// disagree or AWS holds a closure up: an unlink reported while AWS
+	// reports the account ACTIVE, a close quota or limit, the management
+	// account, an account ACTIVE at its deadline, a reopen AWS has not made.
+	NoticeAWSAttention = "operations.aws_attention"
 )

@@ -191,8 +191,8 @@ func TestUnlinkCompleted(t *testing.T) {
 
 func TestStageMapping(t *testing.T) {
 	want := map[order.Stage]order.OrderStatus{
-		order.StageAwaitingUnlink: order.OrderStatusProcessing, order.StagePostClosure: order.OrderStatusCompleted,
-		order.StageReopened: order.OrderStatusCompleted, order.StagePermanentlyClosed: order.OrderStatusCompleted,
+		order.StageAwaitingUnlink: order.OrderStatusProcessing, order.StageClosing: order.OrderStatusProcessing,
+		order.StagePostClosure: order.OrderStatusCompleted, order.StageReopened: order.OrderStatusCompleted, order.StagePermanentlyClosed: order.OrderStatusCompleted,
 		order.StageCancelled: order.OrderStatusFailed, order.StageFailed: order.OrderStatusFailed,
 	}
 	for _, s := range order.Stages {
@@ -206,7 +206,7 @@ func TestStageMapping(t *testing.T) {
 	if order.Stage("Closed").Valid() {
 		t.Error("unknown stage accepted")
 	}
-	for s, final := range map[order.Stage]bool{order.StageAwaitingUnlink: false, order.StagePostClosure: false, order.StageReopened: true,
+	for s, final := range map[order.Stage]bool{order.StageAwaitingUnlink: false, order.StageClosing: false, order.StagePostClosure: false, order.StageReopened: true,
 		order.StagePermanentlyClosed: true, order.StageCancelled: true, order.StageFailed: true} {
 		if s.Final() != final {
 			t.Errorf("%s.Final() = %v", s, s.Final())

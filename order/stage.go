@@ -8,6 +8,10 @@ type Stage string
 const (
 	// StageAwaitingUnlink: submitted; Operations are to contact the customer and unlink the account.
 	StageAwaitingUnlink Stage = "AwaitingUnlink"
+	// StageClosing: Operations confirmed the account is ready to close and
+	// the order is closing it with AWS (AWS Organizations' close mode); it can
+	// no longer be cancelled.
+	StageClosing Stage = "Closing"
 	// StagePostClosure: the account is closed and can be reopened until the reopen deadline.
 	StagePostClosure Stage = "PostClosure"
 	// StageReopened: the customer reopened the account inside the post-closure period. Final.
@@ -21,7 +25,7 @@ const (
 )
 
 // Stages lists every stage in the order of an order's life.
-var Stages = []Stage{StageAwaitingUnlink, StagePostClosure, StageReopened, StagePermanentlyClosed, StageCancelled, StageFailed}
+var Stages = []Stage{StageAwaitingUnlink, StageClosing, StagePostClosure, StageReopened, StagePermanentlyClosed, StageCancelled, StageFailed}
 
 // OrderStatus is the marketplace's own order status shown beside the status message.
 type OrderStatus string
@@ -37,7 +41,7 @@ const (
 // unlink, Completed from the unlink on, Failed for a failed or cancelled order.
 func (s Stage) OrderStatus() OrderStatus {
 	switch s {
-	case StageAwaitingUnlink:
+	case StageAwaitingUnlink, StageClosing:
 		return OrderStatusProcessing
 	case StagePostClosure, StageReopened, StagePermanentlyClosed:
 		return OrderStatusCompleted

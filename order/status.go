@@ -18,6 +18,9 @@ type Status struct {
 	ReopenDeadline time.Time `json:"reopenDeadline,omitzero"`
 	// Timeline holds every status change, oldest first.
 	Timeline []TimelineEntry `json:"timeline"`
+	// AWS is what AWS Organizations last answered about the account, newest
+	// last (at most MaxAWSChecks); empty when the order does not ask AWS.
+	AWS []AWSCheck `json:"aws,omitempty"`
 }
 
 // TimelineEntry is one status change. Seq numbers the entries of an order from 1;
@@ -30,6 +33,8 @@ type TimelineEntry struct {
 	// RequestID is the request ID of the unlink, reopen or cancel that made
 	// this change, if its caller gave one.
 	RequestID string `json:"requestId,omitempty"`
+	// AWS is AWS Organizations' answer this change rests on, if it rests on one.
+	AWS *AWSCheck `json:"aws,omitempty"`
 }
 
 // NewStatus is the status of an order before its first stage.
@@ -116,6 +121,9 @@ const (
 	// RefusedRequestIDReused: the request ID was already used by a different
 	// kind of request on this order.
 	RefusedRequestIDReused RefusalKind = "RequestIDReused"
+	// RefusedAWSAccountActive: an unlink was reported while AWS reports the
+	// account ACTIVE (AWS Organizations' verify mode); nothing changed.
+	RefusedAWSAccountActive RefusalKind = "AWSAccountActive"
 )
 
 // NotAcceptedYet is the refusal of a request that reaches an order before its
@@ -175,6 +183,9 @@ func (s Status) CheckUnlink() error {
 	switch s.Stage {
 	case StageAwaitingUnlink:
 		return nil
+	case StageClosing:
+		return refuse(RefusedAlreadyUnlinked, "AWS account %s was reported ready to close on %s and AWS is closing it; nothing changed",
+			s.AccountID, FormatTime(s.EnteredAt()))
 	case StagePostClosure, StageReopened, StagePermanentlyClosed:
 		return refuse(RefusedAlreadyUnlinked, "AWS account %s was reported unlinked and closed on %s (the order is %s); nothing changed",
 			s.AccountID, FormatTime(s.ClosedAt), s.Stage)
@@ -197,6 +208,8 @@ func (s Status) CheckReopen(now time.Time) error {
 		return nil
 	case StageAwaitingUnlink:
 		return refuse(RefusedByStage, "AWS account %s has not been closed yet (the order is awaiting the unlink), so there is nothing to reopen; cancel the order instead", s.AccountID)
+	case StageClosing:
+		return refuse(RefusedByStage, "AWS is closing account %s since %s; it can be reopened once it is closed", s.AccountID, FormatTime(s.EnteredAt()))
 	case StageReopened:
 		return refuse(RefusedByStage, "AWS account %s was already reopened on %s", s.AccountID, FormatTime(s.EnteredAt()))
 	case StagePermanentlyClosed:

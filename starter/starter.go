@@ -62,6 +62,10 @@ var (
 	// that Temporal no longer holds (the status store remembers it); one
 	// order closes an account at most once. It was not started again.
 	ErrOrderAlreadyProcessed = errors.New("order already processed")
+	// ErrAWSAccountActive: an unlink was reported while AWS Organizations
+	// reports the account ACTIVE (the verify mode); the error says AWS's
+	// state and when it was checked. Nothing changed. It is ErrRejected too.
+	ErrAWSAccountActive = errors.New("AWS reports the account active")
 )
 
 // RejectedError is a request the order refused, with the reason.
@@ -77,7 +81,8 @@ func (e *RejectedError) Error() string { return "order " + e.OrderID + ": " + e.
 
 // Is makes errors.Is match ErrAlreadyUnlinked for a repeated unlink, ErrInvalid
 // for refused input, and ErrRejected for the rest, which is ErrClosedForGood
-// too when the account is closed for good.
+// too when the account is closed for good, and ErrAWSAccountActive when AWS
+// reports the account active.
 func (e *RejectedError) Is(target error) bool {
 	switch e.Kind {
 	case order.RefusedAlreadyUnlinked:
@@ -85,7 +90,8 @@ func (e *RejectedError) Is(target error) bool {
 	case kindInvalid:
 		return target == ErrInvalid
 	}
-	return target == ErrRejected || (target == ErrClosedForGood && e.Kind == order.RefusedClosedForGood)
+	return target == ErrRejected || (target == ErrClosedForGood && e.Kind == order.RefusedClosedForGood) ||
+		(target == ErrAWSAccountActive && e.Kind == order.RefusedAWSAccountActive)
 }
 
 // kindInvalid is the failure type of a validator's refusal of the input.

@@ -40,6 +40,8 @@ type env struct {
 	// a test can stop it without holding up the orders of others.
 	onQueue   func(t *testing.T, queue string) interface{ Stop() }
 	namespace string
+	// frontend is the server's host:port.
+	frontend string
 }
 
 const taskQueue = "termination-orders-test"
@@ -86,7 +88,7 @@ func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store
 	}
 	newWorker := func(t *testing.T) interface{ Stop() } { return onQueue(t, taskQueue) }
 	return &env{worker: newWorker(t), temporal: c, store: st, orders: starter.New(c, taskQueue), queue: taskQueue, newWorker: newWorker, onQueue: onQueue,
-		namespace: ts.GetDefaultNamespace()}
+		namespace: ts.GetDefaultNamespace(), frontend: ts.GetFrontendHostPort()}
 }
 
 // newOrder is a valid order whose AWS account is its own, so
@@ -276,7 +278,7 @@ func TestBadInputStartsNothing(t *testing.T) {
 	require.Len(t, s.Timeline, 1)
 
 	_, err = e.orders.List(ctx, starter.ListRequest{Stage: "Closed", PageSize: 5000})
-	require.ErrorContains(t, err, `stage: must be one of AwaitingUnlink, PostClosure`)
+	require.ErrorContains(t, err, `stage: must be one of AwaitingUnlink, Closing, PostClosure`)
 	require.ErrorContains(t, err, `pageSize: must be between 1 and 1000, got 5000`)
 }
 

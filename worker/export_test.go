@@ -15,7 +15,7 @@ import (
 func NewWithWorkflow(c client.Client, st activities.StatusStore, opts Options, wf any) sdkworker.Worker {
 	w := newSDKWorker(c, opts)
 	w.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: workflows.WorkflowType})
-	registerActivities(w, c, st, opts)
+	activities.Register(w, newActivities(c, st, opts))
 	return w
 }
 

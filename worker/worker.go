@@ -12,6 +12,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/cloudmarket/termination-orders/activities"
+	"github.com/cloudmarket/termination-orders/awsorg"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -42,6 +43,12 @@ type Options struct {
 	// Deployment is the Worker Deployment and build this worker runs as;
 	// the zero value runs it unversioned.
 	Deployment Deployment
+	// AWS is AWS Organizations, for a Policy.AWS mode other than off. In the
+	// close mode the worker also polls Policy.AWS.CloseTaskQueue, where
+	// Temporal runs at most CloseRate CloseAccount calls a second for every
+	// worker together, one at a time in each.
+	AWS       awsorg.Organizations
+	CloseRate float64
 }
 
 // SDKOptions are the Temporal SDK's worker options these options make.
@@ -60,8 +67,51 @@ func (o Options) SDKOptions() sdkworker.Options {
 func New(c client.Client, st activities.StatusStore, opts Options) sdkworker.Worker {
 	w := newSDKWorker(c, opts)
 	workflows.Register(w)
-	registerActivities(w, c, st, opts)
-	return w
+	acts := newActivities(c, st, opts)
+	activities.Register(w, acts)
+	if opts.Policy.AWS.Mode != activities.AWSClose {
+		return w
+	}
+	closer := sdkworker.New(c, opts.Policy.AWS.CloseTaskQueue, sdkworker.Options{
+		// The server's limit holds across every worker of the queue.
+		TaskQueueActivitiesPerSecond:       opts.CloseRate,
+		MaxConcurrentActivityExecutionSize: 1,
+		WorkerStopTimeout:                  opts.StopTimeout,
+		OnFatalError:                       opts.OnFatalError,
+		DeploymentOptions:                  opts.Deployment.sdkOptions(),
+	})
+	activities.RegisterClose(closer, acts)
+	return &pair{Worker: w, closer: closer}
+}
+
+// pair is the worker with the close task queue's worker beside it.
+type pair struct {
+	sdkworker.Worker
+	closer sdkworker.Worker
+}
+
+func (p *pair) Start() error {
+	if err := p.closer.Start(); err != nil {
+		return fmt.Errorf("close task queue: %w", err)
+	}
+	if err := p.Worker.Start(); err != nil {
+		p.closer.Stop()
+		return err
+	}
+	return nil
+}
+
+func (p *pair) Run(interruptCh <-chan any) error {
+	if err := p.closer.Start(); err != nil {
+		return fmt.Errorf("close task queue: %w", err)
+	}
+	defer p.closer.Stop()
+	return p.Worker.Run(interruptCh)
+}
+
+func (p *pair) Stop() {
+	p.Worker.Stop()
+	p.closer.Stop()
 }
 
 // Start builds the worker and starts it polling. With
@@ -91,13 +141,14 @@ func newSDKWorker(c client.Client, opts Options) sdkworker.Worker {
 	return sdkworker.New(c, opts.TaskQueue, opts.SDKOptions())
 }
 
-func registerActivities(w sdkworker.Worker, c client.Client, st activities.StatusStore, opts Options) {
-	activities.Register(w, &activities.Activities{
+func newActivities(c client.Client, st activities.StatusStore, opts Options) *activities.Activities {
+	return &activities.Activities{
 		Store:    st,
 		Policy:   opts.Policy,
 		Signals:  activities.HistorySignals{Client: c},
 		Runs:     activities.TemporalRuns{Client: c},
+		AWS:      opts.AWS,
 		Notifier: opts.Notifier,
 		Links:    opts.Links,
-	})
+	}
 }

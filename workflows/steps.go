@@ -152,6 +152,11 @@ func (w *terminationOrder) transition(ctx workflow.Context, stage order.Stage, m
 	same := stage == w.status.Stage
 	// To the microsecond, as the status store keeps it.
 	entry := w.status.EnterFor(requestID, stage, workflow.Now(ctx).Truncate(time.Microsecond), message)
+	if w.onAnswer != nil {
+		entry.AWS = w.onAnswer
+		w.status.Timeline[len(w.status.Timeline)-1].AWS = w.onAnswer
+		w.onAnswer = nil
+	}
 	if !same {
 		countStage(ctx, stage)
 	}
@@ -204,5 +209,5 @@ func (w *terminationOrder) details() string {
 		d += fmt.Sprintf("\n\nClosed %s by %s (ref. %s) · reopen deadline %s",
 			order.FormatTime(s.ClosedAt), w.unlink.CompletedBy, w.unlink.Reference, order.FormatTime(s.ReopenDeadline))
 	}
-	return d + w.notificationDetails()
+	return d + w.awsDetails() + w.notificationDetails()
 }

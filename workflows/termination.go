@@ -78,6 +78,17 @@ type terminationOrder struct {
 	// delivering counts notifications being retried; failed lists those given up.
 	delivering int
 	failed     []string
+
+	// aws is how the order uses AWS Organizations (activities.AWSOff: not
+	// at all). awsVersioned and awsPatched hold its change's version;
+	// awaitingAWS is set while an unlink signal waits for AWS to agree;
+	// awsNotices counts Operations' AWS work items by reason; onAnswer is the
+	// AWS answer the next timeline entry rests on.
+	aws                        activities.AWSPolicy
+	awsVersioned, awsPatched   bool
+	awaitingAWS, reopenedByAWS bool
+	awsNotices                 map[string]int
+	onAnswer                   *order.AWSCheck
 }
 
 func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (Status, error) {
@@ -99,7 +110,8 @@ func (w *terminationOrder) run(ctx workflow.Context, input converter.RawValue) (
 		return w.status, err
 	}
 	w.order, w.owner, w.window = acc.Order, acc.Owner, acc.ReopenWindow
-	w.notify = acc.Notify
+	w.notify, w.aws = acc.Notify, acc.AWS
+	w.awsNotices = map[string]int{}
 	w.unlinkDueBy = w.dueBy(ctx)
 	w.status = order.NewStatus(acc.Order)
 	if w.status.OrderID == "" {
@@ -256,7 +268,7 @@ func (w *terminationOrder) validateRequest(input error, requestID string, target
 // before it is decided, it checks the stage again and applies the request, or
 // refuses it with the reason. A retry with the request ID of the change
 // already made gets the original answer.
-func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string, target order.Stage, check func() error, apply func()) (Status, error) {
+func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string, target order.Stage, check func() error, apply func() error) (Status, error) {
 	steady, _ := workflow.NewDisconnectedContext(ctx)
 	// Until the order is accepted: a caller that gives up is told the outcome
 	// is unknown, and its retry with the same ID joins this one. A handler's
@@ -269,10 +281,17 @@ func (w *terminationOrder) decideRequest(ctx workflow.Context, requestID string,
 	if err := check(); err != nil {
 		return Status{}, w.refusal(err)
 	}
+	if err := apply(); err != nil {
+		return Status{}, w.refusal(err)
+	}
+	return w.status, nil
+}
+
+// asUpdate runs apply as the decision of an update (see queuedEntry.afterCommit).
+func (w *terminationOrder) asUpdate(apply func()) {
 	w.byUpdate = true
 	apply()
 	w.byUpdate = false
-	return w.status, nil
 }
 
 // refusal turns the domain's refusal into the update failure clients see: its
@@ -287,19 +306,27 @@ func (w *terminationOrder) refusal(err error) error {
 
 func (w *terminationOrder) validateConfirmUnlink(ctx workflow.Context, u UnlinkCompleted) error {
 	input := u.ValidateFor(w.status, workflow.Now(ctx))
-	return w.validateRequest(input, u.RequestID, order.StagePostClosure, func() error { return w.status.CheckUnlink() })
+	return w.validateRequest(input, u.RequestID, w.unlinkTarget(), func() error { return w.status.CheckUnlink() })
+}
+
+// unlinkTarget is the stage an unlink report moves the order to.
+func (w *terminationOrder) unlinkTarget() order.Stage {
+	if w.aws.Mode == activities.AWSClose {
+		return order.StageClosing
+	}
+	return order.StagePostClosure
 }
 
 func (w *terminationOrder) confirmUnlink(ctx workflow.Context, u UnlinkCompleted) (Status, error) {
 	closedAt := u.ClosedAt(workflow.Now(ctx))
-	return w.decideRequest(ctx, u.RequestID, order.StagePostClosure,
+	return w.decideRequest(ctx, u.RequestID, w.unlinkTarget(),
 		func() error {
 			if err := w.status.CheckUnlink(); err != nil {
 				return err
 			}
 			return w.status.CheckCloseTime(closedAt)
 		},
-		func() { w.applyUnlink(ctx, u, closedAt) })
+		func() error { return w.reportedUnlink(ctx, u, closedAt, false) })
 }
 
 func (w *terminationOrder) validateReopen(ctx workflow.Context, r ReopenRequest) error {
@@ -311,7 +338,7 @@ func (w *terminationOrder) reopenUpdate(ctx workflow.Context, r ReopenRequest) (
 	now := workflow.Now(ctx)
 	return w.decideRequest(ctx, r.RequestID, order.StageReopened,
 		func() error { return w.status.CheckReopen(now) },
-		func() { w.reopen(ctx, r) })
+		func() error { w.asUpdate(func() { w.reopen(ctx, r) }); return nil })
 }
 
 func (w *terminationOrder) validateCancel(_ workflow.Context, r CancelRequest) error {
@@ -321,7 +348,7 @@ func (w *terminationOrder) validateCancel(_ workflow.Context, r CancelRequest) e
 func (w *terminationOrder) cancelUpdate(ctx workflow.Context, r CancelRequest) (Status, error) {
 	// Checks read w.status when called: a method value would copy it now.
 	return w.decideRequest(ctx, r.RequestID, order.StageCancelled, func() error { return w.status.CheckCancel() },
-		func() { w.cancel(ctx, r) })
+		func() error { w.asUpdate(func() { w.cancel(ctx, r) }); return nil })
 }
 
 func (w *terminationOrder) reopen(ctx workflow.Context, r ReopenRequest) {
@@ -371,8 +398,10 @@ func (w *terminationOrder) listenForUnlink(ctx workflow.Context) {
 			w.logger.Warn("Unlink-completed signal ignored: invalid", "Problem", d.Problem)
 		case w.status.Stage != order.StageAwaitingUnlink:
 			w.logger.Info("Unlink-completed signal ignored: the order is past that step", "Stage", w.status.Stage)
+		case w.awaitingAWS:
+			w.logger.Info("Unlink-completed signal ignored: an earlier one waits for AWS to agree")
 		default:
-			w.applyUnlink(ctx, d.Report, d.ClosedAt)
+			_ = w.reportedUnlink(ctx, d.Report, d.ClosedAt, true)
 		}
 	}
 }
@@ -401,12 +430,17 @@ func (w *terminationOrder) cancelledByTemporal(steady workflow.Context, cause er
 // finish runs the reopen window of a closed account, then waits until every
 // message is stored and every request answered.
 func (w *terminationOrder) finish(ctx, steady workflow.Context) (Status, error) {
+	// While AWS closes the account, nothing but AWS moves the order on.
+	_ = workflow.Await(steady, func() bool { return w.status.Stage != order.StageClosing })
 	if w.status.Stage == order.StagePostClosure {
 		if ctx.Err() != nil {
 			w.logger.Warn("Temporal cancel request ignored: the account is closed and its reopen window must run its course")
 		}
 		if err := w.awaitReopenWindow(steady); err != nil {
 			return w.status, err
+		}
+		if w.status.Stage == order.StageReopened && !w.reopenedByAWS {
+			w.followReopen(steady)
 		}
 	}
 	w.awaitQuiet(steady)
@@ -434,7 +468,7 @@ func (w *terminationOrder) awaitReopenWindow(ctx workflow.Context) error {
 	if elapsed, err := sleep(ctx, w.status.ReopenDeadline.Sub(workflow.Now(ctx)), summary, reopened); err != nil || !elapsed {
 		return err
 	}
-	w.enter(ctx, order.StagePermanentlyClosed, order.PermanentlyClosedMessage(w.status), "")
+	w.closeForGood(ctx)
 	return nil
 }
 

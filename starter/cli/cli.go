@@ -25,13 +25,14 @@ import (
 
 // Exit codes, so that scripts can tell outcomes apart.
 const (
-	ExitOK       = 0
-	ExitFailure  = 1 // connection or server trouble
-	ExitInvalid  = 2 // bad input or configuration: nothing was sent
-	ExitRejected = 3 // the order exists already, or its stage does not allow the request
-	ExitNotFound = 4 // no such order
-	ExitUnknown  = 5 // no answer in time: the request may or may not have been applied
-	ExitRefused  = 6 // the order was refused: its AWS account is held by another order or closed for good
+	ExitOK        = 0
+	ExitFailure   = 1 // connection or server trouble
+	ExitInvalid   = 2 // bad input or configuration: nothing was sent
+	ExitRejected  = 3 // the order exists already, or its stage does not allow the request
+	ExitNotFound  = 4 // no such order
+	ExitUnknown   = 5 // no answer in time: the request may or may not have been applied
+	ExitRefused   = 6 // the order was refused: its AWS account is held by another order or closed for good
+	ExitAWSActive = 7 // an unlink was refused: AWS Organizations reports the account ACTIVE
 )
 
 // Run executes terminationctl with args and returns its exit code.
@@ -67,6 +68,8 @@ func exitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, starter.ErrAccountInTermination), errors.Is(err, starter.ErrAccountClosedForGood):
 		return ExitRefused
+	case errors.Is(err, starter.ErrAWSAccountActive):
+		return ExitAWSActive
 	case errors.Is(err, starter.ErrOrderExists), errors.Is(err, starter.ErrRejected), errors.Is(err, starter.ErrOrderAlreadyProcessed):
 		return ExitRejected
 	default:
@@ -375,7 +378,7 @@ func (a *ctl) listCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&stage, "stage", "", "only orders in this stage: AwaitingUnlink, PostClosure, Reopened, PermanentlyClosed, Cancelled or Failed")
+	cmd.Flags().StringVar(&stage, "stage", "", "only orders in this stage: AwaitingUnlink, Closing, PostClosure, Reopened, PermanentlyClosed, Cancelled or Failed")
 	cmd.Flags().IntVar(&limit, "limit", starter.DefaultPageSize, "at most this many orders (one page)")
 	cmd.Flags().StringVar(&token, "page-token", "", "continue after the page that printed this token")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: {\"orders\": [...], \"nextPageToken\"}, with the contract's field names")
