@@ -1,14 +1,18 @@
 package awsorg
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -104,7 +108,10 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 			o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableConnectionError{}}
 		})
 	}
-	load := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryer(retryer)}
+	load := []func(*config.LoadOptions) error{
+		config.WithRegion(region), config.WithRetryer(retryer),
+		config.WithHTTPClient(bufferedBody{awshttp.NewBuildableClient()}),
+	}
 	if o.credentials != nil {
 		load = append(load, config.WithCredentialsProvider(o.credentials))
 	}
@@ -135,6 +142,29 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 		}
 	})
 	return &Client{api: api}, nil
+}
+
+// bufferedBody is an HTTP client that sends a copy of each request's body.
+// The SDK closes the body it built as soon as the response arrives; when a
+// server answers before the transport has read that body to its end, the
+// transport then closes the connection under the response, and the call
+// fails with "use of closed network connection" although AWS answered
+// (aws-sdk-go-v2 issue 2737). Organizations' request bodies are a few bytes.
+type bufferedBody struct{ client aws.HTTPClient }
+
+func (b bufferedBody) Do(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return b.client.Do(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read the request body: %w", err)
+	}
+	copied := r.Clone(r.Context())
+	copied.Body = io.NopCloser(bytes.NewReader(body))
+	copied.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	copied.ContentLength = int64(len(body))
+	return b.client.Do(copied)
 }
 
 // DescribeAccount returns the account's state; an account AWS does not find

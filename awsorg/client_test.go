@@ -369,6 +369,30 @@ func TestListAccountsReadsEveryPage(t *testing.T) {
 	}
 }
 
+// An answer that comes before the SDK's transport has finished with the
+// request is read whole: without the adapter's copy of the request body,
+// some of these calls failed with "use of closed network connection".
+func TestQuickAnswersAreRead(t *testing.T) {
+	cfg := emulator.Seed()
+	for i := range 25 {
+		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("6000000000%02d", i)})
+	}
+	em, url := serve(t, cfg)
+	c, err := awsorg.New(context.Background(), awsorg.Settings{Endpoint: url, MaxAttempts: 1}, awsorg.WithCredentials(emulator.StaticCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lists = 1000
+	for i := range lists {
+		if _, err := c.ListAccounts(context.Background()); err != nil {
+			t.Fatalf("list %d: %v", i+1, err)
+		}
+	}
+	if n := len(em.Calls()); n != 2*lists {
+		t.Errorf("%d calls; want %d", n, 2*lists)
+	}
+}
+
 func TestRefusedCredentialsAreClassified(t *testing.T) {
 	_, url := serve(t, emulator.Seed())
 	ctx := context.Background()
