@@ -108,10 +108,7 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 			o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableConnectionError{}}
 		})
 	}
-	load := []func(*config.LoadOptions) error{
-		config.WithRegion(region), config.WithRetryer(retryer),
-		config.WithHTTPClient(bufferedBody{awshttp.NewBuildableClient()}),
-	}
+	load := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithRetryer(retryer)}
 	if o.credentials != nil {
 		load = append(load, config.WithCredentialsProvider(o.credentials))
 	}
@@ -119,6 +116,12 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws organizations: load the AWS configuration: %w", err)
 	}
+	// Wrapped once loaded: loading configures the SDK's own client (a CA
+	// bundle from AWS_CA_BUNDLE, say), which it recognises only unwrapped.
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = bufferedBody{cfg.HTTPClient}
 	if s.RoleARN != "" {
 		session := s.RoleSessionName
 		if session == "" {

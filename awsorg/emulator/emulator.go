@@ -77,8 +77,9 @@ type Config struct {
 	// ClosureDelay is how long an account stays PENDING_CLOSURE after
 	// CloseAccount; 0 for DefaultClosureDelay.
 	ClosureDelay time.Duration
-	// CloseQuota is the rolling close quota; nil for DefaultQuota.
-	CloseQuota *Quota
+	// CloseQuota is the rolling close quota; the zero Quota for
+	// DefaultQuota.
+	CloseQuota Quota
 	// MaxPendingClosures, when above 0, is how many accounts may be
 	// PENDING_CLOSURE at once: one more CloseAccount answers
 	// CLOSE_ACCOUNT_REQUESTS_LIMIT_EXCEEDED.
@@ -246,8 +247,8 @@ func New(cfg Config) *Emulator {
 	if e.orgID == "" {
 		e.orgID = SeedOrganizationID
 	}
-	if cfg.CloseQuota != nil {
-		e.quota = *cfg.CloseQuota
+	if cfg.CloseQuota != (Quota{}) {
+		e.quota = cfg.CloseQuota
 	}
 	if !orgIDPattern.MatchString(e.orgID) {
 		panic(fmt.Sprintf("emulator: organization ID %q is not o- and 10 to 32 lowercase letters or digits", e.orgID))
