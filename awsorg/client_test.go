@@ -68,6 +68,14 @@ func emulated(t *testing.T, cfg emulator.Config) (*emulator.Emulator, *awsorg.Cl
 	return em, c
 }
 
+// addMembers adds n member accounts in the state to cfg, their IDs prefix
+// (10 digits) and a two-digit number.
+func addMembers(cfg *emulator.Config, prefix string, n int, state awsorg.State) {
+	for i := range n {
+		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("%s%02d", prefix, i), State: state})
+	}
+}
+
 func TestDescribeAccountReportsAWSState(t *testing.T) {
 	em, c := emulated(t, emulator.Seed())
 	ctx := context.Background()
@@ -301,9 +309,7 @@ func TestUnansweredCallIsUnclassified(t *testing.T) {
 
 func TestCloseQuotaIsARollingWindow(t *testing.T) {
 	cfg := emulator.Seed()
-	for i := range 20 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("5000000000%02d", i)})
-	}
+	addMembers(&cfg, "5000000000", 20, awsorg.StateActive)
 	em, c := emulated(t, cfg)
 	ctx := context.Background()
 	members := len(cfg.Accounts)
@@ -354,9 +360,7 @@ func TestManagementAccountIDIsAskedOnce(t *testing.T) {
 
 func TestListAccountsReadsEveryPage(t *testing.T) {
 	cfg := emulator.Seed()
-	for i := range 25 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("6000000000%02d", i), State: awsorg.StateSuspended})
-	}
+	addMembers(&cfg, "6000000000", 25, awsorg.StateSuspended)
 	em, c := emulated(t, cfg)
 	accounts, err := c.ListAccounts(context.Background())
 	if err != nil {
@@ -412,9 +416,7 @@ func TestCABundleIsHonoured(t *testing.T) {
 // some of these calls failed with "use of closed network connection".
 func TestQuickAnswersAreRead(t *testing.T) {
 	cfg := emulator.Seed()
-	for i := range 25 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("6000000000%02d", i)})
-	}
+	addMembers(&cfg, "6000000000", 25, awsorg.StateActive)
 	em, url := serve(t, cfg)
 	c, err := awsorg.New(context.Background(), awsorg.Settings{Endpoint: url, MaxAttempts: 1}, awsorg.WithCredentials(emulator.StaticCredentials()))
 	if err != nil {
@@ -524,9 +526,7 @@ func TestNewWithARoleCallsNothing(t *testing.T) {
 func TestConcurrentCallsAreSafe(t *testing.T) {
 	cfg := emulator.Seed()
 	cfg.CloseQuota = emulator.NoQuota
-	for i := range 30 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("7000000000%02d", i)})
-	}
+	addMembers(&cfg, "7000000000", 30, awsorg.StateActive)
 	em, c := emulated(t, cfg)
 	ctx := context.Background()
 	var wg sync.WaitGroup
