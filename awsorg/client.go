@@ -1,14 +1,18 @@
 package awsorg
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -112,6 +116,12 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws organizations: load the AWS configuration: %w", err)
 	}
+	// Wrapped once loaded: loading configures the SDK's own client (a CA
+	// bundle from AWS_CA_BUNDLE, say), which it recognises only unwrapped.
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = bufferedBody{cfg.HTTPClient}
 	if s.RoleARN != "" {
 		session := s.RoleSessionName
 		if session == "" {
@@ -135,6 +145,29 @@ func New(ctx context.Context, s Settings, opts ...Option) (*Client, error) {
 		}
 	})
 	return &Client{api: api}, nil
+}
+
+// bufferedBody is an HTTP client that sends a copy of each request's body.
+// The SDK closes the body it built as soon as the response arrives; when a
+// server answers before the transport has read that body to its end, the
+// transport then closes the connection under the response, and the call
+// fails with "use of closed network connection" although AWS answered
+// (aws-sdk-go-v2 issue 2737). Organizations' request bodies are a few bytes.
+type bufferedBody struct{ client aws.HTTPClient }
+
+func (b bufferedBody) Do(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return b.client.Do(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read the request body: %w", err)
+	}
+	copied := r.Clone(r.Context())
+	copied.Body = io.NopCloser(bytes.NewReader(body))
+	copied.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	copied.ContentLength = int64(len(body))
+	return b.client.Do(copied)
 }
 
 // DescribeAccount returns the account's state; an account AWS does not find

@@ -2,8 +2,15 @@ package awsorg_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -59,6 +66,14 @@ func emulated(t *testing.T, cfg emulator.Config) (*emulator.Emulator, *awsorg.Cl
 		t.Fatal(err)
 	}
 	return em, c
+}
+
+// addMembers adds n member accounts in the state to cfg, their IDs prefix
+// (10 digits) and a two-digit number.
+func addMembers(cfg *emulator.Config, prefix string, n int, state awsorg.State) {
+	for i := range n {
+		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("%s%02d", prefix, i), State: state})
+	}
 }
 
 func TestDescribeAccountReportsAWSState(t *testing.T) {
@@ -294,9 +309,7 @@ func TestUnansweredCallIsUnclassified(t *testing.T) {
 
 func TestCloseQuotaIsARollingWindow(t *testing.T) {
 	cfg := emulator.Seed()
-	for i := range 20 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("5000000000%02d", i)})
-	}
+	addMembers(&cfg, "5000000000", 20, awsorg.StateActive)
 	em, c := emulated(t, cfg)
 	ctx := context.Background()
 	members := len(cfg.Accounts)
@@ -347,9 +360,7 @@ func TestManagementAccountIDIsAskedOnce(t *testing.T) {
 
 func TestListAccountsReadsEveryPage(t *testing.T) {
 	cfg := emulator.Seed()
-	for i := range 25 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("6000000000%02d", i), State: awsorg.StateSuspended})
-	}
+	addMembers(&cfg, "6000000000", 25, awsorg.StateSuspended)
 	em, c := emulated(t, cfg)
 	accounts, err := c.ListAccounts(context.Background())
 	if err != nil {
@@ -366,6 +377,59 @@ func TestListAccountsReadsEveryPage(t *testing.T) {
 	}
 	if pages := len(em.Calls().Of(emulator.OpListAccounts, "")); pages != 2 {
 		t.Errorf("%d pages; want 2 of at most 20", pages)
+	}
+}
+
+// A CA bundle for the SDK (AWS_CA_BUNDLE, as behind a proxy that inspects
+// TLS) leaves the adapter working.
+func TestCABundleIsHonoured(t *testing.T) {
+	em, url := serve(t, emulator.Seed())
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	c, err := awsorg.New(context.Background(), awsorg.Settings{Endpoint: url}, awsorg.WithCredentials(emulator.StaticCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.DescribeAccount(context.Background(), member); err != nil || got != awsorg.StateActive {
+		t.Fatalf("DescribeAccount = %q, %v", got, err)
+	}
+	if n := len(em.Calls()); n != 1 {
+		t.Errorf("%d calls", n)
+	}
+}
+
+// An answer that comes before the SDK's transport has finished with the
+// request is read whole: without the adapter's copy of the request body,
+// some of these calls failed with "use of closed network connection".
+func TestQuickAnswersAreRead(t *testing.T) {
+	cfg := emulator.Seed()
+	addMembers(&cfg, "6000000000", 25, awsorg.StateActive)
+	em, url := serve(t, cfg)
+	c, err := awsorg.New(context.Background(), awsorg.Settings{Endpoint: url, MaxAttempts: 1}, awsorg.WithCredentials(emulator.StaticCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lists = 300
+	for i := range lists {
+		if _, err := c.ListAccounts(context.Background()); err != nil {
+			t.Fatalf("list %d: %v", i+1, err)
+		}
+	}
+	if n := len(em.Calls()); n != 2*lists {
+		t.Errorf("%d calls; want %d", n, 2*lists)
 	}
 }
 
@@ -461,10 +525,8 @@ func TestNewWithARoleCallsNothing(t *testing.T) {
 
 func TestConcurrentCallsAreSafe(t *testing.T) {
 	cfg := emulator.Seed()
-	cfg.CloseQuota = &emulator.NoQuota
-	for i := range 30 {
-		cfg.Accounts = append(cfg.Accounts, emulator.Account{ID: fmt.Sprintf("7000000000%02d", i)})
-	}
+	cfg.CloseQuota = emulator.NoQuota
+	addMembers(&cfg, "7000000000", 30, awsorg.StateActive)
 	em, c := emulated(t, cfg)
 	ctx := context.Background()
 	var wg sync.WaitGroup

@@ -14,7 +14,7 @@ type Call struct {
 	// operations.
 	AccountID string
 	// Start is when the request arrived, End when its answer was written
-	// (the emulator's clock).
+	// (the emulator's clock, which Advance moves).
 	Start, End time.Time
 	// Status is the answer's HTTP status.
 	Status int

@@ -77,8 +77,9 @@ type Config struct {
 	// ClosureDelay is how long an account stays PENDING_CLOSURE after
 	// CloseAccount; 0 for DefaultClosureDelay.
 	ClosureDelay time.Duration
-	// CloseQuota is the rolling close quota; nil for DefaultQuota.
-	CloseQuota *Quota
+	// CloseQuota is the rolling close quota; the zero Quota for
+	// DefaultQuota.
+	CloseQuota Quota
 	// MaxPendingClosures, when above 0, is how many accounts may be
 	// PENDING_CLOSURE at once: one more CloseAccount answers
 	// CLOSE_ACCOUNT_REQUESTS_LIMIT_EXCEEDED.
@@ -96,8 +97,6 @@ type Config struct {
 	// Credentials are the access keys the emulator knows, ID to secret;
 	// nil for AccessKeyID and SecretAccessKey.
 	Credentials map[string]string
-	// Now is the emulator's clock; nil for time.Now.
-	Now func() time.Time
 }
 
 // Account is an account of the emulated organization.
@@ -143,13 +142,6 @@ type Fault struct {
 	Status int
 }
 
-func (f Fault) Error() string {
-	if f.Reason != "" {
-		return f.Type + " (" + f.Reason + "): " + f.Message
-	}
-	return f.Type + ": " + f.Message
-}
-
 // The faults the product handles, with AWS's messages.
 var (
 	FaultAccountNotFound = Fault{Type: "AccountNotFoundException",
@@ -186,7 +178,6 @@ type Emulator struct {
 	closureDelay     time.Duration
 	minCloseInterval time.Duration
 	maxPending       int
-	clock            func() time.Time
 	offset           atomic.Int64 // Advance's, in nanoseconds
 
 	mu            sync.Mutex
@@ -237,7 +228,6 @@ func New(cfg Config) *Emulator {
 		closureDelay:     cfg.ClosureDelay,
 		minCloseInterval: cfg.MinCloseInterval,
 		maxPending:       cfg.MaxPendingClosures,
-		clock:            cfg.Now,
 		management:       cfg.ManagementAccountID,
 		orgID:            cfg.OrganizationID,
 		accounts:         map[string]*account{},
@@ -251,17 +241,14 @@ func New(cfg Config) *Emulator {
 	if e.closureDelay <= 0 {
 		e.closureDelay = DefaultClosureDelay
 	}
-	if e.clock == nil {
-		e.clock = time.Now
-	}
 	if e.management == "" {
 		e.management = SeedManagementAccountID
 	}
 	if e.orgID == "" {
 		e.orgID = SeedOrganizationID
 	}
-	if cfg.CloseQuota != nil {
-		e.quota = *cfg.CloseQuota
+	if cfg.CloseQuota != (Quota{}) {
+		e.quota = cfg.CloseQuota
 	}
 	if !orgIDPattern.MatchString(e.orgID) {
 		panic(fmt.Sprintf("emulator: organization ID %q is not o- and 10 to 32 lowercase letters or digits", e.orgID))
@@ -573,7 +560,7 @@ func (e *Emulator) closeAccount(id string) *Fault {
 // older than its window.
 func (e *Emulator) Advance(d time.Duration) { e.offset.Add(int64(d)) }
 
-func (e *Emulator) now() time.Time { return e.clock().Add(time.Duration(e.offset.Load())) }
+func (e *Emulator) now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
 
 // sleep waits d, or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {

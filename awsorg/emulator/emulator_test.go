@@ -26,7 +26,7 @@ const member = "123456789012"
 type raw struct {
 	op, body        string
 	service, region string
-	secret          string
+	key, secret     string
 	tamper          string // replaces the body after signing
 }
 
@@ -39,12 +39,15 @@ func (r raw) send(t *testing.T, url string) (int, http.Header, map[string]any) {
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "AWSOrganizationsV20161128."+r.op)
 	if r.service != "" {
-		secret := r.secret
+		key, secret := r.key, r.secret
+		if key == "" {
+			key = emulator.AccessKeyID
+		}
 		if secret == "" {
 			secret = emulator.SecretAccessKey
 		}
 		sum := sha256.Sum256([]byte(r.body))
-		creds := aws.Credentials{AccessKeyID: emulator.AccessKeyID, SecretAccessKey: secret}
+		creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}
 		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), r.service, r.region, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -114,6 +117,25 @@ func TestRequestsWithoutAValidSignatureAreRefused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestTheEmulatorKnowsTheKeysItIsGiven(t *testing.T) {
+	cfg := emulator.Seed()
+	cfg.Credentials = map[string]string{"AKIAOTHERFAKEKEY0001": "other-secret"}
+	em, url := serve(t, cfg)
+	describe := raw{op: "DescribeAccount", body: `{"AccountId":"` + member + `"}`, service: "organizations", region: "us-east-1"}
+	if status, _, out := describe.send(t, url); status != 403 || out["__type"] != "UnrecognizedClientException" {
+		t.Errorf("the default key, not given = %d %v", status, out)
+	}
+	other := describe
+	other.key, other.secret = "AKIAOTHERFAKEKEY0001", "other-secret"
+	if status, _, out := other.send(t, url); status != 200 {
+		t.Errorf("a given key = %d %v", status, out)
+	}
+	em.AddCredentials(emulator.AccessKeyID, emulator.SecretAccessKey)
+	if status, _, out := describe.send(t, url); status != 200 {
+		t.Errorf("the default key, added = %d %v", status, out)
 	}
 }
 
