@@ -31,7 +31,7 @@ type AWSCheck struct {
 	State string `json:"state,omitempty"`
 	// Outcome is what a CloseAccount came to (see the activities' close
 	// outcomes); empty for a DescribeAccount.
-	Outcome string `json:"outcome,omitempty"`
+	Outcome string    `json:"outcome,omitempty"`
 	At      time.Time `json:"at"`
 }
 

@@ -141,7 +141,7 @@ func TestRecordAWSHistories(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					id := "ORD-HIST-" + name
 					run := drive(t, e, id)
-					compareOrWrite(t, history(t, e.temporal, order.WorkflowID(id), run), name+".json")
+					compareOrWriteAs(t, history(t, e.temporal, order.WorkflowID(id), run), name+".json", commandEventTypes)
 				})
 			}
 		})

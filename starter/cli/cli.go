@@ -251,6 +251,11 @@ func (a *ctl) unlinkCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if s.Stage == order.StageClosing {
+				fmt.Fprintf(cmd.OutOrStdout(), "Unlink of order %s confirmed: AWS account %s is ready to close and AWS is closing it; "+
+					"the reopen window starts once AWS reports it suspended (terminationctl status %s).\n", args[0], s.AccountID, args[0])
+				return nil
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Unlink of order %s confirmed: AWS account %s closed on %s; it can be reopened until %s.\n",
 				args[0], s.AccountID, order.FormatTime(s.ClosedAt), order.FormatTime(s.ReopenDeadline))
 			return nil

@@ -26,13 +26,20 @@ func printStatus(w io.Writer, s order.Status) error {
 		fmt.Fprintf(tw, "Reopen by\t%s\n", order.FormatTime(s.ReopenDeadline))
 	}
 	fmt.Fprintf(tw, "Message\t%s\n", s.StatusMessage)
+	if len(s.AWS) > 0 {
+		fmt.Fprintf(tw, "AWS\t%s\n", s.AWS[len(s.AWS)-1])
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "\nTimeline")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, e := range s.Timeline {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", e.Seq, order.FormatTime(e.Time), e.Stage, e.Message)
+		msg := e.Message
+		if e.AWS != nil {
+			msg += " [AWS: " + e.AWS.String() + "]"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", e.Seq, order.FormatTime(e.Time), e.Stage, msg)
 	}
 	return tw.Flush()
 }
