@@ -23,10 +23,11 @@ const (
 	AWSModeClose = "close"
 )
 
-// MaxCloseRate bounds aws.organizations.close_rate, so that a value meant
-// as seconds between closures (30) is refused rather than read as 30 a
-// second.
-const MaxCloseRate = 10.0
+// MaxCloseRate bounds aws.organizations.close_rate. Temporal lets a burst of
+// the rate rounded up through a rate-limited task queue at once, so above one
+// a second two closures could run together; the bound also refuses a value
+// meant as seconds between closures (30) rather than read it as 30 a second.
+const MaxCloseRate = 1.0
 
 // CloseTaskQueueSuffix makes the default close task queue from
 // temporal.task_queue.
@@ -68,7 +69,7 @@ var awsKeys = []key{
 	{"aws.organizations.role_arn", "aws-role-arn", "", "IAM role to assume for the Organizations calls, arn:aws:iam::<12 digits>:role/<name>; empty for the default credential chain's own identity", awsCommands},
 	{"aws.organizations.external_id", "aws-external-id", "", "external ID the role's trust policy requires (needs aws.organizations.role_arn)", awsCommands},
 	{"aws.organizations.endpoint", "aws-endpoint", "", "Organizations endpoint URL instead of AWS's, such as an emulator's", awsCommands},
-	{"aws.organizations.close_rate", "aws-close-rate", "0.5", "CloseAccount calls a second for the whole organization, across every worker (the close task queue's server-side rate limit), above 0 and at most 10", awsCommands},
+	{"aws.organizations.close_rate", "aws-close-rate", "0.5", "CloseAccount calls a second for the whole organization, across every worker (the close task queue's server-side rate limit), above 0 and at most 1", awsCommands},
 	{"aws.organizations.close_task_queue", "aws-close-task-queue", "", "task queue of the CloseAccount activities (default: temporal.task_queue + " + CloseTaskQueueSuffix + ")", awsCommands},
 	{"aws.organizations.check_interval", "aws-check-interval", "15s", "first wait before AWS's state of an account is asked again; the waits double up to aws.organizations.max_check_interval", awsCommands},
 	{"aws.organizations.max_check_interval", "aws-max-check-interval", "15m", "longest wait between two checks of AWS's state of an account", awsCommands},
@@ -113,7 +114,7 @@ func loadAWS(v *viper.Viper, taskQueue string, bad func(name, rule string, args 
 		}
 	}
 	if r, err := strconv.ParseFloat(strings.TrimSpace(v.GetString("aws.organizations.close_rate")), 64); err != nil || !(r > 0 && r <= MaxCloseRate) {
-		bad("aws.organizations.close_rate", "must be a number of closures a second above 0 and at most %g, such as 0.5, got %q", MaxCloseRate, v.GetString("aws.organizations.close_rate"))
+		bad("aws.organizations.close_rate", "must be a number of closures a second above 0 and at most %g, such as 0.5 (one every 2 s), got %q", MaxCloseRate, v.GetString("aws.organizations.close_rate"))
 	} else {
 		a.CloseRate = r
 	}

@@ -65,8 +65,13 @@ func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store)
 // policy, notifications); the task queue and stop timeout are the tests'.
 func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
 	t.Helper()
+	return newEnvOn(t, temporaltest.NewServer(temporaltest.WithT(t)), opts, wrap)
+}
+
+// newEnvOn is newEnvWithOptions on a test server of the caller's.
+func newEnvOn(t *testing.T, ts *temporaltest.TestServer, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
+	t.Helper()
 	opts.TaskQueue, opts.StopTimeout = taskQueue, 5*time.Second
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
 	ctx := context.Background()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
