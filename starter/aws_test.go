@@ -48,14 +48,14 @@ type awsEnv struct {
 
 // newAWSEnv is an env whose worker runs in mode against an emulated
 // organization, with the given reopen window.
-func newAWSEnv(t *testing.T, mode activities.AWSMode, window time.Duration, wrap func(awsorg.Organizations) awsorg.Organizations) *awsEnv {
+func newAWSEnv(t testing.TB, mode activities.AWSMode, window time.Duration, wrap func(awsorg.Organizations) awsorg.Organizations) *awsEnv {
 	t.Helper()
 	return newAWSEnvWith(t, awsPolicy(mode), window, emulator.Config{ClosureDelay: 500 * time.Millisecond}, wrap)
 }
 
 // newAWSEnvWith is newAWSEnv with the worker's AWS policy and the emulator's
 // configuration.
-func newAWSEnvWith(t *testing.T, policy activities.AWSPolicy, window time.Duration, cfg emulator.Config, wrap func(awsorg.Organizations) awsorg.Organizations) *awsEnv {
+func newAWSEnvWith(t testing.TB, policy activities.AWSPolicy, window time.Duration, cfg emulator.Config, wrap func(awsorg.Organizations) awsorg.Organizations) *awsEnv {
 	t.Helper()
 	em := emulator.New(cfg)
 	srv := httptest.NewServer(em)
@@ -66,7 +66,7 @@ func newAWSEnvWith(t *testing.T, policy activities.AWSPolicy, window time.Durati
 	if wrap != nil {
 		port = wrap(org)
 	}
-	e := newEnvOn(t, temporaltest.NewServer(temporaltest.WithT(t), oneCloseAtATime(policy.CloseTaskQueue)), worker.Options{
+	e := newEnvOn(t, newTestServer(t, oneCloseAtATime(policy.CloseTaskQueue)), worker.Options{
 		Policy: activities.Policy{ReopenWindow: window, AWS: policy},
 		AWS:    port, CloseRate: 1,
 	}, nil)
@@ -88,7 +88,7 @@ func oneCloseAtATime(queue string) temporaltest.TestServerOption {
 }
 
 // member adds the order's account to the organization, ACTIVE.
-func (e *awsEnv) member(t *testing.T, id string) string {
+func (e *awsEnv) member(t testing.TB, id string) string {
 	t.Helper()
 	acct := ordertest.Account(id)
 	require.NoError(t, e.em.AddAccount(emulator.Account{ID: acct}))

@@ -118,7 +118,7 @@ func newTestKey(t *testing.T, id string) codec.Key {
 	return k
 }
 
-func waitForStage(t *testing.T, orders *starter.Client, id string, stage order.Stage) order.Status {
+func waitForStage(t testing.TB, orders *starter.Client, id string, stage order.Stage) order.Status {
 	t.Helper()
 	var s order.Status
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

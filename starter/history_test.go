@@ -318,7 +318,7 @@ func ownQueue(t *testing.T, e *env, id string) *env {
 	own := *e
 	own.queue = "hist-" + id
 	own.orders = starter.New(e.temporal, own.queue, starter.WithUnlinkSLA(historyNotify.UnlinkSLA))
-	own.newWorker = func(t *testing.T) interface{ Stop() } { return e.onQueue(t, own.queue) }
+	own.newWorker = func(t testing.TB) interface{ Stop() } { return e.onQueue(t, own.queue) }
 	own.worker = own.newWorker(t)
 	return &own
 }

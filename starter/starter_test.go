@@ -35,10 +35,10 @@ type env struct {
 	// queue is the task queue orders starts orders on.
 	queue string
 	// newWorker starts another worker like the first, for restarts.
-	newWorker func(t *testing.T) interface{ Stop() }
+	newWorker func(t testing.TB) interface{ Stop() }
 	// onQueue starts a worker like the first on a task queue of its own, so
 	// a test can stop it without holding up the orders of others.
-	onQueue   func(t *testing.T, queue string) interface{ Stop() }
+	onQueue   func(t testing.TB, queue string) interface{ Stop() }
 	namespace string
 	// frontend is the server's host:port.
 	frontend string
@@ -63,13 +63,27 @@ func newEnvWithStore(t *testing.T, window time.Duration, wrap func(*store.Store)
 
 // newEnvWithOptions is newEnvWithStore with the worker's options (its
 // policy, notifications); the task queue and stop timeout are the tests'.
-func newEnvWithOptions(t *testing.T, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
+func newEnvWithOptions(t testing.TB, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
 	t.Helper()
-	return newEnvOn(t, temporaltest.NewServer(temporaltest.WithT(t)), opts, wrap)
+	return newEnvOn(t, newTestServer(t), opts, wrap)
+}
+
+// newTestServer is a Temporal test server that stops when t ends; a
+// benchmark's too.
+func newTestServer(t testing.TB, opts ...temporaltest.TestServerOption) *temporaltest.TestServer {
+	tt, ok := t.(*testing.T)
+	if ok {
+		opts = append(opts, temporaltest.WithT(tt))
+	}
+	ts := temporaltest.NewServer(opts...)
+	if !ok {
+		t.Cleanup(ts.Stop)
+	}
+	return ts
 }
 
 // newEnvOn is newEnvWithOptions on a test server of the caller's.
-func newEnvOn(t *testing.T, ts *temporaltest.TestServer, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
+func newEnvOn(t testing.TB, ts *temporaltest.TestServer, opts worker.Options, wrap func(*store.Store) activities.StatusStore) *env {
 	t.Helper()
 	opts.TaskQueue, opts.StopTimeout = taskQueue, 5*time.Second
 	c := ts.GetDefaultClient()
@@ -83,7 +97,7 @@ func newEnvOn(t *testing.T, ts *temporaltest.TestServer, opts worker.Options, wr
 	if wrap != nil {
 		workerStore = wrap(st)
 	}
-	onQueue := func(t *testing.T, queue string) interface{ Stop() } {
+	onQueue := func(t testing.TB, queue string) interface{ Stop() } {
 		o := opts
 		o.TaskQueue = queue
 		w := worker.New(c, workerStore, o)
@@ -91,7 +105,7 @@ func newEnvOn(t *testing.T, ts *temporaltest.TestServer, opts worker.Options, wr
 		t.Cleanup(w.Stop)
 		return w
 	}
-	newWorker := func(t *testing.T) interface{ Stop() } { return onQueue(t, taskQueue) }
+	newWorker := func(t testing.TB) interface{ Stop() } { return onQueue(t, taskQueue) }
 	return &env{worker: newWorker(t), temporal: c, store: st, orders: starter.New(c, taskQueue), queue: taskQueue, newWorker: newWorker, onQueue: onQueue,
 		namespace: ts.GetDefaultNamespace(), frontend: ts.GetFrontendHostPort()}
 }
@@ -111,7 +125,7 @@ func ops() order.UnlinkCompleted {
 	return order.UnlinkCompleted{CompletedBy: "ops.sam@example.com", Reference: "OPS-7781"}
 }
 
-func (e *env) waitForStage(t *testing.T, orderID string, stage order.Stage) order.Status {
+func (e *env) waitForStage(t testing.TB, orderID string, stage order.Stage) order.Status {
 	t.Helper()
 	return waitForStage(t, e.orders, orderID, stage)
 }
