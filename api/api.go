@@ -115,7 +115,7 @@ type Server struct {
 // provider's keys, so it must live as long as the server.
 func New(ctx context.Context, opts Options) (*Server, error) {
 	useProblems()
-	auth, err := newAuthenticator(ctx, opts.Config)
+	auth, err := newAuthenticator(ctx, opts.Config, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +151,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}).Handler(h)
 	}
 	h = s.limitBody(h)
+	h = s.checkQuery(h)
 	if opts.Codec != nil {
 		// The codec endpoints have their own origins (the Web UI's, not the
 		// order pages') and their own body limit.
@@ -194,6 +195,10 @@ func humaConfig() huma.Config {
 	cfg.Transformers = append(cfg.Transformers, func(ctx huma.Context, _ string, v any) (any, error) {
 		if p, ok := v.(*Problem); ok {
 			p.Instance = instance(ctx.Context())
+			if p.cause != nil {
+				infoOf(ctx.Context()).cause = p.cause
+			}
+			p.sealed()
 		}
 		return v, nil
 	})
@@ -214,8 +219,14 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	for name, ping := range map[string]func(context.Context) error{"temporal": s.orders.Ping, "store": s.store.Ping} {
 		c := health.Check{Ready: true, Detail: "answered"}
 		if err := ping(ctx); err != nil {
-			c = health.Check{Detail: err.Error()}
+			// /readyz answers without a token: where the dependency is
+			// stays in the log.
+			c = health.Check{Detail: "did not answer within " + health.DefaultPingTimeout.String()}
+			if ctx.Err() == nil {
+				c.Detail = "refused or failed"
+			}
 			report.Ready = false
+			s.log.Warn("Not ready: a dependency did not answer", zap.String("dependency", name), zap.Error(err))
 		}
 		report.Checks[name] = c
 	}

@@ -193,7 +193,7 @@ func (s *Server) start(ctx context.Context, in *startInput) (*posted[StartedOrde
 	var o order.Order
 	fields := decodeStrict(in.RawBody, &o)
 	if !notAnObject(fields) {
-		fields = merge(fields, o.Validate(s.now()))
+		fields = merge(fields, validateOrderJSON(in.RawBody, s.now()))
 	}
 	if len(fields) > 0 {
 		return nil, invalid("invalid termination order", fields...)
