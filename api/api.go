@@ -140,7 +140,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		writeProblemHTTP(w, p)
 	})
 
-	var h http.Handler = mux
+	var h http.Handler = s.openAPI30(mux)
 	if len(opts.Config.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: opts.Config.CORSOrigins,
@@ -150,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	h = s.limitBody(h)
+	h = s.limitBody(s.limitChunkedBody(h))
 	h = s.checkQuery(h)
 	if opts.Codec != nil {
 		// The codec endpoints have their own origins (the Web UI's, not the
@@ -181,10 +181,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func humaConfig() huma.Config {
 	cfg := huma.DefaultConfig("Termination orders API", Version)
 	cfg.Info.Description = "Start and drive AWS account termination orders. Every error is an RFC 9457 problem (application/problem+json) whose type URI says which case it is."
-	cfg.OpenAPIPath = "/v1/openapi"
+	cfg.OpenAPIPath = openAPIPath
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
 	cfg.CreateHooks = nil // no $schema links in the answers
+	describeService(&cfg)
 	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {

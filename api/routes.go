@@ -181,6 +181,7 @@ func (s *Server) register(api huma.API, op huma.Operation, roles []Role, schema 
 	}
 	doc := api.OpenAPI().Paths[op.Path].Post
 	doc.RequestBody.Content["application/json"].Schema = schema(api.OpenAPI().Components.Schemas)
+	documentHeaders(doc, op.DefaultStatus)
 }
 
 func bodySchema[T any](name string) func(huma.Registry) *huma.Schema {
