@@ -13,12 +13,18 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/cloudmarket/termination-orders/api"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/order"
+	"github.com/cloudmarket/termination-orders/workflows"
 )
 
 // fieldsOf returns the broken rules of an invalid-input problem by field.
@@ -192,4 +198,74 @@ func TestPayloadTooLargeStatesOneLimitForSizedAndChunkedBodies(t *testing.T) {
 	p := post(io.MultiReader(strings.NewReader(`{"orderId":"ORD-1"}`)), -1).problem(t)
 	require.Equal(t, api.TypeInvalidInput, p.Type, "a small chunked body reaches the route: %s", p.Detail)
 	require.Contains(t, problemFields(t, p), "subscriptionId")
+}
+
+func rawJSON(data string) converter.RawValue {
+	return converter.NewRawValue(&commonpb.Payload{
+		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
+		Data:     []byte(data),
+	})
+}
+
+// A client that is not ours (temporal workflow start/update/signal with raw
+// JSON) meets the same rules in the workflow's own decoding: a raw start
+// with a key sent twice fails at its acceptance, naming the field; a raw
+// update is rejected by its validator (nothing in history); a raw signal is
+// ignored. Nothing changes on the order.
+func TestRawStartsUpdatesAndSignalsRefuseDuplicateKeysAndBadText(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	c := e.temporal.GetDefaultClient()
+	ctx := context.Background()
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: order.WorkflowID("ORD-RAW-1"), TaskQueue: taskQueue},
+		workflows.WorkflowType, rawJSON(strings.Replace(orderBody, "ORD-EDGE", "ORD-RAW-1", 1)+`,"requestedBy":"mallory"}`))
+	require.NoError(t, err)
+	var appErr *temporal.ApplicationError
+	// An accepted order would wait for its unlink: give up on it in time.
+	getCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.ErrorAs(t, run.Get(getCtx, nil), &appErr)
+	require.Equal(t, workflows.ErrTypeInvalidOrder, appErr.Type())
+	require.Contains(t, appErr.Message(), "requestedBy: appears more than once")
+
+	e.start(t, newOrder("ORD-RAW-2"))
+	e.waitForStage(t, "ORD-RAW-2", order.StageAwaitingUnlink)
+	for name, payload := range map[string]string{
+		workflows.UpdateCancel:        `{"requestedBy":"jane","reason":"x","REASON":"y"}`,
+		workflows.UpdateConfirmUnlink: "{\"completedBy\":\"o\xffps\",\"reference\":\"OPS-1\"}",
+	} {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: order.WorkflowID("ORD-RAW-2"), UpdateName: name, Args: []any{rawJSON(payload)},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err == nil {
+			err = h.Get(ctx, nil)
+		}
+		require.Error(t, err, name)
+		require.Regexp(t, `REASON: appears more than once|completedBy: must be valid UTF-8 text`, err.Error(), name)
+	}
+	require.NoError(t, c.SignalWorkflow(ctx, order.WorkflowID("ORD-RAW-2"), "", workflows.SignalUnlinkCompleted,
+		rawJSON(`{"completedBy":"ops","reference":"OPS-1","reference":"OPS-2"}`)))
+	// The signal is decided by a (local) activity, recorded as a marker
+	// after the signal: wait until it has been.
+	require.Eventually(t, func() bool {
+		it := c.GetWorkflowHistory(ctx, order.WorkflowID("ORD-RAW-2"), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		signaled := false
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return false
+			}
+			if a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
+				require.Equal(t, workflows.UpdateAcceptance, a.GetAcceptedRequest().GetInput().GetName(), "no raw update was accepted")
+			}
+			signaled = signaled || ev.GetWorkflowExecutionSignaledEventAttributes() != nil
+			if signaled && ev.GetMarkerRecordedEventAttributes() != nil {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond)
+	st := e.waitForStage(t, "ORD-RAW-2", order.StageAwaitingUnlink)
+	require.Equal(t, order.StageAwaitingUnlink, st.Stage, "nothing changed")
 }
