@@ -11,16 +11,17 @@ var (
 	// 127.0.0.1:7233: ..." or "read tcp 10.0.0.5:41234->10.0.0.9:5432: ...".
 	opAddress = regexp.MustCompile(`\b(dial|read|write|accept|listen) (tcp[46]?|udp[46]?|unix|ip[46]?) \S+: `)
 	// lookupAddress is a DNS lookup's: "lookup db.internal on 10.0.0.2:53".
-	lookupAddress = regexp.MustCompile(`\blookup \S+ on \S+`)
-	// hostPort is any other IP address with a port.
-	hostPort = regexp.MustCompile(`(\[[0-9A-Fa-f:.]+(%[\w.-]+)?\]|\b\d{1,3}(\.\d{1,3}){3}):\d{1,5}\b`)
+	lookupAddress = regexp.MustCompile(`\blookup \S+ on [\w.:\[\]%-]*[\w\]]`)
+	// ipAddress is any other IP address, with or without its port, that
+	// does not continue a word (an order ID such as ORD-1.2.3.4 is none).
+	ipAddress = regexp.MustCompile(`(^|[^\w.-])(\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|(?:\d{1,3}\.){3}\d{1,3})(:\d{1,5})?\b`)
 )
 
 // withoutAddresses is text with every network address replaced.
 func withoutAddresses(s string) string {
 	s = opAddress.ReplaceAllString(s, "$1 $2: ")
 	s = lookupAddress.ReplaceAllString(s, "lookup (address)")
-	return hostPort.ReplaceAllString(s, "(address)")
+	return ipAddress.ReplaceAllString(s, "${1}(address)")
 }
 
 // sealed is the problem as it may leave this service: its detail without
