@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +137,43 @@ func TestAcceptOrderUnderAnAWSMode(t *testing.T) {
 	"items":[{"itemId":"ITM-1","quantity":0}],"requestedBy":"jane","reopenWindowSeconds":7776001}`), WorkflowID: "termination-ORD-B", RunKey: "r2"})
 	require.False(t, acc.Accepted())
 	require.ErrorContains(t, acc.Invalid(), "reopenWindowSeconds: must be at most 7776000 (90 days) where AWS Organizations closes the account")
+}
+
+// A raw start from a client that is not ours (temporal workflow start
+// --input) is decided here: what plain JSON decoding would hide fails the
+// order with the field named, and no AWS account is claimed.
+func TestAcceptOrderRefusesDuplicateKeysBadTextAndAZeroWindow(t *testing.T) {
+	st := newStore(t)
+	env := acceptEnv(st, 0)
+	for input, want := range map[string]string{
+		validInput + `,"reopenWindowSeconds":0}`:                 "reopenWindowSeconds: must be between 1 and 31536000 seconds when set, got 0",
+		validInput + `,"accountId":"210987654321"}`:              "accountId: appears more than once in one object",
+		validInput + `,"RequestedBy":"mallory"}`:                 `RequestedBy: appears more than once in one object (as "requestedBy" and "RequestedBy"`,
+		strings.Replace(validInput, "jane", "ja\xffne", 1) + `}`: "requestedBy: must be valid UTF-8 text",
+	} {
+		acc := accept(t, env, activities.AcceptInput{Input: []byte(input), WorkflowID: "termination-ORD-A", RunKey: "r1"})
+		require.False(t, acc.Accepted(), input)
+		require.ErrorContains(t, acc.Invalid(), want)
+	}
+	// Nothing was claimed: the account is free for a valid order.
+	acc := accept(t, env, activities.AcceptInput{Input: []byte(validInput + `}`), WorkflowID: "termination-ORD-A", RunKey: "r2"})
+	require.True(t, acc.Accepted())
+}
+
+// A raw unlink-completed signal with a key sent twice or text that is not
+// UTF-8 is ignored with the field named, like any invalid signal.
+func TestDecideUnlinkSignalRefusesDuplicateKeysAndBadText(t *testing.T) {
+	env := acceptEnv(newStore(t), 0)
+	for payload, want := range map[string]string{
+		`{"completedBy":"ops","reference":"OPS-1","reference":"OPS-2"}`:                                                       "reference: appears more than once",
+		`{"completedBy":"ops","reference":"OPS-1","CompletedAt":"2026-11-26T13:30:00Z","completedAt":"2026-11-26T13:00:00Z"}`: "completedAt: appears more than once",
+		"{\"completedBy\":\"o\xffps\",\"reference\":\"OPS-1\"}":                                                               "completedBy: must be valid UTF-8 text",
+	} {
+		v, err := env.ExecuteActivity(activities.DecideUnlinkSignalName, activities.UnlinkSignal{
+			Payload: []byte(payload), SignalName: "unlink-completed", Ordinal: 1, PlacedAt: clock.Add(-time.Hour)})
+		require.NoError(t, err)
+		var d activities.UnlinkDecision
+		require.NoError(t, v.Get(&d))
+		require.Contains(t, d.Problem, want, payload)
+	}
 }

@@ -115,7 +115,7 @@ type Server struct {
 // provider's keys, so it must live as long as the server.
 func New(ctx context.Context, opts Options) (*Server, error) {
 	useProblems()
-	auth, err := newAuthenticator(ctx, opts.Config)
+	auth, err := newAuthenticator(ctx, opts.Config, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		writeProblemHTTP(w, p)
 	})
 
-	var h http.Handler = mux
+	var h http.Handler = s.openAPI30(mux)
 	if len(opts.Config.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: opts.Config.CORSOrigins,
@@ -150,7 +150,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	h = s.limitBody(h)
+	h = s.limitBody(s.limitChunkedBody(h))
+	h = s.checkQuery(h)
 	if opts.Codec != nil {
 		// The codec endpoints have their own origins (the Web UI's, not the
 		// order pages') and their own body limit.
@@ -180,10 +181,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func humaConfig() huma.Config {
 	cfg := huma.DefaultConfig("Termination orders API", Version)
 	cfg.Info.Description = "Start and drive AWS account termination orders. Every error is an RFC 9457 problem (application/problem+json) whose type URI says which case it is."
-	cfg.OpenAPIPath = "/v1/openapi"
+	cfg.OpenAPIPath = openAPIPath
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
 	cfg.CreateHooks = nil // no $schema links in the answers
+	describeService(&cfg)
 	cfg.Formats = map[string]huma.Format{"application/json": huma.DefaultJSONFormat, "json": huma.DefaultJSONFormat}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {
@@ -194,6 +196,10 @@ func humaConfig() huma.Config {
 	cfg.Transformers = append(cfg.Transformers, func(ctx huma.Context, _ string, v any) (any, error) {
 		if p, ok := v.(*Problem); ok {
 			p.Instance = instance(ctx.Context())
+			if p.cause != nil {
+				infoOf(ctx.Context()).cause = p.cause
+			}
+			p.sealed()
 		}
 		return v, nil
 	})
@@ -214,8 +220,14 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	for name, ping := range map[string]func(context.Context) error{"temporal": s.orders.Ping, "store": s.store.Ping} {
 		c := health.Check{Ready: true, Detail: "answered"}
 		if err := ping(ctx); err != nil {
-			c = health.Check{Detail: err.Error()}
+			// /readyz answers without a token: where the dependency is
+			// stays in the log.
+			c = health.Check{Detail: "did not answer within " + health.DefaultPingTimeout.String()}
+			if ctx.Err() == nil {
+				c.Detail = "refused or failed"
+			}
 			report.Ready = false
+			s.log.Warn("Not ready: a dependency did not answer", zap.String("dependency", name), zap.Error(err))
 		}
 		report.Checks[name] = c
 	}

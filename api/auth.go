@@ -15,6 +15,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/danielgtaylor/huma/v2"
+	"go.uber.org/zap"
 )
 
 // This file is the one place that decides who a caller is and what its role
@@ -57,21 +58,29 @@ type authenticator struct {
 // newAuthenticator prepares the token checks. With an OIDC issuer and no
 // JWKS URL, it reads the issuer's discovery document now; ctx bounds the
 // later fetches of the provider's keys, so it must live as long as the server.
-func newAuthenticator(ctx context.Context, cfg Config) (*authenticator, error) {
+func newAuthenticator(ctx context.Context, cfg Config, log *zap.Logger) (*authenticator, error) {
 	a := &authenticator{keys: cfg.Keys, roleClaim: cfg.OIDC.RoleClaim}
 	if cfg.OIDC.Issuer == "" {
 		return a, nil
 	}
 	oc := &oidc.Config{ClientID: cfg.OIDC.Audience}
 	if cfg.OIDC.JWKSURL != "" {
-		a.verifier = oidc.NewVerifier(cfg.OIDC.Issuer, oidc.NewRemoteKeySet(ctx, cfg.OIDC.JWKSURL), oc)
+		a.verifier = oidc.NewVerifier(cfg.OIDC.Issuer, newJWKS(ctx, cfg.OIDC.JWKSURL, log), oc)
 		return a, nil
 	}
 	provider, err := oidc.NewProvider(ctx, cfg.OIDC.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("api.oidc.issuer: discovery of %s: %w", cfg.OIDC.Issuer, err)
 	}
-	a.verifier = provider.Verifier(oc)
+	var discovered struct {
+		JWKSURL    string   `json:"jwks_uri"`
+		Algorithms []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := provider.Claims(&discovered); err != nil || discovered.JWKSURL == "" {
+		return nil, fmt.Errorf("api.oidc.issuer: the discovery document of %s names no jwks_uri", cfg.OIDC.Issuer)
+	}
+	oc.SupportedSigningAlgs = providerAlgorithms(discovered.Algorithms)
+	a.verifier = oidc.NewVerifier(cfg.OIDC.Issuer, newJWKS(ctx, discovered.JWKSURL, log), oc)
 	return a, nil
 }
 

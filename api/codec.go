@@ -12,6 +12,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/codec"
 )
@@ -82,7 +83,9 @@ func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 		case errors.As(body.err, &tooLarge):
 			fail(newProblem(TypePayloadTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", codecMaxBodyBytes)))
 		case body.err != nil:
-			fail(invalid("the request body could not be read: " + body.err.Error()))
+			// The error names both ends of the connection: the log keeps it.
+			s.log.Warn("Codec request body not read", zap.String("requestId", infoOf(r.Context()).id), zap.Error(body.err))
+			fail(invalid("the request body could not be read: it did not arrive in time, or the connection broke"))
 		default:
 			fail(invalid(`body: must be proto-JSON payloads such as {"payloads":[{"metadata":{"encoding":"..."},"data":"..."}]}: ` +
 				strings.TrimSpace(answer.refusal.String())))

@@ -9,13 +9,15 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cloudmarket/termination-orders/order"
 )
 
 // decodeStrict decodes a JSON object into the struct dst points to, field by
 // field, so that every unknown field and every value of the wrong JSON type
-// is reported by name, not just the first.
+// is reported by name, not just the first; so is what order.CheckJSON finds
+// (a key sent twice, text that is not UTF-8), which plain decoding hides.
 func decodeStrict(body []byte, dst any) []*order.FieldError {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
@@ -26,6 +28,7 @@ func decodeStrict(body []byte, dst any) []*order.FieldError {
 		}
 		return []*order.FieldError{{Field: "(body)", Rule: rule}}
 	}
+	errs := order.CheckJSON(body)
 	v := reflect.ValueOf(dst).Elem()
 	fields := map[string]int{}
 	for i := range v.NumField() {
@@ -35,7 +38,6 @@ func decodeStrict(body []byte, dst any) []*order.FieldError {
 			fields[name] = i
 		}
 	}
-	var errs []*order.FieldError
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		i, ok := fields[k]
 		if !ok {
@@ -49,6 +51,17 @@ func decodeStrict(body []byte, dst any) []*order.FieldError {
 		}
 	}
 	return errs
+}
+
+// validateOrderJSON checks an order's JSON by the order's own decoding,
+// which knows what field-by-field decoding cannot: a reopenWindowSeconds
+// sent as 0 is set, and out of its bounds, not absent.
+func validateOrderJSON(body []byte, now time.Time) error {
+	var o order.Order
+	if err := json.Unmarshal(body, &o); err != nil {
+		return nil // decodeStrict reported it
+	}
+	return o.Validate(now)
 }
 
 // notAnObject reports that the body was no JSON object: then its fields'

@@ -105,7 +105,11 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*api.Config)) *env 
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 
-	doc, err := e.server.OpenAPI().Downgrade()
+	// The 3.0 copy as the server serves it (openapi3 reads 3.0).
+	resp, err := http.Get(e.url + "/v1/openapi-3.0.json")
+	require.NoError(t, err)
+	doc, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	require.NoError(t, err)
 	spec, err := openapi3.NewLoader().LoadFromData(doc)
 	require.NoError(t, err)

@@ -20,6 +20,9 @@ type requestInfo struct {
 	id      string
 	orderID string
 	caller  string
+	// cause is the error behind a 5xx answer, for the log only: it may
+	// name internal addresses, which answers never do.
+	cause error
 }
 
 type infoKey struct{}
@@ -100,6 +103,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if info.caller != "" {
 				fields = append(fields, zap.String("caller", info.caller))
 			}
+			if info.cause != nil {
+				fields = append(fields, zap.Error(info.cause))
+			}
 			if rec.status >= 500 {
 				s.log.Warn("HTTP request", fields...)
 			} else {
@@ -127,6 +133,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 }
 
 func writeProblemHTTP(w http.ResponseWriter, p *Problem) {
+	p.sealed()
 	for k, v := range p.headers {
 		w.Header()[k] = v
 	}
@@ -137,6 +144,7 @@ func writeProblemHTTP(w http.ResponseWriter, p *Problem) {
 
 // writeProblem answers a problem from a huma middleware.
 func writeProblem(ctx huma.Context, p *Problem) {
+	p.sealed()
 	p.Instance = instance(ctx.Context())
 	for k, vs := range p.headers {
 		for _, v := range vs {

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -73,4 +75,75 @@ func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 			require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"), origin)
 		}
 	}
+}
+
+// TestOpenAPIDocumentLints checks in Go what the OpenAPI linter run in
+// docs/http-api.md checks (CI has no npm): the document is valid (as the
+// 3.0 document huma derives, which kin-openapi validates), and it has the
+// servers, license, operation IDs, summaries, security and 4xx answers the
+// linter's recommended rules ask for, and only the headers that are sent.
+func TestOpenAPIDocumentLints(t *testing.T) {
+	srv, err := api.New(context.Background(), api.Options{
+		Config: api.Config{MaxBodyBytes: 65536, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour},
+		Logger: zap.NewNop(),
+	})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for _, copy30 := range []string{"/v1/openapi-3.0.json", "/v1/openapi-3.0.yaml"} {
+		resp, err := http.Get(ts.URL + copy30)
+		require.NoError(t, err)
+		served, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, copy30)
+		spec, err := openapi3.NewLoader().LoadFromData(served)
+		require.NoError(t, err, copy30)
+		require.NoError(t, spec.Validate(context.Background()), "%s is not a valid OpenAPI 3.0 document", copy30)
+	}
+
+	var doc struct {
+		Info struct {
+			License *struct{ Name, Identifier, URL string } `json:"license"`
+		} `json:"info"`
+		Servers []struct{ URL string } `json:"servers"`
+		Paths   map[string]map[string]struct {
+			OperationID string                `json:"operationId"`
+			Summary     string                `json:"summary"`
+			Security    []map[string][]string `json:"security"`
+			Responses   map[string]struct {
+				Headers map[string]any `json:"headers"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	committed, err := os.ReadFile("openapi.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(committed, &doc))
+	require.NotEmpty(t, doc.Servers, "servers")
+	require.NotNil(t, doc.Info.License, "info.license")
+	require.NotEmpty(t, doc.Info.License.Name, "info.license.name")
+	require.True(t, doc.Info.License.Identifier != "" || doc.Info.License.URL != "", "info.license needs an identifier or a url")
+	ids := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			where := method + " " + path
+			require.NotEmpty(t, op.OperationID, where)
+			require.False(t, ids[op.OperationID], "%s: operationId %s twice", where, op.OperationID)
+			ids[op.OperationID] = true
+			require.NotEmpty(t, op.Summary, where)
+			require.NotEmpty(t, op.Security, where)
+			has4xx := false
+			for code, r := range op.Responses {
+				has4xx = has4xx || strings.HasPrefix(code, "4")
+				if code != "201" {
+					require.NotContains(t, r.Headers, "Location", "%s %s: only a start's 201 sends a Location", where, code)
+				}
+			}
+			require.True(t, has4xx, "%s has no 4xx answer", where)
+			if method == "post" {
+				require.Contains(t, op.Responses, "413", where)
+			}
+		}
+	}
+	require.Contains(t, doc.Paths["/v1/orders"]["post"].Responses["201"].Headers, "Location")
 }

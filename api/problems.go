@@ -116,6 +116,8 @@ type Problem struct {
 	ClosedForGoodAt *time.Time  `json:"closedForGoodAt,omitempty" doc:"account-closed-for-good: when the AWS account was closed for good."`
 
 	headers http.Header
+	// cause is the error the problem stands for, logged with the request.
+	cause error
 }
 
 // Error is the detail.
@@ -185,11 +187,15 @@ func problemFor(err error) *Problem {
 		// of a started order is refused and names its run).
 		return newProblem(TypeOutcomeUnknown, http.StatusGatewayTimeout, err.Error())
 	case errors.Is(err, starter.ErrNoAnswer), unavailable(err):
-		p := newProblem(TypeUnavailable, http.StatusServiceUnavailable, "Temporal or the status store did not answer; nothing was changed, ask again: "+err.Error())
+		// The error names where Temporal or the store is: the log keeps it.
+		p := newProblem(TypeUnavailable, http.StatusServiceUnavailable, "Temporal or the status store did not answer; nothing was changed, ask again")
 		p.headers.Set("Retry-After", "5")
+		p.cause = err
 		return p
 	}
-	return newProblem(TypeInternal, http.StatusInternalServerError, "the request failed in this service; nothing is known to have changed")
+	p = newProblem(TypeInternal, http.StatusInternalServerError, "the request failed in this service; nothing is known to have changed")
+	p.cause = err
+	return p
 }
 
 func rejection(r *starter.RejectedError) *Problem {

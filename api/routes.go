@@ -181,6 +181,7 @@ func (s *Server) register(api huma.API, op huma.Operation, roles []Role, schema 
 	}
 	doc := api.OpenAPI().Paths[op.Path].Post
 	doc.RequestBody.Content["application/json"].Schema = schema(api.OpenAPI().Components.Schemas)
+	documentHeaders(doc, op.DefaultStatus)
 }
 
 func bodySchema[T any](name string) func(huma.Registry) *huma.Schema {
@@ -193,7 +194,7 @@ func (s *Server) start(ctx context.Context, in *startInput) (*posted[StartedOrde
 	var o order.Order
 	fields := decodeStrict(in.RawBody, &o)
 	if !notAnObject(fields) {
-		fields = merge(fields, o.Validate(s.now()))
+		fields = merge(fields, validateOrderJSON(in.RawBody, s.now()))
 	}
 	if len(fields) > 0 {
 		return nil, invalid("invalid termination order", fields...)

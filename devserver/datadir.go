@@ -3,9 +3,13 @@ package devserver
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
 )
 
 // FormatFile marks a data directory with the format of the orders in it.
@@ -45,4 +49,52 @@ func checkDataFormat(dir string) error {
 		return fmt.Errorf("data directory %s: %w", dir, err)
 	}
 	return os.WriteFile(marker, []byte(dataFormat+"\n"), 0o600)
+}
+
+// privateUmask makes every file the dev command creates its own alone: the
+// status store holds customers' e-mail addresses and reasons in clear.
+// SQLite gives a database's -wal and -shm files the mode of the database.
+const privateUmask = 0o077
+
+// prepareDataDir makes the data directory private before anything is
+// written to it: created 0700, with every file created from now on 0600.
+// A directory or file left open to others by an earlier build, or by hand,
+// is tightened, with a warning; one that cannot be (another user's) is
+// warned about and used as it is.
+func prepareDataDir(dir string, log *zap.Logger) error {
+	syscall.Umask(privateUmask)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("dev server data directory: %w", err)
+	}
+	tighten(dir, 0o700, log)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("dev server data directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			tighten(filepath.Join(dir, e.Name()), 0o600, log)
+		}
+	}
+	return nil
+}
+
+// tighten takes from path every permission that mode does not give.
+func tighten(path string, mode fs.FileMode, log *zap.Logger) {
+	info, err := os.Stat(path)
+	if err != nil {
+		log.Warn("Data file not checked", zap.String("path", path), zap.Error(err))
+		return
+	}
+	was := info.Mode().Perm()
+	if was&^mode == 0 {
+		return
+	}
+	if err := os.Chmod(path, was&mode); err != nil {
+		log.Warn("Data file is open to other users and could not be made private", zap.String("path", path),
+			zap.String("mode", was.String()), zap.Error(err))
+		return
+	}
+	log.Warn("Data file was open to other users: made private", zap.String("path", path),
+		zap.String("was", was.String()), zap.String("now", (was&mode).String()))
 }

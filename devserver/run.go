@@ -32,6 +32,9 @@ func Run(ctx context.Context, a app.App, logger *zap.Logger, out io.Writer) erro
 			return err
 		}
 	}
+	if err := prepareDataDir(cfg.Dev.DataDir, logger); err != nil {
+		return err
+	}
 	srv, err := Start(ctx, Options{
 		DataDir:       cfg.Dev.DataDir,
 		IP:            cfg.Dev.IP,

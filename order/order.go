@@ -61,9 +61,11 @@ type Order struct {
 	// worker is configured with. Optional.
 	ReopenWindowSeconds int64 `json:"reopenWindowSeconds,omitempty"`
 
-	// decodeErr records a field whose JSON had the wrong type, so that
-	// Validate reports it by name instead of the order failing to decode.
-	decodeErr *FieldError
+	// decodeErrs record what decoding found wrong with the JSON (a field
+	// of the wrong type, an explicit reopenWindowSeconds of 0, a key sent
+	// twice, text that is not UTF-8), so that Validate reports it by name
+	// instead of the order failing to decode or taking a value silently.
+	decodeErrs []*FieldError
 }
 
 // Item is one subscription line of the order. A termination sets its new
@@ -89,9 +91,20 @@ func (o *Order) UnmarshalJSON(b []byte) error {
 		if field == "" {
 			field = "(order)" // the input itself, not one of its fields
 		}
-		p.decodeErr = &FieldError{Field: field, Rule: "must be a JSON " + jsonKind(typeErr.Type.String())}
+		p.decodeErrs = append(p.decodeErrs, &FieldError{Field: field, Rule: "must be a JSON " + jsonKind(typeErr.Type.String())})
 	default:
 		return err
+	}
+	if p.ReopenWindowSeconds == 0 {
+		// omitempty makes 0 read as "not set": an explicit 0 breaks the
+		// rule of a set window, and the order must say so, not take the
+		// default window.
+		var set struct {
+			ReopenWindowSeconds *int64 `json:"reopenWindowSeconds"`
+		}
+		if json.Unmarshal(b, &set) == nil && set.ReopenWindowSeconds != nil {
+			p.decodeErrs = append(p.decodeErrs, windowProblem(0))
+		}
 	}
 	*o = Order(p)
 	return nil
@@ -141,13 +154,14 @@ func OwnerOf(workflowID string) string {
 }
 
 // DecodeJSON decodes start input from any client. It never fails: input that
-// is too large, not JSON, or not an object comes back as an order whose
-// Validate reports it, so that such a start still ends as a Failed order
-// with a message naming the problem.
+// is too large, not JSON, not an object, or that CheckJSON finds fault with
+// comes back as an order whose Validate reports it, so that such a start
+// still ends as a Failed order with a message naming the problem.
 func DecodeJSON(b []byte) Order {
 	if len(b) > MaxInputBytes {
-		return Order{decodeErr: &FieldError{Field: "(input)", Rule: fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxInputBytes, len(b))}}
+		return Order{decodeErrs: []*FieldError{{Field: "(input)", Rule: fmt.Sprintf("must be at most %d bytes of JSON, got %d", MaxInputBytes, len(b))}}}
 	}
+	problems := CheckJSON(b)
 	var o Order
 	if err := json.Unmarshal(b, &o); err != nil {
 		rule := "must be a JSON object"
@@ -155,8 +169,9 @@ func DecodeJSON(b []byte) Order {
 		if errors.As(err, &syntax) {
 			rule = fmt.Sprintf("must be a JSON object (invalid JSON at byte %d: %v)", syntax.Offset, syntax)
 		}
-		return Order{decodeErr: &FieldError{Field: "(input)", Rule: rule}}
+		return Order{decodeErrs: []*FieldError{{Field: "(input)", Rule: rule}}}
 	}
+	o.decodeErrs = append(problems, o.decodeErrs...)
 	return o
 }
 
@@ -183,6 +198,7 @@ func ParseJSON(b []byte) (Order, error) {
 		return Order{}, fmt.Errorf("order is not a JSON object: %w", err)
 	}
 	var c checker
+	c.fields = CheckJSON(b)
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !slices.Contains(orderFields, k) {
 			c.fail(k, "is not a field of the order; the fields are %s", strings.Join(orderFields, ", "))

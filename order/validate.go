@@ -1,6 +1,7 @@
 package order
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -167,9 +168,7 @@ var (
 
 func (o Order) validate(now time.Time, r rules) error {
 	var c checker
-	if o.decodeErr != nil {
-		c.fields = append(c.fields, o.decodeErr)
-	}
+	c.fields = append(c.fields, o.decodeErrs...)
 	c.identifier("orderId", o.OrderID)
 	c.identifier("subscriptionId", o.SubscriptionID)
 	if !isAccountID(o.AccountID) {
@@ -200,10 +199,16 @@ func (o Order) validate(now time.Time, r rules) error {
 	c.text("requestedBy", o.RequestedBy)
 	c.timestampSince("submittedAt", o.SubmittedAt, now, r.earliest)
 	if o.ReopenWindowSeconds != 0 && !r.windowAllowed(o.ReopenWindowSeconds) {
-		c.fail("reopenWindowSeconds", "must be between %d and %d seconds when set, got %d",
-			MinReopenWindowSeconds, MaxReopenWindowSeconds, o.ReopenWindowSeconds)
+		c.fields = append(c.fields, windowProblem(o.ReopenWindowSeconds))
 	}
 	return c.err("termination order")
+}
+
+// windowProblem is the broken rule of a reopenWindowSeconds that is set
+// out of its bounds.
+func windowProblem(seconds int64) *FieldError {
+	return &FieldError{Field: "reopenWindowSeconds", Rule: fmt.Sprintf("must be between %d and %d seconds when set, got %d",
+		MinReopenWindowSeconds, MaxReopenWindowSeconds, seconds)}
 }
 
 func (r rules) windowAllowed(seconds int64) bool {
@@ -239,11 +244,30 @@ type UnlinkCompleted struct {
 	// RequestID is the caller's key for this report (optional): a retry with
 	// the same ID gets the original answer.
 	RequestID string `json:"requestId,omitempty"`
+
+	// decodeErrs are what CheckJSON found in the report's JSON.
+	decodeErrs []*FieldError
+}
+
+// UnmarshalJSON decodes a report, keeping what CheckJSON finds for Validate:
+// a raw signal or update from any client is refused with the field named.
+// Decoding itself never fails on it, so an update accepted before the check
+// existed still decodes the same on replay (validators do not run then).
+func (u *UnlinkCompleted) UnmarshalJSON(b []byte) error {
+	type plain UnlinkCompleted
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	p.decodeErrs = CheckJSON(b)
+	*u = UnlinkCompleted(p)
+	return nil
 }
 
 // Validate checks the report; now is the caller's current time.
 func (u UnlinkCompleted) Validate(now time.Time) error {
 	var c checker
+	c.fields = append(c.fields, u.decodeErrs...)
 	c.text("completedBy", u.CompletedBy)
 	c.text("reference", u.Reference)
 	c.timestamp("completedAt", u.CompletedAt, now)
@@ -281,12 +305,29 @@ type Request struct {
 	// RequestID is the caller's key for this request (optional): a retry with
 	// the same ID gets the original answer, also after the order has ended.
 	RequestID string `json:"requestId,omitempty"`
+
+	// decodeErrs are what CheckJSON found in the request's JSON.
+	decodeErrs []*FieldError
+}
+
+// UnmarshalJSON decodes a request, keeping what CheckJSON finds for
+// Validate, as UnlinkCompleted's does.
+func (r *Request) UnmarshalJSON(b []byte) error {
+	type plain Request
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	p.decodeErrs = CheckJSON(b)
+	*r = Request(p)
+	return nil
 }
 
 // Validate checks the request. what is what it asks for ("reopen",
 // "cancel"), which names it in the error: "invalid reopen request: ...".
 func (r Request) Validate(what string) error {
 	var c checker
+	c.fields = append(c.fields, r.decodeErrs...)
 	c.text("requestedBy", r.RequestedBy)
 	c.text("reason", r.Reason)
 	c.requestID(r.RequestID)
