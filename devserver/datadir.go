@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"go.uber.org/zap"
 )
@@ -51,18 +50,13 @@ func checkDataFormat(dir string) error {
 	return os.WriteFile(marker, []byte(dataFormat+"\n"), 0o600)
 }
 
-// privateUmask makes every file the dev command creates its own alone: the
-// status store holds customers' e-mail addresses and reasons in clear.
-// SQLite gives a database's -wal and -shm files the mode of the database.
-const privateUmask = 0o077
-
 // prepareDataDir makes the data directory private before anything is
 // written to it: created 0700, with every file created from now on 0600.
 // A directory or file left open to others by an earlier build, or by hand,
 // is tightened, with a warning; one that cannot be (another user's) is
 // warned about and used as it is.
 func prepareDataDir(dir string, log *zap.Logger) error {
-	syscall.Umask(privateUmask)
+	makeFilesPrivate()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("dev server data directory: %w", err)
 	}
