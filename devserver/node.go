@@ -18,7 +18,7 @@ import (
 
 // The server runs as one node on one database: the figures below are chosen
 // for that, against those of `temporal server start-dev`, and
-// docs/production.md says why each.
+// docs/performance.md says why each.
 
 // historyShards is the history shard count of a new database. A database
 // keeps the count it was made with (the server takes the stored one), so
