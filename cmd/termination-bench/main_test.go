@@ -120,7 +120,11 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		if code := command.Execute(context.Background(), cmd, args); code != command.ExitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, command.ExitUsage, stderr.String())
 		}
-		if !strings.HasPrefix(stderr.String(), "termination-bench: ") {
+		prefix := "termination-bench: "
+		if args[0] == "list" {
+			prefix = "termination-bench list: "
+		}
+		if !strings.HasPrefix(stderr.String(), prefix) {
 			t.Errorf("%v: %q", args, stderr.String())
 		}
 	}
