@@ -52,13 +52,13 @@ func TestListsAnswerWithThousandsOfOrders(t *testing.T) {
 		errs := make([]error, 2)
 		wg.Go(func() {
 			var n int
-			if n, _, errs[0] = bench.ListAll(ctx, c, "default", bench.StageQuery); errs[0] == nil && n != fill.PostClosure {
+			if n, errs[0] = bench.ListAll(ctx, c, "default", bench.StageQuery); errs[0] == nil && n != fill.PostClosure {
 				t.Errorf("the list by stage gave %d orders, want %d", n, fill.PostClosure)
 			}
 		})
 		wg.Go(func() {
 			var n int
-			if n, _, errs[1] = bench.ListAll(ctx, c, "default", ""); errs[1] == nil && n != orders {
+			if n, errs[1] = bench.ListAll(ctx, c, "default", ""); errs[1] == nil && n != orders {
 				t.Errorf("the default list gave %d orders, want %d", n, orders)
 			}
 		})
@@ -115,7 +115,7 @@ func TestSearchAttributeAddedAtStartIsUsableAtOnce(t *testing.T) {
 		require.NotEqual(t, enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED, e.GetEventType(), "the upsert was refused: %v", e)
 	}
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
-		n, _, err := bench.ListAll(ctx, c, "default", bench.StageQuery)
+		n, err := bench.ListAll(ctx, c, "default", bench.StageQuery)
 		require.NoError(ct, err)
 		require.Equal(ct, 1, n)
 	}, 30*time.Second, 200*time.Millisecond)
