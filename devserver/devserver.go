@@ -28,7 +28,6 @@ import (
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/dynamicconfig"
 	serverlog "go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
@@ -174,10 +173,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// Search attributes registered at run time are usable at once.
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		}),
+		temporal.WithDynamicConfigClient(dynamicConfig()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create Temporal server: %w", err)
@@ -285,7 +281,7 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		Persistence: config.Persistence{
 			DefaultStore:     sqliteplugin.PluginName,
 			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
+			NumHistoryShards: historyShards,
 			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}},
 		},
 		ClusterMetadata: &cluster.Config{
@@ -341,7 +337,10 @@ func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
 			TaskQueue: &taskqueuepb.TaskQueue{Name: "termination-dev-readiness", Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
 		})
 		if err == nil {
-			return ensureRetention(ctx, c, namespace)
+			if err := ensureRetention(ctx, c, namespace); err != nil {
+				return err
+			}
+			return ensureSearchAttributes(ctx, c, namespace)
 		}
 		select {
 		case <-ctx.Done():
