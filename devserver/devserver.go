@@ -63,6 +63,10 @@ type Options struct {
 	// CodecEndpoint, when set, is where the Web UI decodes payloads
 	// (POST <endpoint>/decode), so that encrypted ones read in clear.
 	CodecEndpoint string
+	// OnePartition are task queues the server keeps in one partition each,
+	// so that a rate limit on one holds for the queue as a whole (the AWS
+	// close task queue).
+	OnePartition []string
 }
 
 // Persistence is a server's state in SQL databases other than the SQLite
@@ -173,7 +177,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(opts.OnePartition)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create Temporal server: %w", err)

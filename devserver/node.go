@@ -29,11 +29,21 @@ const historyShards = 1
 // namespace, with its search attributes, afresh.
 const namespaceRefresh = 2 * time.Second
 
-// dynamicConfig is the server's dynamic configuration.
-func dynamicConfig() dynamicconfig.StaticClient {
+// dynamicConfig is the server's dynamic configuration, with the task queues
+// of onePartition in one partition each.
+func dynamicConfig(onePartition []string) dynamicconfig.StaticClient {
 	// One slice per key, kept: the server caches conversions per slice.
 	v := func(x any) []dynamicconfig.ConstrainedValue { return []dynamicconfig.ConstrainedValue{{Value: x}} }
+	// A queue's rate limit is split among its partitions (four by default),
+	// each letting a task through at once: the close task queue's one
+	// CloseAccount at a time needs the queue whole (docs/aws.md).
+	var partitions []dynamicconfig.ConstrainedValue
+	for _, q := range onePartition {
+		partitions = append(partitions, dynamicconfig.ConstrainedValue{Constraints: dynamicconfig.Constraints{TaskQueueName: q}, Value: 1})
+	}
 	return dynamicconfig.StaticClient{
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  partitions,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): partitions,
 		// A read through the cache, not of the database: forced, every row
 		// of a list cost one read of the namespace, and a list of a
 		// thousand orders exhausted the frontend's persistence budget.
