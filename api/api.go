@@ -70,7 +70,9 @@ type Config struct {
 	// IdempotencyKeyTTL is how long an Idempotency-Key is remembered with
 	// the request it came with.
 	IdempotencyKeyTTL time.Duration
-	// RequestTimeout bounds each call to Temporal made for a request.
+	// RequestTimeout bounds each request: it is answered within it, whatever
+	// the status store or Temporal do (503 unavailable or 504
+	// outcome-unknown when they do not answer in time).
 	RequestTimeout time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout are the HTTP server's.
 	ReadTimeout  time.Duration
@@ -105,6 +107,7 @@ type Server struct {
 	handler http.Handler
 	metrics *httpMetrics
 	now     func() time.Time
+	flights flights
 
 	codec             *codec.Codec
 	namespace         string
@@ -128,6 +131,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.api = humago.New(mux, humaConfig())
 	s.api.UseMiddleware(s.authorize)
 	s.routes(s.api)
+	documentEdges(s.api.OpenAPI())
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"alive": true})
@@ -140,7 +144,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		writeProblemHTTP(w, p)
 	})
 
-	var h http.Handler = mux
+	h := methodsOnly(mux, "/")
 	if len(opts.Config.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: opts.Config.CORSOrigins,
@@ -158,7 +162,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		codecMux.Handle("POST "+CodecPath+"/encode", s.codecEndpoint("encode"))
 		codecMux.Handle("POST "+CodecPath+"/decode", s.codecEndpoint("decode"))
 		codecMux.Handle(CodecPath+"/", mux) // the 404 problem
-		var ch http.Handler = codecMux
+		ch := methodsOnly(codecMux, CodecPath+"/")
 		if len(opts.CodecOrigins) > 0 {
 			ch = cors.New(cors.Options{
 				AllowedOrigins: opts.CodecOrigins,
@@ -173,7 +177,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		top.Handle("/", h)
 		h = top
 	}
-	s.handler = s.observe(h)
+	s.handler = s.observe(cleanPathsOnly(s.answerWithin(h)))
 	return s, nil
 }
 
