@@ -56,10 +56,12 @@ func (s *Server) answerWithin(next http.Handler) http.Handler {
 }
 
 // lateProblem is the answer to a request whose handler did not return
-// within timeout: a read may be asked again; a POST may or may not have
-// been applied, and its Idempotency-Key gets its original answer.
+// within timeout: a read, or a POST held before it reached Temporal (by the
+// status store, say), changed nothing and may be asked again; a POST sent
+// on may or may not have been applied, and its Idempotency-Key gets its
+// original answer.
 func lateProblem(r *http.Request, timeout time.Duration) *Problem {
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost || !infoOf(r.Context()).sent.Load() {
 		p := newProblem(TypeUnavailable, http.StatusServiceUnavailable,
 			fmt.Sprintf("the status store or Temporal did not answer within %s; nothing was changed, ask again", timeout))
 		p.headers.Set("Retry-After", "5")

@@ -35,6 +35,7 @@ type answer[T any] struct {
 
 func idempotent[T any](ctx context.Context, s *Server, key, hash string, exec func(ctx context.Context, retry bool) (*posted[T], error)) (*posted[T], error) {
 	run := func(retry bool) (*posted[T], error) {
+		infoOf(ctx).sent.Store(true)
 		callCtx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
 		return exec(callCtx, retry)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,6 +21,9 @@ type requestInfo struct {
 	id      string
 	orderID string
 	caller  string
+	// sent is set once a POST is sent on to Temporal: from then on, an
+	// answer that does not come in time means its outcome is unknown.
+	sent atomic.Bool
 }
 
 type infoKey struct{}
