@@ -34,7 +34,7 @@ func (s *Server) answerWithin(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout-deadlineReserve(timeout))
 		defer cancel()
-		held := &heldAnswer{header: http.Header{}}
+		held := &heldAnswer{w: w, header: http.Header{}}
 		done := make(chan any, 1)
 		go func() {
 			defer func() { done <- recover() }()
@@ -83,6 +83,9 @@ func lateProblem(r *http.Request, timeout time.Duration) *Problem {
 // heldAnswer keeps a handler's answer until it is released to the client,
 // or dropped when the deadline answered first.
 type heldAnswer struct {
+	// w is the client's writer, reached only through Unwrap (huma sets the
+	// body's read deadline through it).
+	w       http.ResponseWriter
 	mu      sync.Mutex
 	header  http.Header
 	status  int
@@ -91,6 +94,8 @@ type heldAnswer struct {
 }
 
 func (a *heldAnswer) Header() http.Header { return a.header }
+
+func (a *heldAnswer) Unwrap() http.ResponseWriter { return a.w }
 
 func (a *heldAnswer) WriteHeader(status int) {
 	a.mu.Lock()

@@ -82,7 +82,7 @@ func TestAnswersInTimeWhenTheStoreIsBlackHoled(t *testing.T) {
 	t.Cleanup(func() { _ = proxy.Close() })
 	u.Host = proxy.Addr()
 	e := newEnvWith(t, envSetup{window: time.Hour, storeDSN: u.String(), tune: []func(*api.Config){deadlines}})
-	backend, ops, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleOperations], e.tokens[api.RoleReader]
+	backend, opsToken, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleOperations], e.tokens[api.RoleReader]
 
 	require.NoError(t, proxy.Set(netfault.BlackHole))
 	t.Cleanup(func() { _ = proxy.Set(netfault.Forward) })
@@ -90,7 +90,7 @@ func TestAnswersInTimeWhenTheStoreIsBlackHoled(t *testing.T) {
 	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/orders/ORD-HOLE/messages", reader, nil))
 	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/accounts/210987654321", reader, nil))
 	unavailable(t, e.callWithin(t, http.MethodPost, "/v1/orders", backend, newOrder("ORD-HOLE"), "Idempotency-Key", "start-ORD-HOLE"))
-	unavailable(t, e.callWithin(t, http.MethodPost, "/v1/orders/ORD-HOLE/unlink", ops, ops(), "Idempotency-Key", "OPS-HOLE"))
+	unavailable(t, e.callWithin(t, http.MethodPost, "/v1/orders/ORD-HOLE/unlink", opsToken, ops(), "Idempotency-Key", "OPS-HOLE"))
 	unavailable(t, e.callWithin(t, http.MethodPost, "/v1/orders/ORD-HOLE/cancel", backend, order.Request{RequestedBy: "jane", Reason: "x"}, "Idempotency-Key", "cancel-HOLE"))
 	r := e.callWithin(t, http.MethodGet, "/readyz", "", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
@@ -105,7 +105,7 @@ func TestAnswersInTimeWhenTheStoreIsBlackHoled(t *testing.T) {
 // busy timeout (10 s) without heeding the request's deadline.
 func TestAnswersInTimeWhenTheSQLiteStoreIsLocked(t *testing.T) {
 	e := newEnv(t, time.Hour, deadlines)
-	backend, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleReader]
+	backend := e.tokens[api.RoleBackend]
 	e.start(t, newOrder("ORD-LOCKED"))
 
 	lock, err := sql.Open("sqlite", "file:"+filepath.Clean(e.dsn[len("sqlite:"):])+"?_pragma=busy_timeout(10000)&_txlock=immediate")
@@ -137,7 +137,7 @@ func TestAnswersInTimeWhenTemporalIsBlackHoled(t *testing.T) {
 		proxy = p
 		return p.Addr()
 	}})
-	backend, ops, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleOperations], e.tokens[api.RoleReader]
+	backend, opsToken, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleOperations], e.tokens[api.RoleReader]
 	e.start(t, newOrder("ORD-SILENT"))
 
 	require.NoError(t, proxy.Set(netfault.BlackHole))
@@ -145,7 +145,7 @@ func TestAnswersInTimeWhenTemporalIsBlackHoled(t *testing.T) {
 
 	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/orders/ORD-SILENT", reader, nil))
 	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/orders?stage=AwaitingUnlink", reader, nil))
-	r := e.callWithin(t, http.MethodPost, "/v1/orders/ORD-SILENT/unlink", ops, ops(), "Idempotency-Key", "OPS-SILENT")
+	r := e.callWithin(t, http.MethodPost, "/v1/orders/ORD-SILENT/unlink", opsToken, ops(), "Idempotency-Key", "OPS-SILENT")
 	p := r.problem(t)
 	require.Equal(t, http.StatusGatewayTimeout, p.Status, "%s", r.body)
 	require.Equal(t, api.TypeOutcomeUnknown, p.Type)

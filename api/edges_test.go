@@ -15,18 +15,28 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
-	"google.golang.org/grpc"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/cloudmarket/termination-orders/api"
 )
 
-// temporalFault answers every update-with-start as Temporal does when its
-// own database stalls: Internal, nothing started.
-func temporalFault(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if strings.HasSuffix(method, "/ExecuteMultiOperation") {
-		return serviceerror.NewInternal("ExecuteMultiOperation operation failed. Error: database is locked (5) (SQLITE_BUSY)")
-	}
-	return invoker(ctx, method, req, reply, cc, opts...)
+// temporalFault answers every start as the SDK does when Temporal fails it
+// with an Internal error of its own (its database stalled): nothing started.
+type temporalFault struct {
+	interceptor.ClientInterceptorBase
+}
+
+func (*temporalFault) InterceptClient(next interceptor.ClientOutboundInterceptor) interceptor.ClientOutboundInterceptor {
+	return &faultyStarts{ClientOutboundInterceptorBase: interceptor.ClientOutboundInterceptorBase{Next: next}}
+}
+
+type faultyStarts struct {
+	interceptor.ClientOutboundInterceptorBase
+}
+
+func (*faultyStarts) UpdateWithStartWorkflow(context.Context, *interceptor.ClientUpdateWithStartWorkflowInput) (client.WorkflowUpdateHandle, error) {
+	return nil, serviceerror.NewInternal("ExecuteMultiOperation operation failed. Error: database is locked (5) (SQLITE_BUSY)")
 }
 
 // Every answer that is not a route's own success is a documented problem:
@@ -37,7 +47,7 @@ func temporalFault(ctx context.Context, method string, req, reply any, cc *grpc.
 // or the shared response (components.responses) for paths and methods no
 // operation has.
 func TestEveryEdgeAnswerIsADocumentedProblem(t *testing.T) {
-	e := newEnvWith(t, envSetup{window: time.Hour, dial: []grpc.DialOption{grpc.WithChainUnaryInterceptor(temporalFault)}})
+	e := newEnvWith(t, envSetup{window: time.Hour, interceptors: []interceptor.ClientInterceptor{&temporalFault{}}})
 	backend, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleReader]
 
 	for _, tc := range []struct {

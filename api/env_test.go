@@ -20,12 +20,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/grpc"
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/api"
@@ -92,8 +92,8 @@ type envSetup struct {
 	// temporalAddress turns the Temporal server's address into the one the
 	// API connects to (a fault proxy in front of it, say).
 	temporalAddress func(string) string
-	// dial adds gRPC options to the API's Temporal connection.
-	dial []grpc.DialOption
+	// interceptors are the API's Temporal client's.
+	interceptors []interceptor.ClientInterceptor
 }
 
 func newEnvWith(t *testing.T, setup envSetup) *env {
@@ -124,7 +124,7 @@ func newEnvWith(t *testing.T, setup envSetup) *env {
 	// The API's own connection, as termination-api makes it: lazy, so that
 	// it keeps serving the store's routes while Temporal is down.
 	apiClient, err := client.NewLazyClient(client.Options{HostPort: address, Namespace: ts.GetDefaultNamespace(),
-		ConnectionOptions: client.ConnectionOptions{DialOptions: setup.dial}})
+		Interceptors: setup.interceptors})
 	require.NoError(t, err)
 	t.Cleanup(apiClient.Close)
 

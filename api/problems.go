@@ -266,6 +266,10 @@ func unavailable(err error) bool {
 // own (Internal, Unknown, Aborted): its persistence stalling or failing, not
 // anything about the order, so the caller may ask again.
 func serverFault(err error) bool {
+	var internal *serviceerror.Internal
+	if errors.As(err, &internal) {
+		return true
+	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if s, ok := status.FromError(e); ok {
 			switch s.Code() {
