@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -108,6 +109,9 @@ type Server struct {
 	metrics *httpMetrics
 	now     func() time.Time
 	flights flights
+	// route names the route of a request, for the log and metrics of one
+	// answered by the deadline.
+	route func(*http.Request) string
 
 	codec             *codec.Codec
 	namespace         string
@@ -155,10 +159,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}).Handler(h)
 	}
 	h = s.limitBody(h)
+	codecMux := http.NewServeMux()
 	if opts.Codec != nil {
 		// The codec endpoints have their own origins (the Web UI's, not the
 		// order pages') and their own body limit.
-		codecMux := http.NewServeMux()
 		codecMux.Handle("POST "+CodecPath+"/encode", s.codecEndpoint("encode"))
 		codecMux.Handle("POST "+CodecPath+"/decode", s.codecEndpoint("decode"))
 		codecMux.Handle(CodecPath+"/", mux) // the 404 problem
@@ -176,6 +180,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		top.Handle(CodecPath+"/", ch)
 		top.Handle("/", h)
 		h = top
+	}
+	s.route = func(r *http.Request) string {
+		_, pattern := mux.Handler(r)
+		if opts.Codec != nil && strings.HasPrefix(r.URL.Path, CodecPath+"/") {
+			_, pattern = codecMux.Handler(r)
+		}
+		return pattern
 	}
 	s.handler = s.observe(cleanPathsOnly(s.answerWithin(h)))
 	return s, nil

@@ -32,25 +32,38 @@ func (s *Server) answerWithin(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), timeout-deadlineReserve(timeout))
+		// The handler fills in a request log entry of its own, taken over
+		// once it returns: after the deadline it may still be writing.
+		outer := infoOf(r.Context())
+		info := &requestInfo{id: outer.id}
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), infoKey{}, info), timeout-deadlineReserve(timeout))
 		defer cancel()
+		inner := r.WithContext(ctx)
 		held := &heldAnswer{w: w, header: http.Header{}}
 		done := make(chan any, 1)
 		go func() {
 			defer func() { done <- recover() }()
-			next.ServeHTTP(held, r.WithContext(ctx))
+			next.ServeHTTP(held, inner)
 		}()
 		late := time.NewTimer(timeout)
 		defer late.Stop()
 		select {
 		case v := <-done:
+			r.Pattern = inner.Pattern
+			outer.orderID, outer.caller = info.orderID, info.caller
+			if outer.orderID == "" {
+				outer.orderID = inner.PathValue("orderId")
+			}
 			if v != nil {
 				panic(v) // observe answers and logs it
 			}
 			held.release(w)
 		case <-late.C:
 			held.drop()
-			answerProblem(w, r, lateProblem(r, timeout))
+			if s.route != nil {
+				r.Pattern = s.route(r)
+			}
+			answerProblem(w, r, lateProblem(r, info.sent.Load(), timeout))
 		}
 	})
 }
@@ -60,8 +73,8 @@ func (s *Server) answerWithin(next http.Handler) http.Handler {
 // status store, say), changed nothing and may be asked again; a POST sent
 // on may or may not have been applied, and its Idempotency-Key gets its
 // original answer.
-func lateProblem(r *http.Request, timeout time.Duration) *Problem {
-	if r.Method != http.MethodPost || !infoOf(r.Context()).sent.Load() {
+func lateProblem(r *http.Request, sent bool, timeout time.Duration) *Problem {
+	if r.Method != http.MethodPost || !sent {
 		p := newProblem(TypeUnavailable, http.StatusServiceUnavailable,
 			fmt.Sprintf("the status store or Temporal did not answer within %s; nothing was changed, ask again", timeout))
 		p.headers.Set("Retry-After", "5")
