@@ -126,9 +126,11 @@ func (e *env) send(t *testing.T, c *http.Client, method, path, token string, bod
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Idempotency-Key", key)
+	sent := time.Now()
 	resp, err := c.Do(req)
 	require.NoError(t, err, "the retry got no answer before its client gave up")
 	defer resp.Body.Close()
+	t.Logf("retry %s %s answered %d after %s", method, path, resp.StatusCode, time.Since(sent).Round(time.Millisecond))
 	got, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return reply{status: resp.StatusCode, header: resp.Header, body: got}

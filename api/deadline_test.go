@@ -42,9 +42,11 @@ func (e *env) callWithin(t *testing.T, method, path, token string, body any, hea
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	c := &http.Client{Timeout: 3 * deadlineTimeout}
+	sent := time.Now()
 	resp, err := c.Do(req)
 	require.NoError(t, err, "%s %s got no answer within three times api.request_timeout (%s)", method, path, deadlineTimeout)
 	defer resp.Body.Close()
+	t.Logf("%s %s answered %d after %s (api.request_timeout %s)", method, path, resp.StatusCode, time.Since(sent).Round(time.Millisecond), deadlineTimeout)
 	got, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	r := reply{status: resp.StatusCode, header: resp.Header, body: got}
