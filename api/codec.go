@@ -21,8 +21,9 @@ import (
 // <api>/codec). The body is proto-JSON {"payloads": [...]}, the answer the
 // same shape. X-Namespace, when sent, must be the namespace this server's
 // keys belong to. Every role may decode; backend and operations may encode,
-// and a reader may encode an empty list (see encryptors). These routes are Temporal's protocol, not this API's, so they are
-// not in the OpenAPI document.
+// and a reader may encode an empty list (see encryptors). These routes are
+// Temporal's protocol, not this API's, so they are not in the OpenAPI
+// document.
 //
 // The protocol itself is the SDK's handler (converter.NewPayloadCodecHTTPHandler).
 // In front of it: the API's authentication and roles, the namespace check and

@@ -313,8 +313,8 @@ func humaProblem(ctx huma.Context, status int, msg string, errs ...error) huma.S
 	case status == http.StatusRequestEntityTooLarge:
 		p = newProblem(TypePayloadTooLarge, status, msg)
 	case bodyUnreadable(status, msg):
-		// A body that ends before its Content-Length, or does not arrive
-		// within api.read_timeout: the request is incomplete.
+		// A body that ends before its Content-Length, or is not all there
+		// within huma's body read timeout (5 s): the request is incomplete.
 		p = invalid("the request body could not be read", &order.FieldError{Field: "(body)",
 			Rule: "must be sent whole: it ended before its Content-Length or did not arrive in time"})
 		p.headers.Set("Connection", "close")
