@@ -19,11 +19,14 @@ import (
 
 // The workers send every notification (the marketplace's status events and
 // Operations' work items) as signed webhooks to a receiver of the soak's own
-// that fails and is slow: it refuses every fourth request with 503, and
-// holds every fifth past the workers' notify.request_timeout after storing
-// its event, so that an event it has is sent again. It keeps each event once
-// by its webhook-id, as a marketplace would, and the check then asks for
-// each event the orders' stored messages call for, exactly once.
+// that fails and is slow: it refuses the first delivery of every fourth
+// event with 503, and holds the first delivery of every fifth past the
+// workers' notify.request_timeout after storing it, so that an event it has
+// is sent again. (Only first deliveries: a fault on every attempt would hold
+// an order back for the backoff of many retries, past the drain.) It keeps
+// each event once by its webhook-id, as a marketplace would, and the check
+// then asks for each event the orders' stored messages call for, exactly
+// once.
 
 // webhookSecret signs the soak's webhooks; it protects nothing.
 var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("termination-soak-webhook-secret!!"))
@@ -81,6 +84,9 @@ type receiver struct {
 	mu     sync.Mutex
 	counts Notifications
 	events map[string]*receivedEvent // by webhook-id
+	// arrival numbers each webhook-id in the order its first delivery came;
+	// attempts counts its deliveries, refused ones included.
+	arrival, attempts map[string]int
 }
 
 func startReceiver() (*receiver, error) {
@@ -92,7 +98,8 @@ func startReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{verifier: wh, events: map[string]*receivedEvent{}, url: "http://" + ln.Addr().String() + "/events"}
+	r := &receiver{verifier: wh, events: map[string]*receivedEvent{}, arrival: map[string]int{}, attempts: map[string]int{},
+		url: "http://" + ln.Addr().String() + "/events"}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
@@ -107,14 +114,18 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	id := req.Header.Get("webhook-id")
 	r.mu.Lock()
 	r.counts.Requests++
-	n := r.counts.Requests
-	switch {
-	case !valid:
+	if !valid {
 		r.counts.Invalid++
 		r.mu.Unlock()
 		http.Error(w, "bad signature or body", http.StatusBadRequest)
 		return
-	case n%4 == 0:
+	}
+	if _, ok := r.arrival[id]; !ok {
+		r.arrival[id] = len(r.arrival) + 1
+	}
+	r.attempts[id]++
+	n, first := r.arrival[id], r.attempts[id] == 1
+	if first && n%4 == 0 {
 		r.counts.Refused++
 		r.mu.Unlock()
 		http.Error(w, "receiver failing", http.StatusServiceUnavailable)
@@ -128,7 +139,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		e.conflict = true
 	}
 	e.deliveries++
-	hold := n%5 == 0
+	hold := first && n%5 == 0
 	if hold {
 		r.counts.Held++
 	}
