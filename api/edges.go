@@ -95,8 +95,8 @@ const (
 )
 
 // documentEdges writes into the OpenAPI document the answers that no single
-// operation declares: unknown paths and methods, and the deadline's answers
-// with their Retry-After.
+// operation declares (unknown paths and methods) and the ones every
+// operation shares: 503 with its Retry-After, and 504.
 func documentEdges(doc *huma.OpenAPI) {
 	problem := func(description string, headers map[string]*huma.Param) *huma.Response {
 		return &huma.Response{
@@ -108,8 +108,8 @@ func documentEdges(doc *huma.OpenAPI) {
 		}
 	}
 	retryAfter := &huma.Param{
-		Description: "Seconds to wait before asking again.",
-		Schema:      &huma.Schema{Type: huma.TypeInteger, Minimum: ptr(0.0)},
+		Description: "Seconds to wait before asking again.", Required: true,
+		Schema: &huma.Schema{Type: huma.TypeInteger, Minimum: ptr(0.0)},
 	}
 	if doc.Components.Responses == nil {
 		doc.Components.Responses = map[string]*huma.Response{}
@@ -120,22 +120,23 @@ func documentEdges(doc *huma.OpenAPI) {
 		"method-not-allowed: the path has no route for this method; HEAD is never served. Allow lists the methods it takes.",
 		map[string]*huma.Param{"Allow": {Description: "The methods of the path.", Required: true, Schema: &huma.Schema{Type: huma.TypeString}}})
 	doc.Components.Responses[ResponseUnavailable] = problem(
-		"unavailable: the status store or Temporal did not answer within api.request_timeout; nothing was changed.",
+		"unavailable: the status store or Temporal did not answer in time (every request is answered within api.request_timeout), "+
+			"or Temporal failed with a fault of its own; nothing was changed. Ask again after Retry-After seconds.",
 		map[string]*huma.Param{"Retry-After": retryAfter})
 	doc.Components.Responses[ResponseOutcomeUnknown] = problem(
-		"outcome-unknown: no answer within api.request_timeout; the request may or may not have been applied. Send it again with the same Idempotency-Key.", nil)
+		"outcome-unknown: no answer within api.request_timeout; the request may or may not have been applied. "+
+			"Send it again with the same Idempotency-Key (requestId names it) for its original answer.", nil)
 
-	// Each operation's own 503 says Retry-After too.
+	// Every operation's 503 and 504 are these.
 	for _, item := range doc.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post} {
 			if op == nil {
 				continue
 			}
-			if resp, ok := op.Responses["503"]; ok {
-				if resp.Headers == nil {
-					resp.Headers = map[string]*huma.Param{}
+			for status, name := range map[string]string{"503": ResponseUnavailable, "504": ResponseOutcomeUnknown} {
+				if _, ok := op.Responses[status]; ok {
+					op.Responses[status] = &huma.Response{Ref: "#/components/responses/" + name}
 				}
-				resp.Headers["Retry-After"] = retryAfter
 			}
 		}
 	}
