@@ -411,9 +411,9 @@ func TestMessagesWhileTemporalIsDown(t *testing.T) {
 }
 
 func TestOutcomeUnknownIsA504NamingTheRequestID(t *testing.T) {
-	// Temporal cannot answer an update within a millisecond: the API must
-	// not guess, and says how to learn the original answer.
-	e := newEnv(t, time.Hour, func(c *api.Config) { c.RequestTimeout = time.Millisecond })
+	// With no worker, Temporal cannot answer an update within the request
+	// timeout: the API must not guess, and says how to learn the original answer.
+	e := newEnv(t, time.Hour, func(c *api.Config) { c.RequestTimeout = 2 * time.Second })
 	_, err := starter.New(e.temporal.GetDefaultClient(), taskQueue).Start(context.Background(), newOrder("ORD-SLOW"))
 	require.NoError(t, err)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -421,6 +421,7 @@ func TestOutcomeUnknownIsA504NamingTheRequestID(t *testing.T) {
 		require.NoError(c, err)
 		require.Equal(c, order.StageAwaitingUnlink, m.Stage)
 	}, 30*time.Second, 100*time.Millisecond)
+	e.worker.Stop()
 
 	r := e.call(t, http.MethodPost, "/v1/orders/ORD-SLOW/unlink", e.tokens[api.RoleOperations], ops(), "Idempotency-Key", "OPS-SLOW-1")
 	require.Equal(t, http.StatusGatewayTimeout, r.status, string(r.body))

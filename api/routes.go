@@ -216,7 +216,11 @@ func (s *Server) start(ctx context.Context, in *startInput) (*posted[StartedOrde
 					return nil, p
 				}
 				// A retry of a start with the same key and body whose first
-				// answer was lost: the order it started is the original run.
+				// answer was lost: the order it started is the original run,
+				// and its acceptance (awaited if still under way) the answer.
+				if err := s.orders.Accepted(ctx, o.OrderID, run.RunID); err != nil {
+					return nil, problemFor(err)
+				}
 			}
 			return &posted[StartedOrder]{
 				Status:   http.StatusCreated,
