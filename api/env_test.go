@@ -99,7 +99,7 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*api.Config)) *env 
 	}
 	logged := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(e.logs), zap.DebugLevel)
 	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), logged))
-	e.server, err = api.New(ctx, api.Options{Orders: starter.New(apiClient, taskQueue), Store: st, Config: cfg, Logger: logger})
+	e.server, err = api.New(ctx, api.Options{Orders: starter.New(apiClient, taskQueue, starter.WithStatusStore(st)), Store: st, Config: cfg, Logger: logger})
 	require.NoError(t, err)
 	srv := httptest.NewServer(e.server.Handler())
 	t.Cleanup(srv.Close)
