@@ -48,6 +48,8 @@ type env struct {
 	router routers.Router
 	// logs holds what the API logged.
 	logs *syncBuffer
+	// worker is the worker; a test may stop it.
+	worker interface{ Stop() }
 }
 
 // syncBuffer is a buffer that concurrent log lines can share.
@@ -87,7 +89,7 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*api.Config)) *env 
 	require.NoError(t, err)
 	t.Cleanup(apiClient.Close)
 
-	e := &env{temporal: ts, store: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}}
+	e := &env{temporal: ts, store: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}, worker: w}
 	cfg := api.Config{
 		MaxBodyBytes: 64 << 10, IdempotencyKeyTTL: time.Hour, RequestTimeout: 10 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 5 * time.Second,
