@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,4 +287,58 @@ func TestStatusInAWSModesFromTheStore(t *testing.T) {
 			check("with every worker stopped")
 		})
 	}
+}
+
+// holdingStore refuses to store one message of one order while hold is set,
+// as a store that lags behind the workflow.
+type holdingStore struct {
+	activities.StatusStore
+	orderID string
+	seq     int
+	hold    atomic.Bool
+}
+
+func (h *holdingStore) Record(ctx context.Context, m store.Message) (bool, error) {
+	if m.OrderID == h.orderID && m.Seq == h.seq && h.hold.Load() {
+		return false, errors.New("held by the test")
+	}
+	return h.StatusStore.Record(ctx, m)
+}
+
+// An update answers before its message is stored. Until it is, the status
+// is the workflow's when the workflow answers (the caller reads what it just
+// did), and the store's when no worker does: never older than the store.
+func TestStatusWhileAnUpdatesMessageIsBeingStored(t *testing.T) {
+	const id = "ORD-DUR-LAG"
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	held := &holdingStore{StatusStore: st, orderID: id, seq: 2}
+	held.hold.Store(true)
+	e := newEnvWithOptions(t, worker.Options{Policy: activities.Policy{ReopenWindow: time.Hour}},
+		func(*store.Store) activities.StatusStore { return held })
+	d := &durableEnv{env: e, st: st, reader: starter.New(e.temporal, taskQueue, starter.WithStatusStore(st))}
+	ctx := context.Background()
+	_, err = e.orders.Start(ctx, newOrder(id))
+	require.NoError(t, err)
+	d.settled(t, id, order.StageAwaitingUnlink)
+	post, err := e.orders.ConfirmUnlink(ctx, id, unlinkWithID("U-LAG"))
+	require.NoError(t, err)
+	msgs, err := st.LatestLife(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1, "the unlink's message is not stored yet")
+
+	got := d.durable(t, id)
+	require.Equal(t, order.StagePostClosure, got.Stage, "the workflow answers: the caller reads its own unlink")
+	requireSameStatus(t, post, got)
+
+	e.worker.Stop()
+	got = d.durable(t, id)
+	require.Equal(t, order.StageAwaitingUnlink, got.Stage, "no worker: what the store holds")
+	require.Len(t, got.Timeline, 1)
+
+	held.hold.Store(false)
+	e.newWorker(t)
+	stored := d.settled(t, id, order.StagePostClosure)
+	requireSameStatus(t, stored, d.durable(t, id))
 }
