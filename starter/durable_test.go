@@ -13,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/cloudmarket/termination-orders/activities"
@@ -164,6 +167,19 @@ func TestStatusAnswersWithEveryWorkerStopped(t *testing.T) {
 		_, err = e.reader.Cancel(ctx, "ORD-DUR-FINAL", order.Request{RequestedBy: "jane", Reason: "too late"})
 		require.ErrorIs(t, err, starter.ErrRejected)
 		require.ErrorContains(t, err, "can no longer be cancelled")
+
+		// Past Temporal's retention the order is gone from Temporal; its
+		// status is still the store's.
+		_, err = e.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+			Namespace: e.namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: order.WorkflowID("ORD-DUR-FINAL")},
+		})
+		require.NoError(t, err)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			_, err := e.temporal.DescribeWorkflowExecution(ctx, order.WorkflowID("ORD-DUR-FINAL"), "")
+			var nf *serviceerror.NotFound
+			require.ErrorAs(c, err, &nf)
+		}, 30*time.Second, 100*time.Millisecond)
+		requireSameStatus(t, live["ORD-DUR-FINAL"], e.durable(t, "ORD-DUR-FINAL"), "beyond Temporal's retention")
 	})
 }
 
