@@ -402,7 +402,15 @@ func TestMessagesWhileTemporalIsDown(t *testing.T) {
 	r.json(t, &msgs)
 	require.Contains(t, msgs.Latest.Message, "ORD-DOWN")
 
-	p := e.call(t, http.MethodGet, "/v1/orders/ORD-DOWN", e.tokens[api.RoleReader], nil).problem(t)
+	// The order's status is read from the store too; only the workflow's
+	// own (live) status needs Temporal.
+	r = e.call(t, http.MethodGet, "/v1/orders/ORD-DOWN", e.tokens[api.RoleReader], nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	var s order.Status
+	r.json(t, &s)
+	require.Equal(t, order.StageAwaitingUnlink, s.Stage)
+	require.Equal(t, msgs.Latest.Message, s.StatusMessage)
+	p := e.call(t, http.MethodGet, "/v1/orders/ORD-DOWN/live", e.tokens[api.RoleReader], nil).problem(t)
 	require.Contains(t, []string{api.TypeUnavailable, api.TypeOutcomeUnknown}, p.Type)
 	r = e.call(t, http.MethodGet, "/readyz", "", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.status)

@@ -140,7 +140,7 @@ func newEnvWith(t *testing.T, setup envSetup) *env {
 	e.cfg = cfg
 	logged := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(e.logs), zap.DebugLevel)
 	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), logged))
-	e.server, err = api.New(ctx, api.Options{Orders: starter.New(apiClient, taskQueue), Store: apiStore, Config: cfg, Logger: logger})
+	e.server, err = api.New(ctx, api.Options{Orders: starter.New(apiClient, taskQueue, starter.WithStatusStore(apiStore)), Store: apiStore, Config: cfg, Logger: logger})
 	require.NoError(t, err)
 	srv := httptest.NewServer(e.server.Handler())
 	t.Cleanup(srv.Close)
