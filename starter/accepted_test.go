@@ -40,7 +40,9 @@ func TestAcceptedAnswersAsTheStartDid(t *testing.T) {
 	d, err := e.temporal.DescribeWorkflowExecution(ctx, order.WorkflowID(c.OrderID), "")
 	require.NoError(t, err)
 	accepted := make(chan error, 1)
-	go func() { accepted <- e.orders.Accepted(ctx, c.OrderID, d.GetWorkflowExecutionInfo().GetExecution().GetRunId()) }()
+	go func() {
+		accepted <- e.orders.Accepted(ctx, c.OrderID, d.GetWorkflowExecutionInfo().GetExecution().GetRunId())
+	}()
 	e.newWorker(t)
 	require.NoError(t, <-accepted)
 	e.waitForStage(t, c.OrderID, order.StageAwaitingUnlink)
