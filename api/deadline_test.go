@@ -127,9 +127,11 @@ func TestAnswersInTimeWhenTheSQLiteStoreIsLocked(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 }
 
-// Temporal behind a proxy that accepts connections and never answers: reads
-// answer 503 unavailable, and writes 504 outcome-unknown naming the
-// Idempotency-Key to send again, within api.request_timeout.
+// Temporal behind a proxy that accepts connections and never answers: the
+// order's status still answers from the status store; what only Temporal
+// can answer (the live query, the list) is 503 unavailable, and writes 504
+// outcome-unknown naming the Idempotency-Key to send again, all within
+// api.request_timeout.
 func TestAnswersInTimeWhenTemporalIsBlackHoled(t *testing.T) {
 	var proxy *netfault.Proxy
 	e := newEnvWith(t, envSetup{window: time.Hour, tune: []func(*api.Config){deadlines}, temporalAddress: func(addr string) string {
@@ -145,9 +147,11 @@ func TestAnswersInTimeWhenTemporalIsBlackHoled(t *testing.T) {
 	require.NoError(t, proxy.Set(netfault.BlackHole))
 	t.Cleanup(func() { _ = proxy.Set(netfault.Forward) })
 
-	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/orders/ORD-SILENT", reader, nil))
+	r := e.callWithin(t, http.MethodGet, "/v1/orders/ORD-SILENT", reader, nil)
+	require.Equal(t, http.StatusOK, r.status, "the status store answers: %s", r.body)
+	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/orders/ORD-SILENT/live", reader, nil))
 	unavailable(t, e.callWithin(t, http.MethodGet, "/v1/orders?stage=AwaitingUnlink", reader, nil))
-	r := e.callWithin(t, http.MethodPost, "/v1/orders/ORD-SILENT/unlink", opsToken, ops(), "Idempotency-Key", "OPS-SILENT")
+	r = e.callWithin(t, http.MethodPost, "/v1/orders/ORD-SILENT/unlink", opsToken, ops(), "Idempotency-Key", "OPS-SILENT")
 	p := r.problem(t)
 	require.Equal(t, http.StatusGatewayTimeout, p.Status, "%s", r.body)
 	require.Equal(t, api.TypeOutcomeUnknown, p.Type)
