@@ -42,6 +42,10 @@ type StatusChange struct {
 	// stored once.
 	RunKey string              `json:"runKey"`
 	Entry  order.TimelineEntry `json:"entry"`
+	// Facts are the order's facts as the change left them, which the store
+	// keeps with the message so that the order's status reads without the
+	// workflow. Nil in changes decided by workers before release 1.3.
+	Facts *order.Facts `json:"facts,omitempty"`
 	// Subject and Announce are the notifications that go with the message
 	// once it is stored: the marketplace's status event and any work item for
 	// Operations. A nil Subject tells nobody.
@@ -203,6 +207,9 @@ func (a *Activities) store(ctx context.Context, in StatusChange) (*order.Timelin
 		OrderStatus: in.Entry.Stage.OrderStatus(),
 		Text:        in.Entry.Message,
 		OccurredAt:  in.Entry.Time,
+		RequestID:   in.Entry.RequestID,
+		AWS:         in.Entry.AWS,
+		Facts:       in.Facts,
 	}
 	inserted, err := a.Store.Record(ctx, m)
 	if errors.Is(err, store.ErrInvalidMessage) {

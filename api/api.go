@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -70,7 +71,9 @@ type Config struct {
 	// IdempotencyKeyTTL is how long an Idempotency-Key is remembered with
 	// the request it came with.
 	IdempotencyKeyTTL time.Duration
-	// RequestTimeout bounds each call to Temporal made for a request.
+	// RequestTimeout bounds each request: it is answered within it, whatever
+	// the status store or Temporal do (503 unavailable or 504
+	// outcome-unknown when they do not answer in time).
 	RequestTimeout time.Duration
 	// ReadTimeout, WriteTimeout and IdleTimeout are the HTTP server's.
 	ReadTimeout  time.Duration
@@ -105,6 +108,10 @@ type Server struct {
 	handler http.Handler
 	metrics *httpMetrics
 	now     func() time.Time
+	flights flights
+	// route names the route of a request, for the log and metrics of one
+	// answered by the deadline.
+	route func(*http.Request) string
 
 	codec             *codec.Codec
 	namespace         string
@@ -128,6 +135,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.api = humago.New(mux, humaConfig())
 	s.api.UseMiddleware(s.authorize)
 	s.routes(s.api)
+	documentEdges(s.api.OpenAPI())
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"alive": true})
@@ -140,7 +148,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		writeProblemHTTP(w, p)
 	})
 
-	var h http.Handler = s.openAPI30(mux)
+	h := s.openAPI30(methodsOnly(mux, "/"))
 	if len(opts.Config.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: opts.Config.CORSOrigins,
@@ -152,14 +160,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	h = s.limitBody(s.limitChunkedBody(h))
 	h = s.checkQuery(h)
+	codecMux := http.NewServeMux()
 	if opts.Codec != nil {
 		// The codec endpoints have their own origins (the Web UI's, not the
 		// order pages') and their own body limit.
-		codecMux := http.NewServeMux()
 		codecMux.Handle("POST "+CodecPath+"/encode", s.codecEndpoint("encode"))
 		codecMux.Handle("POST "+CodecPath+"/decode", s.codecEndpoint("decode"))
 		codecMux.Handle(CodecPath+"/", mux) // the 404 problem
-		var ch http.Handler = codecMux
+		ch := methodsOnly(codecMux, CodecPath+"/")
 		if len(opts.CodecOrigins) > 0 {
 			ch = cors.New(cors.Options{
 				AllowedOrigins: opts.CodecOrigins,
@@ -174,7 +182,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		top.Handle("/", h)
 		h = top
 	}
-	s.handler = s.observe(h)
+	s.route = func(r *http.Request) string {
+		_, pattern := mux.Handler(r)
+		if opts.Codec != nil && strings.HasPrefix(r.URL.Path, CodecPath+"/") {
+			_, pattern = codecMux.Handler(r)
+		}
+		return pattern
+	}
+	s.handler = s.observe(cleanPathsOnly(s.answerWithin(h)))
 	return s, nil
 }
 

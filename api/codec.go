@@ -21,9 +21,10 @@ import (
 // Temporal's Web UI and CLI call them (their codec endpoint is
 // <api>/codec). The body is proto-JSON {"payloads": [...]}, the answer the
 // same shape. X-Namespace, when sent, must be the namespace this server's
-// keys belong to. A reader may decode; backend and operations may encode and
-// decode. These routes are Temporal's protocol, not this API's, so they are
-// not in the OpenAPI document.
+// keys belong to. Every role may decode; backend and operations may encode,
+// and a reader may encode an empty list (see encryptors). These routes are
+// Temporal's protocol, not this API's, so they are not in the OpenAPI
+// document.
 //
 // The protocol itself is the SDK's handler (converter.NewPayloadCodecHTTPHandler).
 // In front of it: the API's authentication and roles, the namespace check and
@@ -40,9 +41,18 @@ const codecMaxBodyBytes = 8 << 20
 
 // codecRoles are who may call each codec endpoint.
 var codecRoles = map[string][]Role{
-	"encode": {RoleBackend, RoleOperations},
+	"encode": {RoleBackend, RoleOperations, RoleReader},
 	"decode": {RoleBackend, RoleOperations, RoleReader},
 }
+
+// A reader may encode only an empty list of payloads: the temporal CLI
+// encodes the arguments of every call it makes, none for a query without
+// arguments, and a reader needs no ciphertext of its own (encrypted input is
+// for starting or signalling an order).
+var encryptors = []Role{RoleBackend, RoleOperations}
+
+// errReaderEncrypts is a reader's encode of payloads.
+var errReaderEncrypts = errors.New("role may not encrypt payloads")
 
 func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -50,8 +60,10 @@ func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 			p.Instance = instance(r.Context())
 			writeProblemHTTP(w, p)
 		}
+		var role Role
 		if !s.codecWithoutToken {
 			caller, p := s.auth.authenticate(r.Context(), r.Header.Get("Authorization"))
+			role = caller.Role
 			if caller.ID != "" {
 				infoOf(r.Context()).caller = caller.ID
 			}
@@ -70,7 +82,7 @@ func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 		}
 		body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, codecMaxBodyBytes)}
 		r.Body = body
-		payloads := &observedCodec{codec: s.codec}
+		payloads := &observedCodec{codec: s.codec, emptyOnly: op == "encode" && !s.codecWithoutToken && !slices.Contains(encryptors, role)}
 		answer := &codecAnswer{w: w, header: http.Header{}}
 		converter.NewPayloadCodecHTTPHandler(payloads).ServeHTTP(answer, r)
 		if answer.status < http.StatusBadRequest {
@@ -78,6 +90,9 @@ func (s *Server) codecEndpoint(op string) http.HandlerFunc {
 		}
 		var tooLarge *http.MaxBytesError
 		switch {
+		case errors.Is(payloads.err, errReaderEncrypts):
+			fail(newProblem(TypeForbidden, http.StatusForbidden,
+				fmt.Sprintf("role reader may encode only an empty list of payloads (what the temporal CLI sends for a query without arguments); encrypting payloads needs one of: %s", roleList(encryptors))))
 		case payloads.err != nil:
 			fail(codecProblem(payloads.err))
 		case errors.As(body.err, &tooLarge):
@@ -112,10 +127,16 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // as a 400 like any other, where it is a payload the keys cannot decrypt.
 type observedCodec struct {
 	codec *codec.Codec
-	err   error
+	// emptyOnly refuses to encode any payload (a reader's encode).
+	emptyOnly bool
+	err       error
 }
 
 func (c *observedCodec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	if c.emptyOnly && len(ps) > 0 {
+		c.err = errReaderEncrypts
+		return nil, c.err
+	}
 	out, err := c.codec.Encode(ps)
 	c.err = err
 	return out, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +14,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	querypb "go.temporal.io/api/query/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/cloudmarket/termination-orders/api"
@@ -179,7 +183,7 @@ func TestCodecRoles(t *testing.T) {
 			if tc.encode != http.StatusOK {
 				p := r.problem(t)
 				assert.Equal(t, api.TypeForbidden, p.Type)
-				assert.Contains(t, p.Detail, "role reader may not encode payloads")
+				assert.Contains(t, p.Detail, "role reader may encode only an empty list of payloads")
 				return
 			}
 			// What the Web UI sends to start a workflow or signal: encrypted
@@ -252,7 +256,7 @@ func TestCodecRefusesWhatItCannotDecrypt(t *testing.T) {
 	resp, err := http.Get(e.url + "/codec/decode")
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 }
 
 func TestCodecOfTheDevCommandTakesNoToken(t *testing.T) {
@@ -284,4 +288,80 @@ func TestCodecBodyLimitIsItsOwn(t *testing.T) {
 	p := r.problem(t)
 	assert.Equal(t, api.TypePayloadTooLarge, p.Type)
 	assert.Equal(t, "the request body is larger than 8388608 bytes", p.Detail)
+}
+
+// The reader's read with the temporal CLI, as the README and the encryption
+// page show it: `temporal workflow query --type status --workflow-id ...
+// --codec-endpoint <api>/codec --codec-auth "Bearer $READER_TOKEN"`. CLI
+// 1.5.1 runs every request and answer through the SDK's remote codec
+// (converter.NewPayloadCodecGRPCClientInterceptor): the query's arguments,
+// an empty list, go to /codec/encode, the answer's payloads to
+// /codec/decode, each posted with encoding/json's form of
+// commonpb.Payloads, Content-Type, X-Namespace and the --codec-auth value
+// as Authorization. Both requests are sent here byte for byte, then through
+// the SDK's own interceptor as the CLI sets it up.
+func TestReaderQueriesWithTheTemporalCLI(t *testing.T) {
+	e := newCodecEnv(t)
+	reader := "Bearer " + e.tokens[api.RoleReader]
+	status := order.Status{OrderID: "ORD-CODEC-1", Stage: order.StageAwaitingUnlink, StatusMessage: "Your termination order ORD-CODEC-1 has been submitted."}
+	encrypted, err := codec.DataConverter(e.codec).ToPayload(status)
+	require.NoError(t, err)
+
+	cliRequest := func(path string, body []byte) reply {
+		req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Namespace", "orders-prod")
+		req.Header.Set("Authorization", reader)
+		return do(t, req)
+	}
+	// The query's arguments: none, sent as an empty list.
+	r := cliRequest("/codec/encode", []byte(`{}`))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Empty(t, decodedPayloads(t, r))
+	// The answer's payload, as encoding/json writes it: bytes in base64.
+	answer, err := json.Marshal(commonpb.Payloads{Payloads: []*commonpb.Payload{encrypted}})
+	require.NoError(t, err)
+	ps := decodedPayloads(t, cliRequest("/codec/decode", answer))
+	require.Len(t, ps, 1)
+	assert.Contains(t, string(ps[0].GetData()), "has been submitted", "the status in clear")
+
+	// The same through the SDK's interceptor, set up as the CLI does.
+	var paths []string
+	remote := converter.NewRemotePayloadCodec(converter.RemotePayloadCodecOptions{
+		Endpoint: e.url + "/codec",
+		ModifyRequest: func(req *http.Request) error {
+			paths = append(paths, req.URL.Path)
+			req.Header.Set("X-Namespace", "orders-prod")
+			req.Header.Set("Authorization", reader)
+			return nil
+		},
+	})
+	interceptor, err := converter.NewPayloadCodecGRPCClientInterceptor(converter.PayloadCodecGRPCClientInterceptorOptions{Codecs: []converter.PayloadCodec{remote}})
+	require.NoError(t, err)
+	query := &workflowservice.QueryWorkflowRequest{
+		Namespace: "orders-prod",
+		Execution: &commonpb.WorkflowExecution{WorkflowId: "termination-ORD-CODEC-1"},
+		Query:     &querypb.WorkflowQuery{QueryType: "status", QueryArgs: &commonpb.Payloads{Payloads: make([]*commonpb.Payload, 0)}},
+	}
+	var result workflowservice.QueryWorkflowResponse
+	err = interceptor(context.Background(), workflowservice.WorkflowService_QueryWorkflow_FullMethodName, query, &result, nil,
+		func(_ context.Context, _ string, _, reply any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+			reply.(*workflowservice.QueryWorkflowResponse).QueryResult = &commonpb.Payloads{Payloads: []*commonpb.Payload{encrypted}}
+			return nil
+		})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/codec/encode", "/codec/decode"}, paths)
+	var back order.Status
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(result.GetQueryResult(), &back))
+	assert.Equal(t, status.StatusMessage, back.StatusMessage)
+
+	// A reader still cannot encrypt: a query or signal with arguments needs
+	// operations or backend.
+	withArgs, err := json.Marshal(commonpb.Payloads{Payloads: []*commonpb.Payload{{
+		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)}, Data: []byte(`"x"`)}}})
+	require.NoError(t, err)
+	r = cliRequest("/codec/encode", withArgs)
+	require.Equal(t, http.StatusForbidden, r.status)
+	assert.Equal(t, api.TypeForbidden, r.problem(t).Type)
 }

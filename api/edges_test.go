@@ -3,269 +3,189 @@ package api_test
 import (
 	"bufio"
 	"context"
-	"fmt"
-	"io"
+	"encoding/json"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	commonpb "go.temporal.io/api/common/v1"
-	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/cloudmarket/termination-orders/api"
-	"github.com/cloudmarket/termination-orders/codec"
-	"github.com/cloudmarket/termination-orders/order"
-	"github.com/cloudmarket/termination-orders/workflows"
 )
 
-// fieldsOf returns the broken rules of an invalid-input problem by field.
-func problemFields(t *testing.T, p api.Problem) map[string]string {
-	t.Helper()
-	require.Equal(t, api.TypeInvalidInput, p.Type, p.Detail)
-	rules := map[string]string{}
-	for _, f := range p.Errors {
-		rules[f.Field] += f.Rule
-	}
-	return rules
+// temporalFault answers every start as the SDK does when Temporal fails it
+// with an Internal error of its own (its database stalled): nothing started.
+type temporalFault struct {
+	interceptor.ClientInterceptorBase
 }
 
-const orderBody = `{"orderId":"ORD-EDGE","subscriptionId":"SUB-1","accountId":"123456789012","terminationType":"CloseAccount",` +
-	`"items":[{"itemId":"ITM-1","quantity":0}],"requestedBy":"jane"`
+func (*temporalFault) InterceptClient(next interceptor.ClientOutboundInterceptor) interceptor.ClientOutboundInterceptor {
+	return &faultyStarts{ClientOutboundInterceptorBase: interceptor.ClientOutboundInterceptorBase{Next: next}}
+}
 
-// What plain JSON decoding hides (a key sent twice, text that is not UTF-8,
-// a window sent as 0) is refused in every body, with the field named, and
-// nothing is started or changed.
-func TestBodiesRefuseDuplicateKeysBadTextAndAZeroWindow(t *testing.T) {
-	e := newEnv(t, time.Hour)
-	backend := e.tokens[api.RoleBackend]
-	for body, want := range map[string][2]string{
-		orderBody + `,"reopenWindowSeconds":0}`:                                {"reopenWindowSeconds", "must be between 1 and 31536000 seconds when set, got 0"},
-		orderBody + `,"accountId":"210987654321"}`:                             {"accountId", "appears more than once in one object"},
-		orderBody + `,"RequestedBy":"mallory"}`:                                {"RequestedBy", `as "requestedBy" and "RequestedBy"`},
-		strings.Replace(orderBody, "jane", "ja\xffne", 1) + `}`:                {"requestedBy", "must be valid UTF-8 text"},
-		strings.Replace(orderBody, "jane", `ja\ud800ne`, 1) + `}`:              {"requestedBy", "must be valid UTF-8 text"},
-		strings.Replace(orderBody, `"ITM-1"`, `"ITM-1","itemId":"X"`, 1) + `}`: {"items[0].itemId", "appears more than once"},
+type faultyStarts struct {
+	interceptor.ClientOutboundInterceptorBase
+}
+
+func (*faultyStarts) UpdateWithStartWorkflow(context.Context, *interceptor.ClientUpdateWithStartWorkflowInput) (client.WorkflowUpdateHandle, error) {
+	return nil, serviceerror.NewInternal("ExecuteMultiOperation operation failed. Error: database is locked (5) (SQLITE_BUSY)")
+}
+
+// Every answer that is not a route's own success is a documented problem:
+// what http.ServeMux would answer its own way (a redirect for an unclean
+// path, 200 for HEAD), a body cut short, a control character in a header
+// the server lets through, and a fault of Temporal's. Each is checked
+// against the OpenAPI document: the operation's response for its status,
+// or the shared response (components.responses) for paths and methods no
+// operation has.
+func TestEveryEdgeAnswerIsADocumentedProblem(t *testing.T) {
+	e := newEnvWith(t, envSetup{window: time.Hour, interceptors: []interceptor.ClientInterceptor{&temporalFault{}}})
+	backend, reader := e.tokens[api.RoleBackend], e.tokens[api.RoleReader]
+
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		typ, allow         string
+		response           string // the shared response it is, for paths and methods no operation has
+	}{
+		{name: "dot-dot segment", method: http.MethodGet, path: "/v1/orders/ORD-1/../ORD-2", status: 404, typ: api.TypeNotFound, response: api.ResponseNotFound},
+		{name: "escaped dot-dot segment", method: http.MethodGet, path: "/v1/orders/ORD-1/%2e%2e/ORD-2", status: 404, typ: api.TypeNotFound, response: api.ResponseNotFound},
+		{name: "dot segment", method: http.MethodGet, path: "/v1/./orders", status: 404, typ: api.TypeNotFound, response: api.ResponseNotFound},
+		{name: "empty segment", method: http.MethodGet, path: "/v1//orders", status: 404, typ: api.TypeNotFound, response: api.ResponseNotFound},
+		{name: "HEAD of an order", method: http.MethodHead, path: "/v1/orders/ORD-1", status: 405, allow: "GET", response: api.ResponseMethodNotAllowed},
+		{name: "HEAD of healthz", method: http.MethodHead, path: "/healthz", status: 405, allow: "GET", response: api.ResponseMethodNotAllowed},
+		{name: "PUT on orders", method: http.MethodPut, path: "/v1/orders", status: 405, typ: api.TypeMethodNotAllowed, allow: "GET, POST", response: api.ResponseMethodNotAllowed},
+		{name: "DELETE of an order", method: http.MethodDelete, path: "/v1/orders/ORD-1", status: 405, typ: api.TypeMethodNotAllowed, allow: "GET", response: api.ResponseMethodNotAllowed},
+		{name: "PATCH of an unlink", method: http.MethodPatch, path: "/v1/orders/ORD-1/unlink", status: 405, typ: api.TypeMethodNotAllowed, allow: "POST", response: api.ResponseMethodNotAllowed},
+		{name: "OPTIONS without CORS", method: http.MethodOptions, path: "/v1/orders", status: 405, typ: api.TypeMethodNotAllowed, allow: "GET, POST", response: api.ResponseMethodNotAllowed},
+		{name: "unknown path", method: http.MethodGet, path: "/v2/nothing", status: 404, typ: api.TypeNotFound, response: api.ResponseNotFound},
 	} {
-		rules := problemFields(t, e.call(t, http.MethodPost, "/v1/orders", backend, body).problem(t))
-		require.Contains(t, rules[want[0]], want[1], "%s: %v", body, rules)
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.raw(t, tc.method+" "+tc.path+" HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer "+reader+"\r\nConnection: close\r\n\r\n")
+			require.Equal(t, tc.status, r.status, "%s", r.body)
+			require.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+			require.Empty(t, r.header.Get("Location"), "never a redirect")
+			require.Equal(t, tc.allow, r.header.Get("Allow"))
+			e.conformsToShared(t, tc.response, r)
+			if tc.method == http.MethodHead {
+				require.Empty(t, r.body, "a HEAD answer has no body")
+				return
+			}
+			p := r.problem(t)
+			require.Equal(t, tc.typ, p.Type)
+		})
 	}
-	require.Equal(t, http.StatusNotFound, e.call(t, http.MethodGet, "/v1/orders/ORD-EDGE", backend, nil).status, "nothing was started")
 
-	e.start(t, newOrder("ORD-EDGE-2"))
-	e.waitForStage(t, "ORD-EDGE-2", order.StageAwaitingUnlink)
-	for path, body := range map[string]string{
-		"cancel": `{"requestedBy":"jane","reason":"x","reason":"y"}`,
-		"reopen": `{"requestedBy":"jane","reason":"x","Reason":"y"}`,
-		"unlink": "{\"completedBy\":\"o\xffps\",\"reference\":\"OPS-1\"}",
-	} {
-		token := backend
-		if path == "unlink" {
-			token = e.tokens[api.RoleOperations]
-		}
-		rules := problemFields(t, e.call(t, http.MethodPost, "/v1/orders/ORD-EDGE-2/"+path, token, body).problem(t))
-		require.NotEmpty(t, rules, path)
-		for field, rule := range rules {
-			require.Regexp(t, `^(reason|Reason|completedBy)$`, field, path)
-			require.Regexp(t, `appears more than once|must be valid UTF-8 text|is not a field`, rule, path)
-		}
-	}
-	require.Equal(t, order.StageAwaitingUnlink, e.waitForStage(t, "ORD-EDGE-2", order.StageAwaitingUnlink).Stage, "nothing changed")
-
-	// An update's 200 carries no Location, as the document says.
-	r := e.call(t, http.MethodPost, "/v1/orders/ORD-EDGE-2/cancel", backend, `{"requestedBy":"jane","reason":"changed her mind"}`)
-	require.Equal(t, http.StatusOK, r.status, string(r.body))
-	require.Empty(t, r.header.Values("Location"))
-}
-
-// A query string Go would drop in part without a word is refused, naming
-// the parameter: a caller never gets the first page for a token it sent.
-func TestMalformedQueryIsRefusedNamingTheParameter(t *testing.T) {
-	e := newEnv(t, time.Hour)
-	reader := e.tokens[api.RoleReader]
-	for query, field := range map[string]string{
-		"pageToken=%zz":          "pageToken",
-		"pageSize=1&pageToken=%": "pageToken",
-		"pageSize=1;stage=x":     "pageSize",
-		"page%zzSize=1":          "(query)",
-		"stage=%ff":              "stage",
-	} {
-		p := e.call(t, http.MethodGet, "/v1/orders?"+query, reader, nil).problem(t)
-		require.Equal(t, http.StatusBadRequest, p.Status, query)
-		require.Contains(t, problemFields(t, p), field, query)
-	}
-	require.Equal(t, http.StatusOK, e.call(t, http.MethodGet, "/v1/orders?pageSize=1&stage=AwaitingUnlink", reader, nil).status)
-}
-
-// Where Temporal is, and the API's own sockets, stay in the log: no answer
-// names an internal address.
-func TestNoInternalAddressInAnswers(t *testing.T) {
-	e := newEnv(t, time.Hour)
-	frontend := e.temporal.GetFrontendHostPort()
-	e.temporal.Stop()
-
-	answers := map[string]reply{
-		"status":  e.call(t, http.MethodGet, "/v1/orders/ORD-GONE", e.tokens[api.RoleReader], nil),
-		"start":   e.call(t, http.MethodPost, "/v1/orders", e.tokens[api.RoleBackend], newOrder("ORD-GONE")),
-		"list":    e.call(t, http.MethodGet, "/v1/orders", e.tokens[api.RoleReader], nil),
-		"/readyz": e.call(t, http.MethodGet, "/readyz", "", nil),
-	}
-	for name, r := range answers {
-		require.GreaterOrEqual(t, r.status, 500, "%s: %s", name, r.body)
-		requireNoAddress(t, name, string(r.body))
-	}
-	require.Contains(t, e.logs.String(), frontend, "the log keeps where Temporal is")
-}
-
-func requireNoAddress(t *testing.T, name, body string) {
-	t.Helper()
-	require.NotRegexp(t, `\d+\.\d+\.\d+\.\d+|\[::1?\]|localhost|(dial|read|write) tcp`, body, "%s answered an internal address", name)
-}
-
-// A codec request whose body stops arriving is answered without the
-// addresses of the connection's two ends.
-func TestCodecBodyTimeoutNamesNoAddress(t *testing.T) {
-	k := make([]byte, codec.KeySize)
-	ring, err := codec.NewKeyRing("k1", codec.Key{ID: "k1", Secret: k})
-	require.NoError(t, err)
-	core, logs := observer.New(zap.WarnLevel)
-	srv, err := api.New(context.Background(), api.Options{
-		Config: api.Config{MaxBodyBytes: 64 << 10, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 10 * time.Second,
-			IdleTimeout: time.Minute, ShutdownTimeout: time.Second},
-		Logger: zap.New(core), Codec: codec.New(ring), Namespace: "default", CodecWithoutToken: true,
+	start := `{"orderId":"ORD-EDGE-1","subscriptionId":"SUB-1","accountId":"210987654399","terminationType":"CloseAccount","items":[{"itemId":"ITM-1","quantity":0}],"requestedBy":"jane"}`
+	t.Run("body shorter than its Content-Length", func(t *testing.T) {
+		head := "POST /v1/orders HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer " + backend + "\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+		r := e.raw(t, head+start[:40])
+		e.conformsTo(t, http.MethodPost, "/v1/orders", r)
+		p := r.problem(t)
+		require.Equal(t, http.StatusBadRequest, p.Status, "%s", r.body)
+		require.Equal(t, api.TypeInvalidInput, p.Type)
+		require.Equal(t, []string{"(body)"}, fieldsOf(p))
 	})
-	require.NoError(t, err)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
-	defer func() { cancel(); <-served }()
+	t.Run("Idempotency-Key with a control character", func(t *testing.T) {
+		// A tab is the control character Go's server lets through in a
+		// header value; the others it refuses before any handler runs.
+		head := "POST /v1/orders HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer " + backend + "\r\nContent-Type: application/json\r\n" +
+			"Idempotency-Key: start\tORD-EDGE-1\r\nContent-Length: " + strconv.Itoa(len(start)) + "\r\nConnection: close\r\n\r\n"
+		r := e.raw(t, head+start)
+		e.conformsTo(t, http.MethodPost, "/v1/orders", r)
+		p := r.problem(t)
+		require.Equal(t, http.StatusBadRequest, p.Status)
+		require.Equal(t, []string{"Idempotency-Key"}, fieldsOf(p))
+	})
+	t.Run("Temporal fails with a fault of its own", func(t *testing.T) {
+		// The order is not started: 503, ask again, not 500.
+		r := e.call(t, http.MethodPost, "/v1/orders", backend, start)
+		p := r.problem(t)
+		require.Equal(t, http.StatusServiceUnavailable, p.Status, "%s", r.body)
+		require.Equal(t, api.TypeUnavailable, p.Type)
+		require.Equal(t, "5", r.header.Get("Retry-After"))
+		require.NotContains(t, p.Detail, "SQLITE", "Temporal's own error stays in the logs")
+		require.Equal(t, api.TypeNotFound, e.call(t, http.MethodGet, "/v1/orders/ORD-EDGE-1/messages", reader, nil).problem(t).Type)
+	})
+}
 
-	conn, err := net.Dial("tcp", l.Addr().String())
+// The codec endpoints' paths and methods: 405 and 404 problems too.
+func TestCodecEdgesAreProblems(t *testing.T) {
+	e := newCodecEnv(t)
+	for path, status := range map[string]int{"/codec/encode": 405, "/codec/decode": 405, "/codec/nothing": 404, "/codec/../v1/orders": 404} {
+		req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+e.tokens[api.RoleReader])
+		got := do(t, req)
+		require.Equal(t, status, got.status, "%s: %s", path, got.body)
+		p := got.problem(t)
+		if status == 405 {
+			require.Equal(t, api.TypeMethodNotAllowed, p.Type)
+			require.Equal(t, "POST", got.header.Get("Allow"))
+		} else {
+			require.Equal(t, api.TypeNotFound, p.Type)
+		}
+	}
+}
+
+// raw sends a request as written, over a connection of its own, and reads
+// the answer: for what Go's client would refuse to send or would fix.
+func (e *env) raw(t *testing.T, request string) reply {
+	t.Helper()
+	u, err := url.Parse(e.url)
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", u.Host)
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "POST /codec/decode HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"payloads\":")
+	_, err = conn.Write([]byte(request))
 	require.NoError(t, err)
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, conn.(*net.TCPConn).CloseWrite())
+	method, _, _ := strings.Cut(request, " ")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
 	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
-	requireNoAddress(t, "/codec/decode", string(body))
-	require.Equal(t, 1, logs.FilterMessage("Codec request body not read").Len(), "the log keeps the cause")
+	defer resp.Body.Close()
+	var body strings.Builder
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: []byte(body.String())}
 }
 
-// A body over api.max_body_bytes gets one 413, stating the one limit,
-// whether its length was announced or it came chunked; a chunked body
-// within the limit is read as any other.
-func TestPayloadTooLargeStatesOneLimitForSizedAndChunkedBodies(t *testing.T) {
-	keys, tokens := roleKeys(t)
-	srv, err := api.New(context.Background(), api.Options{
-		Config: api.Config{MaxBodyBytes: 1024, RequestTimeout: time.Second, IdempotencyKeyTTL: time.Hour, Keys: keys},
-		Logger: zap.NewNop(),
-	})
+// conformsTo checks an answer sent without Go's client against the
+// operation of method and path.
+func (e *env) conformsTo(t *testing.T, method, path string, r reply) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, nil)
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	post := func(body io.Reader, length int64) reply {
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/v1/orders", body)
-		require.NoError(t, err)
-		req.ContentLength = length // -1: chunked
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tokens[api.RoleBackend])
-		return do(t, req)
-	}
-	big := `{"requestedBy":"` + strings.Repeat("x", 2000) + `"}`
-	for name, r := range map[string]reply{
-		"sized":   post(strings.NewReader(big), int64(len(big))),
-		"chunked": post(io.MultiReader(strings.NewReader(big)), -1),
-	} {
-		p := r.problem(t)
-		require.Equal(t, http.StatusRequestEntityTooLarge, p.Status, name)
-		require.Equal(t, api.TypePayloadTooLarge, p.Type, name)
-		require.Equal(t, "the request body is larger than 1024 bytes", p.Detail, name)
-	}
-	p := post(io.MultiReader(strings.NewReader(`{"orderId":"ORD-1"}`)), -1).problem(t)
-	require.Equal(t, api.TypeInvalidInput, p.Type, "a small chunked body reaches the route: %s", p.Detail)
-	require.Contains(t, problemFields(t, p), "subscriptionId")
+	_, _, err = e.router.FindRoute(req)
+	require.NoError(t, err, "%s %s is a documented operation", method, path)
+	e.conforms(t, req, r)
 }
 
-func rawJSON(data string) converter.RawValue {
-	return converter.NewRawValue(&commonpb.Payload{
-		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
-		Data:     []byte(data),
-	})
-}
-
-// A client that is not ours (temporal workflow start/update/signal with raw
-// JSON) meets the same rules in the workflow's own decoding: a raw start
-// with a key sent twice fails at its acceptance, naming the field; a raw
-// update is rejected by its validator (nothing in history); a raw signal is
-// ignored. Nothing changes on the order.
-func TestRawStartsUpdatesAndSignalsRefuseDuplicateKeysAndBadText(t *testing.T) {
-	e := newEnv(t, time.Hour)
-	c := e.temporal.GetDefaultClient()
-	ctx := context.Background()
-
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: order.WorkflowID("ORD-RAW-1"), TaskQueue: taskQueue},
-		workflows.WorkflowType, rawJSON(strings.Replace(orderBody, "ORD-EDGE", "ORD-RAW-1", 1)+`,"requestedBy":"mallory"}`))
-	require.NoError(t, err)
-	var appErr *temporal.ApplicationError
-	// An accepted order would wait for its unlink: give up on it in time.
-	getCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	require.ErrorAs(t, run.Get(getCtx, nil), &appErr)
-	require.Equal(t, workflows.ErrTypeInvalidOrder, appErr.Type())
-	require.Contains(t, appErr.Message(), "requestedBy: appears more than once")
-
-	e.start(t, newOrder("ORD-RAW-2"))
-	e.waitForStage(t, "ORD-RAW-2", order.StageAwaitingUnlink)
-	for name, payload := range map[string]string{
-		workflows.UpdateCancel:        `{"requestedBy":"jane","reason":"x","REASON":"y"}`,
-		workflows.UpdateConfirmUnlink: "{\"completedBy\":\"o\xffps\",\"reference\":\"OPS-1\"}",
-	} {
-		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: order.WorkflowID("ORD-RAW-2"), UpdateName: name, Args: []any{rawJSON(payload)},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		})
-		if err == nil {
-			err = h.Get(ctx, nil)
+// conformsToShared checks an answer against a response of the document's
+// components: its media type, its headers and its body's schema.
+func (e *env) conformsToShared(t *testing.T, name string, r reply) {
+	t.Helper()
+	ref := e.spec.Components.Responses[name]
+	require.NotNil(t, ref, "components.responses.%s is in the OpenAPI document", name)
+	resp := ref.Value
+	media := resp.Content.Get(r.header.Get("Content-Type"))
+	require.NotNil(t, media, "components.responses.%s has no content %q", name, r.header.Get("Content-Type"))
+	for h, hdr := range resp.Headers {
+		if hdr.Value.Required {
+			assert.NotEmpty(t, r.header.Get(h), "components.responses.%s requires header %s", name, h)
 		}
-		require.Error(t, err, name)
-		require.Regexp(t, `REASON: appears more than once|completedBy: must be valid UTF-8 text`, err.Error(), name)
 	}
-	require.NoError(t, c.SignalWorkflow(ctx, order.WorkflowID("ORD-RAW-2"), "", workflows.SignalUnlinkCompleted,
-		rawJSON(`{"completedBy":"ops","reference":"OPS-1","reference":"OPS-2"}`)))
-	// The signal is decided by a (local) activity, recorded as a marker
-	// after the signal: wait until it has been.
-	require.Eventually(t, func() bool {
-		it := c.GetWorkflowHistory(ctx, order.WorkflowID("ORD-RAW-2"), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		signaled := false
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				return false
-			}
-			if a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil {
-				require.Equal(t, workflows.UpdateAcceptance, a.GetAcceptedRequest().GetInput().GetName(), "no raw update was accepted")
-			}
-			signaled = signaled || ev.GetWorkflowExecutionSignaledEventAttributes() != nil
-			if signaled && ev.GetMarkerRecordedEventAttributes() != nil {
-				return true
-			}
-		}
-		return false
-	}, 30*time.Second, 100*time.Millisecond)
-	st := e.waitForStage(t, "ORD-RAW-2", order.StageAwaitingUnlink)
-	require.Equal(t, order.StageAwaitingUnlink, st.Stage, "nothing changed")
+	if len(r.body) == 0 {
+		return
+	}
+	var body any
+	require.NoError(t, json.Unmarshal(r.body, &body))
+	assert.NoError(t, media.Schema.Value.VisitJSON(body), "the body is not a %s: %s", name, r.body)
 }

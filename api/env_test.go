@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -48,6 +50,13 @@ type env struct {
 	router routers.Router
 	// logs holds what the API logged.
 	logs *syncBuffer
+	// worker runs the orders; dsn is the status store's, which it shares
+	// with the API unless envSetup.storeDSN says otherwise.
+	worker sdkworker.Worker
+	dsn    string
+	window time.Duration
+	cfg    api.Config
+	spec   *openapi3.T
 }
 
 // syncBuffer is a buffer that concurrent log lines can share.
@@ -70,36 +79,68 @@ func (b *syncBuffer) String() string {
 
 func newEnv(t *testing.T, window time.Duration, tune ...func(*api.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, envSetup{window: window, tune: tune})
+}
+
+// envSetup is how an env differs from the default one.
+type envSetup struct {
+	window time.Duration
+	tune   []func(*api.Config)
+	// storeDSN is the API's status store; empty is a SQLite file of the
+	// test's own, which the worker shares.
+	storeDSN string
+	// temporalAddress turns the Temporal server's address into the one the
+	// API connects to (a fault proxy in front of it, say).
+	temporalAddress func(string) string
+	// interceptors are the API's Temporal client's.
+	interceptors []interceptor.ClientInterceptor
+}
+
+func newEnvWith(t *testing.T, setup envSetup) *env {
+	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	c := ts.GetDefaultClient()
 	ctx := context.Background()
 	require.NoError(t, worker.RegisterSearchAttributes(ctx, c, ts.GetDefaultNamespace()))
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "status.db"))
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "status.db")
+	st, err := store.Open(ctx, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w := worker.New(c, st, worker.Options{TaskQueue: taskQueue, Policy: activities.Policy{ReopenWindow: window}, StopTimeout: 5 * time.Second})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	e := &env{temporal: ts, store: st, dsn: dsn, tokens: map[api.Role]string{}, logs: &syncBuffer{}, window: setup.window}
+	e.worker = e.newWorker(t)
+	require.NoError(t, e.worker.Start())
+	t.Cleanup(func() { e.worker.Stop() })
 
+	apiStore := st
+	if setup.storeDSN != "" {
+		apiStore, err = store.Open(ctx, setup.storeDSN, store.WithConnectTimeout(10*time.Second))
+		require.NoError(t, err)
+		t.Cleanup(func() { apiStore.Close() })
+	}
+	address := ts.GetFrontendHostPort()
+	if setup.temporalAddress != nil {
+		address = setup.temporalAddress(address)
+	}
 	// The API's own connection, as termination-api makes it: lazy, so that
 	// it keeps serving the store's routes while Temporal is down.
-	apiClient, err := client.NewLazyClient(client.Options{HostPort: ts.GetFrontendHostPort(), Namespace: ts.GetDefaultNamespace()})
+	apiClient, err := client.NewLazyClient(client.Options{HostPort: address, Namespace: ts.GetDefaultNamespace(),
+		Interceptors: setup.interceptors})
 	require.NoError(t, err)
 	t.Cleanup(apiClient.Close)
 
-	e := &env{temporal: ts, store: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}}
 	cfg := api.Config{
 		MaxBodyBytes: 64 << 10, IdempotencyKeyTTL: time.Hour, RequestTimeout: 10 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute, ShutdownTimeout: 5 * time.Second,
 		OIDC: api.OIDC{RoleClaim: "role"},
 	}
 	cfg.Keys, e.tokens = roleKeys(t)
-	for _, f := range tune {
+	for _, f := range setup.tune {
 		f(&cfg)
 	}
+	e.cfg = cfg
 	logged := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(e.logs), zap.DebugLevel)
 	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), logged))
-	e.server, err = api.New(ctx, api.Options{Orders: starter.New(apiClient, taskQueue), Store: st, Config: cfg, Logger: logger})
+	e.server, err = api.New(ctx, api.Options{Orders: starter.New(apiClient, taskQueue, starter.WithStatusStore(apiStore)), Store: apiStore, Config: cfg, Logger: logger})
 	require.NoError(t, err)
 	srv := httptest.NewServer(e.server.Handler())
 	t.Cleanup(srv.Close)
@@ -114,9 +155,20 @@ func newEnv(t *testing.T, window time.Duration, tune ...func(*api.Config)) *env 
 	spec, err := openapi3.NewLoader().LoadFromData(doc)
 	require.NoError(t, err)
 	require.NoError(t, spec.Validate(ctx), "the OpenAPI document (as 3.0) is not valid")
-	e.router, err = legacy.NewRouter(spec)
+	e.spec = spec
+	// Requests go to this test's server, not to the document's servers.
+	routed := *spec
+	routed.Servers = openapi3.Servers{{URL: e.url}}
+	e.router, err = legacy.NewRouter(&routed)
 	require.NoError(t, err)
 	return e
+}
+
+// newWorker is a worker of the env's orders, not started.
+func (e *env) newWorker(t *testing.T) sdkworker.Worker {
+	t.Helper()
+	return worker.New(e.temporal.GetDefaultClient(), e.store, worker.Options{TaskQueue: taskQueue,
+		Policy: activities.Policy{ReopenWindow: e.window}, StopTimeout: 5 * time.Second})
 }
 
 // roleKeys makes an API key of each role: the server's entries and the

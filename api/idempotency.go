@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cloudmarket/termination-orders/order"
@@ -14,12 +15,16 @@ import (
 
 // An Idempotency-Key is recorded in the status store with a hash of its
 // request and, once there is one, the request's definite answer. A retry
-// with the key gets that answer; a retry arriving while the first request is
-// still being answered waits for it, so concurrent duplicates get the same
-// answer; the key with another request is refused (422). For unlink, reopen
-// and cancel the key is also the request ID, which Temporal and the order's
-// timeline keep, so the original answer comes back even after the key is
-// forgotten (api.idempotency_key_ttl), for as long as Temporal keeps the order.
+// with the key gets that answer; the key with another request is refused
+// (422). A retry arriving while the first request is still being answered
+// by this process waits for its answer, so concurrent duplicates get the
+// same answer. A key with no answer and no request of this process behind
+// it (the process that took it stopped mid-request, or could not record the
+// answer) is decided again at once, never after a lease runs out: for
+// unlink, reopen and cancel the key is the request ID, which Temporal and
+// the order's timeline keep, so the original outcome comes back (also after
+// the key is forgotten, api.idempotency_key_ttl, for as long as Temporal
+// keeps the order); a start asks the order's run for its acceptance.
 
 // answer is what a key records: the answer, or the problem.
 type answer[T any] struct {
@@ -28,11 +33,9 @@ type answer[T any] struct {
 	Headers http.Header
 }
 
-// awaitPoll is how often a retry waiting for the first request's answer looks.
-const awaitPoll = 50 * time.Millisecond
-
 func idempotent[T any](ctx context.Context, s *Server, key, hash string, exec func(ctx context.Context, retry bool) (*posted[T], error)) (*posted[T], error) {
 	run := func(retry bool) (*posted[T], error) {
+		infoOf(ctx).sent.Store(true)
 		callCtx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
 		return exec(callCtx, retry)
@@ -41,6 +44,20 @@ func idempotent[T any](ctx context.Context, s *Server, key, hash string, exec fu
 		return run(false)
 	}
 	caller := callerOf(ctx).ID
+	// A request of this process with the key goes first: its answer is
+	// recorded before it lets go.
+	earlier, done := s.flights.take(caller, key)
+	defer done()
+	if earlier != nil {
+		select {
+		case <-earlier:
+		case <-ctx.Done():
+			p := newProblem(TypeOutcomeUnknown, http.StatusGatewayTimeout,
+				fmt.Sprintf("the first request with Idempotency-Key %s is still being answered; send the request again with the same key for its answer", key))
+			p.RequestID = key
+			return nil, p
+		}
+	}
 	first, fresh, err := s.store.ClaimIdempotencyKey(ctx, store.IdempotencyKey{Caller: caller, Key: key, RequestHash: hash, CreatedAt: s.now()}, s.cfg.IdempotencyKeyTTL)
 	if err != nil {
 		return nil, storeProblem(err)
@@ -49,16 +66,14 @@ func idempotent[T any](ctx context.Context, s *Server, key, hash string, exec fu
 		return nil, newProblem(TypeIdempotencyKeyMismatch, http.StatusUnprocessableEntity,
 			fmt.Sprintf("Idempotency-Key %s was used on %s with another request (method, path or body); use a new key for a new request", key, order.FormatTime(first.CreatedAt)))
 	}
-	if !fresh {
-		if recorded, ok := s.awaitAnswer(ctx, caller, key, first); ok {
-			var a answer[T]
-			if err := json.Unmarshal(recorded, &a); err == nil {
-				if a.Problem != nil {
-					a.Problem.headers = http.Header{}
-					return nil, a.Problem
-				}
-				return a.Posted, nil
+	if first.Response != nil {
+		var a answer[T]
+		if err := json.Unmarshal(first.Response, &a); err == nil {
+			if a.Problem != nil {
+				a.Problem.headers = http.Header{}
+				return nil, a.Problem
 			}
+			return a.Posted, nil
 		}
 	}
 	out, err := run(!fresh)
@@ -73,32 +88,54 @@ func idempotent[T any](ctx context.Context, s *Server, key, hash string, exec fu
 		return out, err
 	}
 	if b, merr := json.Marshal(a); merr == nil {
-		if serr := s.store.SaveIdempotentResponse(context.WithoutCancel(ctx), caller, key, b); serr != nil {
+		saveCtx, cancel := saveContext(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+		if serr := s.store.SaveIdempotentResponse(saveCtx, caller, key, b); serr != nil {
 			// The answer stands; a retry decides again, which Temporal's
-			// request IDs and the start's conflict check keep consistent.
+			// request IDs and the start's acceptance keep consistent.
 			s.log.Warn("Idempotency-Key answer not recorded", zapErr(serr))
 		}
 	}
 	return out, err
 }
 
-// awaitAnswer returns the recorded answer of the key, waiting while the
-// first request is still being answered, up to the request timeout.
-func (s *Server) awaitAnswer(ctx context.Context, caller, key string, k store.IdempotencyKey) ([]byte, bool) {
-	deadline := time.NewTimer(s.cfg.RequestTimeout)
-	defer deadline.Stop()
-	for k.Response == nil {
-		select {
-		case <-ctx.Done():
-			return nil, false
-		case <-deadline.C:
-			return nil, false // the first request got no definite answer: decide again
-		case <-time.After(awaitPoll):
-		}
-		var err error
-		if k, err = s.store.LookupIdempotencyKey(ctx, caller, key); err != nil {
-			return nil, false
-		}
+// saveContext bounds the recording of a decided answer: past the request's
+// own deadline (the answer is known, so a timed-out call does not cancel
+// it), by half the part of api.request_timeout kept for answering.
+func saveContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(timeout)
 	}
-	return k.Response, true
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(deadlineReserve(timeout)/2))
+}
+
+// flights are the Idempotency-Keys this process is answering a request of.
+type flights struct {
+	mu   sync.Mutex
+	keys map[string]chan struct{}
+}
+
+// take makes the request the key's flight in this process, unless another
+// request has it: then earlier is closed once that one is answered and its
+// answer recorded, and the request is not a flight itself. done lets go of
+// what take took.
+func (f *flights) take(caller, key string) (earlier <-chan struct{}, done func()) {
+	id := caller + "\x00" + key
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch, ok := f.keys[id]; ok {
+		return ch, func() {}
+	}
+	if f.keys == nil {
+		f.keys = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	f.keys[id] = ch
+	return nil, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.keys, id)
+		close(ch)
+	}
 }

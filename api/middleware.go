@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -23,6 +24,9 @@ type requestInfo struct {
 	// cause is the error behind a 5xx answer, for the log only: it may
 	// name internal addresses, which answers never do.
 	cause error
+	// sent is set once a POST is sent on to Temporal: from then on, an
+	// answer that does not come in time means its outcome is unknown.
+	sent atomic.Bool
 }
 
 type infoKey struct{}

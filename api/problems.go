@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,6 +36,9 @@ const (
 	TypeForbidden = ProblemTypeBase + "forbidden"
 	// TypeNotFound (404): no such order (or no such route).
 	TypeNotFound = ProblemTypeBase + "not-found"
+	// TypeMethodNotAllowed (405): the path has no route for the method (HEAD
+	// included); Allow lists the methods it takes.
+	TypeMethodNotAllowed = ProblemTypeBase + "method-not-allowed"
 	// TypeOrderExists (409): the order was started before; existingRun names its run.
 	TypeOrderExists = ProblemTypeBase + "order-exists"
 	// TypeRejectedByStage (409): the order's stage does not allow the request; detail says why.
@@ -79,6 +83,7 @@ var problemTitles = map[string]string{
 	TypeUnauthorized:           "Unauthorized",
 	TypeForbidden:              "Forbidden",
 	TypeNotFound:               "Not found",
+	TypeMethodNotAllowed:       "Method not allowed",
 	TypeOrderExists:            "Order already exists",
 	TypeRejectedByStage:        "Rejected by the order's stage",
 	TypeClosedForGood:          "Account closed for good",
@@ -186,6 +191,11 @@ func problemFor(err error) *Problem {
 		// A start without an answer: starting again is safe (a second start
 		// of a started order is refused and names its run).
 		return newProblem(TypeOutcomeUnknown, http.StatusGatewayTimeout, err.Error())
+	case serverFault(err):
+		p := newProblem(TypeUnavailable, http.StatusServiceUnavailable,
+			"Temporal could not do it (a fault of its own, such as its database stalling); ask again: with the same Idempotency-Key a retry is safe")
+		p.headers.Set("Retry-After", "5")
+		return p
 	case errors.Is(err, starter.ErrNoAnswer), unavailable(err):
 		// The error names where Temporal or the store is: the log keeps it.
 		p := newProblem(TypeUnavailable, http.StatusServiceUnavailable, "Temporal or the status store did not answer; nothing was changed, ask again")
@@ -244,13 +254,32 @@ func codecProblem(err error) *Problem {
 // unavailable reports an error meaning Temporal or the database could not be reached.
 func unavailable(err error) bool {
 	var u *serviceerror.Unavailable
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if s, ok := status.FromError(e); ok {
 			switch s.Code() {
 			case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Canceled:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serverFault reports an error Temporal answered with for a fault of its
+// own (Internal, Unknown, Aborted): its persistence stalling or failing, not
+// anything about the order, so the caller may ask again.
+func serverFault(err error) bool {
+	var internal *serviceerror.Internal
+	if errors.As(err, &internal) {
+		return true
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if s, ok := status.FromError(e); ok {
+			switch s.Code() {
+			case codes.Internal, codes.Unknown, codes.Aborted:
 				return true
 			}
 		}
@@ -289,6 +318,12 @@ func humaProblem(ctx huma.Context, status int, msg string, errs ...error) huma.S
 	switch {
 	case status == http.StatusRequestEntityTooLarge:
 		p = newProblem(TypePayloadTooLarge, status, msg)
+	case bodyUnreadable(status, msg):
+		// A body that ends before its Content-Length, or is not all there
+		// within huma's body read timeout (5 s): the request is incomplete.
+		p = invalid("the request body could not be read", &order.FieldError{Field: "(body)",
+			Rule: "must be sent whole: it ended before its Content-Length or did not arrive in time"})
+		p.headers.Set("Connection", "close")
 	case status == http.StatusUnprocessableEntity || status == http.StatusBadRequest:
 		p = invalid(msg)
 		for _, e := range errs {

@@ -110,10 +110,19 @@ func (s *Server) routes(api huma.API) {
 	}, backendOnly, bodySchema[order.Order]("Order"), s.start)
 	huma.Register(api, s.op(huma.Operation{
 		OperationID: "getOrder", Method: http.MethodGet, Path: "/v1/orders/{orderId}",
-		Summary:     "read an order",
-		Description: "The order's status with its timeline, read from Temporal: a running order answers its status query, a finished one its result (no worker needed).",
-		Errors:      []int{400, 401, 403, 404, 503},
+		Summary: "read an order",
+		Description: "The order's status with its timeline and deadlines, read from the status store and Temporal's record of the order: " +
+			"it answers while workers are stopped or busy, and is never older than the status store. " +
+			"AWS's answers are those up to the order's latest status change; /live has the ones since. 404 for an unknown order.",
+		Errors: []int{400, 401, 403, 404, 503},
 	}, readers), s.status)
+	huma.Register(api, s.op(huma.Operation{
+		OperationID: "getOrderLive", Method: http.MethodGet, Path: "/v1/orders/{orderId}/live",
+		Summary: "read an order from its workflow",
+		Description: "The order's status as its workflow holds it: a running order answers its status query, which needs a worker " +
+			"(503 when none answers in time), a finished one its result. It also has AWS's answers since the latest status change.",
+		Errors: []int{400, 401, 403, 404, 503},
+	}, readers), s.liveStatus)
 	huma.Register(api, s.op(huma.Operation{
 		OperationID: "getOrderMessages", Method: http.MethodGet, Path: "/v1/orders/{orderId}/messages",
 		Summary:     "read an order's status messages",
@@ -216,7 +225,11 @@ func (s *Server) start(ctx context.Context, in *startInput) (*posted[StartedOrde
 					return nil, p
 				}
 				// A retry of a start with the same key and body whose first
-				// answer was lost: the order it started is the original run.
+				// answer was lost: the order it started is the original run,
+				// and its acceptance (awaited if still under way) the answer.
+				if err := s.orders.Accepted(ctx, o.OrderID, run.RunID); err != nil {
+					return nil, problemFor(err)
+				}
 			}
 			return &posted[StartedOrder]{
 				Status:   http.StatusCreated,
@@ -231,6 +244,17 @@ func (s *Server) status(ctx context.Context, in *orderPath) (*statusOutput, erro
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	st, err := s.orders.Status(ctx, in.OrderID)
+	if err != nil {
+		return nil, problemFor(err)
+	}
+	return &statusOutput{Body: st}, nil
+}
+
+func (s *Server) liveStatus(ctx context.Context, in *orderPath) (*statusOutput, error) {
+	infoOf(ctx).orderID = in.OrderID
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	st, err := s.orders.LiveStatus(ctx, in.OrderID)
 	if err != nil {
 		return nil, problemFor(err)
 	}

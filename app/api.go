@@ -44,7 +44,7 @@ func (a App) RunAPI(ctx context.Context, logger *zap.Logger, onListening func(ad
 	}
 	defer c.Close()
 	o := api.Options{
-		Orders: a.Orders(c), Store: st, Config: a.API, Logger: logger,
+		Orders: a.Orders(c, st), Store: st, Config: a.API, Logger: logger,
 		Codec: a.Codec, Namespace: cfg.Temporal.Namespace, CodecOrigins: cfg.Codec.WebUIOrigins,
 	}
 	for _, opt := range opts {
@@ -84,9 +84,14 @@ func (a App) CheckAPIReady(ctx context.Context) (string, error) {
 }
 
 // Orders is the starter over c: orders on the configured task queue, with
-// the unlink SLA the settings give.
-func (a App) Orders(c client.Client) *starter.Client {
-	return starter.New(c, a.Config.Temporal.TaskQueue, starter.WithUnlinkSLA(a.Config.Notify.UnlinkSLA))
+// the unlink SLA the settings give, reading statuses from st (nil: from the
+// workflows themselves).
+func (a App) Orders(c client.Client, st starter.StatusStore) *starter.Client {
+	opts := []starter.Option{starter.WithUnlinkSLA(a.Config.Notify.UnlinkSLA)}
+	if st != nil {
+		opts = append(opts, starter.WithStatusStore(st))
+	}
+	return starter.New(c, a.Config.Temporal.TaskQueue, opts...)
 }
 
 // loopback reports whether a host:port listens only on this machine.

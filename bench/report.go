@@ -105,3 +105,18 @@ func cacheName(n int) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// PrintList writes a list run's results as a table.
+func PrintList(w io.Writer, r *ListResults) error {
+	fmt.Fprintf(w, "List latency on the embedded Temporal server (SQLite), %d asks of each list at each count, pages of %d\n\n", r.Repeats, ListPageSize)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "orders\tin PostClosure\tlist (ms)\tp50\tp99\t")
+	for _, s := range r.At {
+		fmt.Fprintf(tw, "%d\t%d\tby stage (Web UI, CLI --query), first page\t%.1f\t%.1f\t\n", s.Orders, s.PostClosure, s.StageFirstPage.P50, s.StageFirstPage.P99)
+		fmt.Fprintf(tw, "\t\tdefault (CLI, Web UI), first page\t%.1f\t%.1f\t\n", s.DefaultFirstPage.P50, s.DefaultFirstPage.P99)
+		fmt.Fprintf(tw, "\t\tcount by stage (Web UI)\t%.1f\t%.1f\t\n", s.StageCount.P50, s.StageCount.P99)
+		fmt.Fprintf(tw, "\t\tdefault, every page (the CLI's whole list)\t%.1f\t%.1f\t\n", s.DefaultAll.P50, s.DefaultAll.P99)
+		fmt.Fprintf(tw, "\t\tfilled at (starts/s)\t%.0f\t\t\n", s.FillPerSecond)
+	}
+	return tw.Flush()
+}

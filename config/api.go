@@ -76,7 +76,7 @@ var apiKeys = []key{
 	{"api.cors_origins", "api-cors-origins", "", "comma-separated browser origins allowed to call the API; empty for none", API | Dev},
 	{"api.max_body_bytes", "api-max-body-bytes", "65536", "largest request body accepted, in bytes", API | Dev},
 	{"api.idempotency_key_ttl", "api-idempotency-key-ttl", "24h", "how long an Idempotency-Key is remembered with its request", API | Dev},
-	{"api.request_timeout", "api-request-timeout", "30s", "how long a request waits for Temporal before its outcome is reported unknown", API | Dev},
+	{"api.request_timeout", "api-request-timeout", "30s", "every request is answered within it: 503 unavailable, or 504 outcome-unknown for a write sent to Temporal, when the store or Temporal do not answer in time", API | Dev},
 	{"api.read_timeout", "api-read-timeout", "15s", "HTTP server: longest time to read a request", API | Dev},
 	{"api.write_timeout", "api-write-timeout", "45s", "HTTP server: longest time to write a response (more than api.request_timeout)", API | Dev},
 	{"api.idle_timeout", "api-idle-timeout", "2m", "HTTP server: how long an idle keep-alive connection stays open", API | Dev},

@@ -28,7 +28,6 @@ import (
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/dynamicconfig"
 	serverlog "go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
@@ -64,6 +63,10 @@ type Options struct {
 	// CodecEndpoint, when set, is where the Web UI decodes payloads
 	// (POST <endpoint>/decode), so that encrypted ones read in clear.
 	CodecEndpoint string
+	// OnePartition are task queues the server keeps in one partition each,
+	// so that a rate limit on one holds for the queue as a whole (the AWS
+	// close task queue).
+	OnePartition []string
 }
 
 // Persistence is a server's state in SQL databases other than the SQLite
@@ -174,10 +177,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// Search attributes registered at run time are usable at once.
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		}),
+		temporal.WithDynamicConfigClient(dynamicConfig(opts.OnePartition)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create Temporal server: %w", err)
@@ -285,7 +285,7 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		Persistence: config.Persistence{
 			DefaultStore:     sqliteplugin.PluginName,
 			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
+			NumHistoryShards: historyShards,
 			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlConfig}},
 		},
 		ClusterMetadata: &cluster.Config{
@@ -341,7 +341,10 @@ func (s *Server) waitUntilServing(ctx context.Context, namespace string) error {
 			TaskQueue: &taskqueuepb.TaskQueue{Name: "termination-dev-readiness", Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
 		})
 		if err == nil {
-			return ensureRetention(ctx, c, namespace)
+			if err := ensureRetention(ctx, c, namespace); err != nil {
+				return err
+			}
+			return ensureSearchAttributes(ctx, c, namespace)
 		}
 		select {
 		case <-ctx.Done():

@@ -42,6 +42,7 @@ func Run(ctx context.Context, a app.App, logger *zap.Logger, out io.Writer) erro
 		UIPort:        cfg.Dev.UIPort,
 		Namespace:     cfg.Temporal.Namespace,
 		CodecEndpoint: codecEndpoint(a),
+		OnePartition:  []string{cfg.AWS.CloseTaskQueue},
 		// The server's own lines only when something is wrong.
 		Logger: logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 	})

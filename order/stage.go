@@ -1,5 +1,7 @@
 package order
 
+import "slices"
+
 // Stage is where an order is in its life. The values are part of the wire
 // contract (the status query and the TerminationStage search attribute).
 type Stage string
@@ -68,4 +70,10 @@ func (s Stage) Valid() bool {
 		}
 	}
 	return false
+}
+
+// Before reports whether stage s comes before stage t in an order's life:
+// an order only ever moves forward in Stages' order.
+func (s Stage) Before(t Stage) bool {
+	return slices.Index(Stages, s) < slices.Index(Stages, t)
 }

@@ -2,6 +2,7 @@ package order
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -240,4 +241,43 @@ func (s Status) CheckCancel() error {
 // FormatTime renders a time the way status messages show it: exact and in UTC.
 func FormatTime(t time.Time) string {
 	return t.UTC().Format("2 January 2006, 15:04:05 UTC")
+}
+
+// Facts are what an order's status holds beside its stage and timeline: the
+// account it is for, its close time and reopen deadline, and AWS's answers.
+// The status store keeps them with each status message, as that change left
+// them, so that the status reads without the order's workflow.
+type Facts struct {
+	AccountID      string     `json:"accountId,omitempty"`
+	SubscriptionID string     `json:"subscriptionId,omitempty"`
+	ClosedAt       time.Time  `json:"closedAt,omitzero"`
+	ReopenDeadline time.Time  `json:"reopenDeadline,omitzero"`
+	AWS            []AWSCheck `json:"aws,omitempty"`
+}
+
+// Facts returns the status's facts, sharing nothing with it.
+func (s Status) Facts() Facts {
+	return Facts{
+		AccountID: s.AccountID, SubscriptionID: s.SubscriptionID,
+		ClosedAt: s.ClosedAt, ReopenDeadline: s.ReopenDeadline, AWS: slices.Clone(s.AWS),
+	}
+}
+
+// StatusFrom rebuilds the status of order orderID from its timeline (oldest
+// first) and the facts its latest change left: the stage, order status and
+// message are the latest entry's.
+func StatusFrom(orderID string, timeline []TimelineEntry, f Facts) Status {
+	s := Status{
+		OrderID: orderID, SubscriptionID: f.SubscriptionID, AccountID: f.AccountID,
+		ClosedAt: f.ClosedAt, ReopenDeadline: f.ReopenDeadline, AWS: slices.Clone(f.AWS),
+		Timeline: slices.Clone(timeline),
+	}
+	if s.Timeline == nil {
+		s.Timeline = []TimelineEntry{}
+	}
+	if n := len(s.Timeline); n > 0 {
+		last := s.Timeline[n-1]
+		s.Stage, s.OrderStatus, s.StatusMessage = last.Stage, last.Stage.OrderStatus(), last.Message
+	}
+	return s
 }

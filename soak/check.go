@@ -49,6 +49,8 @@ type Result struct {
 	WrongAnswers       int `json:"wrongAnswers"`
 	WorkflowTaskFailed int `json:"workflowTaskFailedEvents"`
 	InputsInClear      int `json:"inputsInClear"` // orders whose history holds their input unencrypted
+	// Notifications are the webhooks' events; their misses are targets too.
+	Notifications Notifications `json:"notifications"`
 
 	// What the wrong answers were.
 	Wrong struct {
@@ -115,6 +117,9 @@ func (r *runner) check(ctx context.Context) (Result, error) {
 		res.StoreRecoverySec = append(res.StoreRecoverySec, recovery(stored, o.back).Seconds())
 	}
 	res.WrongAnswers = res.Wrong.ToldYesButNo + res.Wrong.ToldNoButYes + res.Wrong.ErrorAnswers + res.Wrong.LateAnswers
+	if r.receiver != nil {
+		r.receiver.totals(&res)
+	}
 	return res, nil
 }
 
@@ -190,6 +195,9 @@ func (r *runner) checkOrder(ctx context.Context, o *orderRun, res *Result) ([]st
 	if state.statusErr == nil {
 		checkMessages(res, id, state, msgs)
 		checkWindow(res, id, state, msgs, r.opts.Window)
+		if !state.running && r.receiver != nil {
+			r.receiver.checkNotifications(res, id, final, msgs)
+		}
 	}
 	return msgs, nil
 }

@@ -55,6 +55,14 @@ func Print(w io.Writer, rs *Results) error {
 	row("  answered after the timeout", num(func(r Result) int { return r.Wrong.LateAnswers }))
 	row("WorkflowTaskFailed events", num(func(r Result) int { return r.WorkflowTaskFailed }))
 	row("order input in clear", num(func(r Result) int { return r.InputsInClear }))
+	row("notifications missing/unexpected/conflicting/invalid", func(r Result) string {
+		n := r.Notifications
+		return fmt.Sprintf("%d/%d/%d/%d", n.Missing, n.Unexpected, n.Conflicting, n.Invalid)
+	})
+	row("  events (requests, refused, held, redelivered)", func(r Result) string {
+		n := r.Notifications
+		return fmt.Sprintf("%d (%d, %d, %d, %d)", n.Events, n.Requests, n.Refused, n.Held, n.Redelivered)
+	})
 	row("store recovery, s (per outage)", func(r Result) string { return seconds(r.StoreRecoverySec) })
 	row("server restart, s (per kill)", func(r Result) string { return seconds(r.ServerRestartSec) })
 	row("run time, s", func(r Result) string { return fmt.Sprintf("%.0f", r.DurationSec) })

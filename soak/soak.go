@@ -124,6 +124,7 @@ type runner struct {
 	dc       converter.DataConverter // c's: the checker decrypts failures with it
 	orders   *starter.Client
 	st       *store.Store
+	receiver *receiver // of the workers' notifications
 	rng      *rand.Rand
 	rngMu    sync.Mutex
 	giveUp   time.Time // drivers stop retrying a call after this
@@ -226,8 +227,13 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 	defer r.c.Close()
 	r.orders = starter.New(r.c, taskQueue)
 
-	opts.Progress("[%s] starting %d worker processes, status store through the proxy at %s", kind, opts.Workers, r.proxy.Addr())
-	r.workers, err = startWorkers(bin, dir, opts.Workers, []string{
+	if r.receiver, err = startReceiver(); err != nil {
+		return Result{}, err
+	}
+	defer r.receiver.close()
+	opts.Progress("[%s] starting %d worker processes, status store through the proxy at %s, notifications to a failing, slow receiver at %s",
+		kind, opts.Workers, r.proxy.Addr(), r.receiver.url)
+	r.workers, err = startWorkers(bin, dir, opts.Workers, append([]string{
 		"TEMPORAL_CONFIG_FILE=" + dir + "/no-temporal.toml",
 		"TERMINATION_CONFIG=",
 		"TERMINATION_TEMPORAL_ADDRESS=" + r.temporal.address,
@@ -245,7 +251,7 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 		"TERMINATION_STORE_MAX_IDLE_CONNS=2",
 		"TERMINATION_LOG_LEVEL=warn",
 		"TERMINATION_WORKER_STOP_TIMEOUT=5s",
-	}, 500*time.Millisecond)
+	}, notifyEnv(r.receiver.url)...), 500*time.Millisecond)
 	if err != nil {
 		return Result{}, err
 	}
@@ -278,7 +284,8 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 	res.Faults.WorkerCrashes = r.workers.crashCount()
 	res.DurationSec = time.Since(began).Seconds()
 	res.Pass = res.Lost == 0 && res.Doubled == 0 && res.Early == 0 && res.Stuck == 0 && res.WrongAnswers == 0 && res.WorkflowTaskFailed == 0 &&
-		res.InputsInClear == 0
+		res.InputsInClear == 0 && res.Notifications.Missing == 0 && res.Notifications.Unexpected == 0 &&
+		res.Notifications.Conflicting == 0 && res.Notifications.Invalid == 0
 	return res, nil
 }
 

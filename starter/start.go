@@ -178,3 +178,43 @@ func (c *Client) refusedAtAcceptance(ctx context.Context, workflowID, runID stri
 	}
 	return false, nil
 }
+
+// Accepted waits for the acceptance of the order's run and answers as the
+// run's start did: nil once the order is accepted, its refusal (as Start
+// returns it) if it was refused. It is how a retried start learns the
+// outcome of a start whose answer was lost, also while that run is still
+// being accepted. It fails with ErrOutcomeUnknown when ctx ends first.
+func (c *Client) Accepted(ctx context.Context, orderID, runID string) error {
+	id := order.WorkflowID(orderID)
+	handle, err := c.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, RunID: runID,
+		UpdateID:     workflows.UpdateAcceptance + ":" + uuid.NewString(),
+		UpdateName:   workflows.UpdateAcceptance,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, nil)
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &appErr):
+		return refusalAtStart(orderID, appErr)
+	case isNotFound(err):
+		// The run has ended: refused at its acceptance, or accepted and
+		// closed since.
+		refused, rerr := c.refusedAtAcceptance(ctx, id, runID)
+		if rerr != nil {
+			return c.startError(orderID, rerr)
+		}
+		if !refused {
+			return nil
+		}
+		if rerr = c.temporal.GetWorkflow(ctx, id, runID).Get(ctx, nil); errors.As(rerr, &appErr) {
+			return refusalAtStart(orderID, appErr)
+		}
+		return c.startError(orderID, rerr)
+	}
+	return c.startError(orderID, err)
+}

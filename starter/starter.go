@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -122,6 +121,11 @@ type Client struct {
 	taskQueue string
 	now       func() time.Time
 	unlinkSLA time.Duration
+	// statuses is the status store Status reads; nil: Status is LiveStatus.
+	statuses StatusStore
+	// liveWait bounds how long Status waits for a workflow that knows more
+	// than the store holds.
+	liveWait time.Duration
 }
 
 // Option changes a Client.
@@ -138,7 +142,7 @@ func WithUnlinkSLA(sla time.Duration) Option {
 // New returns a client that starts orders on taskQueue. The reopen window is
 // the workers' policy (config order.reopen_window), unless an order sets its own.
 func New(c client.Client, taskQueue string, opts ...Option) *Client {
-	cl := &Client{temporal: c, taskQueue: taskQueue, now: time.Now}
+	cl := &Client{temporal: c, taskQueue: taskQueue, now: time.Now, liveWait: defaultLiveWait}
 	for _, opt := range opts {
 		opt(cl)
 	}
@@ -316,43 +320,6 @@ func rejection(orderID string, reason error) error {
 		return &RejectedError{OrderID: orderID, Kind: r.Kind, Reason: r.Reason}
 	}
 	return &RejectedError{OrderID: orderID, Kind: order.RefusedByStage, Reason: reason.Error()}
-}
-
-// Status reads the order's status, also after its workflow has ended: a
-// running order answers the status query; a completed one is read from its
-// result, which needs no worker.
-func (c *Client) Status(ctx context.Context, orderID string) (order.Status, error) {
-	if err := order.CheckOrderID(orderID); err != nil {
-		return order.Status{}, err
-	}
-	id := order.WorkflowID(orderID)
-	desc, err := c.temporal.DescribeWorkflowExecution(ctx, id, "")
-	if err != nil {
-		if isNotFound(err) {
-			return order.Status{}, fmt.Errorf("%w: no termination order %s (workflow %s)", ErrOrderNotFound, orderID, id)
-		}
-		return order.Status{}, c.readError(orderID, err)
-	}
-	var s order.Status
-	run := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		if err := c.temporal.GetWorkflow(ctx, id, run).Get(ctx, &s); err != nil {
-			return order.Status{}, c.readError(orderID, err)
-		}
-		return s, nil
-	}
-	v, err := c.temporal.QueryWorkflow(ctx, id, run, workflows.QueryStatus)
-	if err != nil {
-		var failed *serviceerror.QueryFailed
-		if errors.As(err, &failed) {
-			return order.Status{}, fmt.Errorf("read status of order %s: %s", orderID, failed.Message)
-		}
-		return order.Status{}, c.readError(orderID, err)
-	}
-	if err := v.Get(&s); err != nil {
-		return order.Status{}, c.readError(orderID, err)
-	}
-	return s, nil
 }
 
 func (c *Client) readError(orderID string, err error) error {

@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,6 +38,18 @@ type Message struct {
 	OccurredAt  time.Time
 	// RecordedAt is when the store received the message (read only).
 	RecordedAt time.Time
+	// RequestID is the request that made the change ("" for none).
+	RequestID string
+	// AWS is AWS Organizations' answer the change rests on, if it rests on one.
+	AWS *order.AWSCheck
+	// Facts are the order's facts as the change left them; nil in messages
+	// stored before the store kept them (schema version 4).
+	Facts *order.Facts
+}
+
+// Entry is the message as an entry of the order's timeline.
+func (m Message) Entry() order.TimelineEntry {
+	return order.TimelineEntry{Seq: m.Seq, Time: m.OccurredAt, Stage: m.Stage, Message: m.Text, RequestID: m.RequestID, AWS: m.AWS}
 }
 
 // Validate checks what the store needs of a message; a message that fails it
@@ -172,12 +185,24 @@ type execer interface {
 }
 
 func (s *Store) insertMessage(ctx context.Context, db execer, m Message) (bool, error) {
+	var requestID any // NULL for none
+	if m.RequestID != "" {
+		requestID = m.RequestID
+	}
+	check, err := jsonColumn(m.AWS)
+	if err != nil {
+		return false, err
+	}
+	facts, err := jsonColumn(m.Facts)
+	if err != nil {
+		return false, err
+	}
 	res, err := db.ExecContext(ctx, s.dialect.rebind(`
-		INSERT INTO order_status_messages (order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO order_status_messages (order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at, request_id, aws_check, facts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (order_id, run_id, seq) DO NOTHING`),
 		m.OrderID, m.RunID, m.Seq, string(m.Stage), string(m.OrderStatus), m.Text,
-		s.dialect.encodeTime(m.OccurredAt), s.dialect.encodeTime(time.Now()))
+		s.dialect.encodeTime(m.OccurredAt), s.dialect.encodeTime(time.Now()), requestID, check, facts)
 	if err != nil {
 		return false, err
 	}
@@ -185,7 +210,7 @@ func (s *Store) insertMessage(ctx context.Context, db execer, m Message) (bool, 
 	return n == 1, err
 }
 
-const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at
+const selectMessages = `SELECT order_id, run_id, seq, stage, order_status, message, occurred_at, recorded_at, request_id, aws_check, facts
 	FROM order_status_messages WHERE order_id = ?`
 
 const (
@@ -230,6 +255,15 @@ func (s *Store) Message(ctx context.Context, orderID, runID string, seq int) (Me
 	return msgs[0], nil
 }
 
+// LatestLife is the messages of the order's latest life (the life, or run
+// key, of its newest message) in sequence order: the timeline of the order
+// as its status shows it. It is empty when the store holds no message of
+// the order.
+func (s *Store) LatestLife(ctx context.Context, orderID string) ([]Message, error) {
+	return s.query(ctx, selectMessages+` AND run_id = (SELECT run_id FROM order_status_messages WHERE order_id = ?`+latestOrder+`) ORDER BY seq`,
+		orderID, orderID)
+}
+
 // Timeline is every message of the order, oldest first.
 func (s *Store) Timeline(ctx context.Context, orderID string) ([]Message, error) {
 	return s.query(ctx, selectMessages+timelineOrder, orderID)
@@ -244,12 +278,20 @@ func (s *Store) query(ctx context.Context, q string, orderID string, more ...any
 	var msgs []Message
 	for rows.Next() {
 		var (
-			m                  Message
-			stage, stat        string
-			occurred, recorded any
+			m                       Message
+			stage, stat             string
+			occurred, recorded      any
+			requestID, check, facts sql.NullString
 		)
-		if err := rows.Scan(&m.OrderID, &m.RunID, &m.Seq, &stage, &stat, &m.Text, &occurred, &recorded); err != nil {
+		if err := rows.Scan(&m.OrderID, &m.RunID, &m.Seq, &stage, &stat, &m.Text, &occurred, &recorded, &requestID, &check, &facts); err != nil {
 			return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
+		}
+		m.RequestID = requestID.String
+		if m.AWS, err = decodeJSONColumn[order.AWSCheck](check); err != nil {
+			return nil, fmt.Errorf("read status messages of order %s: aws_check of message %d: %w", orderID, m.Seq, err)
+		}
+		if m.Facts, err = decodeJSONColumn[order.Facts](facts); err != nil {
+			return nil, fmt.Errorf("read status messages of order %s: facts of message %d: %w", orderID, m.Seq, err)
 		}
 		m.Stage, m.OrderStatus = order.Stage(stage), order.OrderStatus(stat)
 		if m.OccurredAt, err = s.dialect.decodeTime(occurred); err != nil {
@@ -264,6 +306,29 @@ func (s *Store) query(ctx context.Context, q string, orderID string, more ...any
 		return nil, fmt.Errorf("read status messages of order %s: %w", orderID, err)
 	}
 	return msgs, nil
+}
+
+// jsonColumn is v as the JSON text of a column, NULL for nil.
+func jsonColumn[T any](v *T) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidMessage, err)
+	}
+	return string(b), nil
+}
+
+func decodeJSONColumn[T any](col sql.NullString) (*T, error) {
+	if !col.Valid {
+		return nil, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal([]byte(col.String), v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // ReadPlans returns the database's query plans for the order page's two reads

@@ -180,8 +180,8 @@ func TestMigrationsRunOnce(t *testing.T) {
 		}
 		defer again.Close()
 		v, err := again.SchemaVersion(ctx)
-		if err != nil || v != 3 {
-			t.Fatalf("SchemaVersion = %d, %v; want 3", v, err)
+		if err != nil || v != 4 {
+			t.Fatalf("SchemaVersion = %d, %v; want 4", v, err)
 		}
 		if _, err := again.Latest(ctx, "ORD-1"); err != nil {
 			t.Fatalf("data lost on reopen: %v", err)

@@ -75,6 +75,9 @@ type queuedEntry struct {
 	// announce is what goes with the message: the marketplace's status event
 	// and any work item for Operations.
 	announce []activities.Announcement
+	// facts are the order's facts as the change left them, stored with the
+	// message so that the status reads without the workflow.
+	facts order.Facts
 }
 
 // enter moves the order to a stage and queues its new status message for the
@@ -88,7 +91,7 @@ func (w *terminationOrder) enter(ctx workflow.Context, stage order.Stage, messag
 // queue hands a status message to the writer with what is announced with it
 // (nil: nobody is told).
 func (w *terminationOrder) queue(entry order.TimelineEntry, announce []activities.Announcement) {
-	w.queued = append(w.queued, queuedEntry{entry: entry, afterCommit: w.byUpdate, announce: announce})
+	w.queued = append(w.queued, queuedEntry{entry: entry, afterCommit: w.byUpdate, announce: announce, facts: w.status.Facts()})
 }
 
 // writeQueued writes the queued status messages, one at a time, in order.
@@ -110,7 +113,7 @@ func (w *terminationOrder) record(ctx workflow.Context, q queuedEntry) {
 	w.writes++
 	defer func() { w.writes-- }()
 	entry := q.entry
-	change := activities.StatusChange{OrderID: w.owner, RunKey: w.runKey, Entry: entry}
+	change := activities.StatusChange{OrderID: w.owner, RunKey: w.runKey, Entry: entry, Facts: &q.facts}
 	if len(q.announce) > 0 {
 		change.Subject, change.Announce = w.subject(), q.announce
 	}

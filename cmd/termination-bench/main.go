@@ -12,6 +12,11 @@
 // for each shape only when both were bound by the server. With
 // --encryption-cost (the default) the product runs a second time with payload
 // encryption on, and the table gives both runs' throughput and latency.
+//
+// The list mode times the lists the Web UI and the temporal CLI send as the
+// server fills with orders:
+//
+//	go run ./cmd/termination-bench list [--orders 10000,50000] [--repeats 20] [--json bench-list.json]
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -67,14 +73,7 @@ func newCommand() *cobra.Command {
 			if err := bench.Print(cmd.OutOrStdout(), r); err != nil {
 				return err
 			}
-			if out != "" {
-				body, _ := json.MarshalIndent(r, "", "  ")
-				if err := os.WriteFile(out, append(body, '\n'), 0o644); err != nil {
-					return err
-				}
-				fmt.Fprintf(progress, "results written to %s (%.0fs in all)\n", out, time.Since(began).Seconds())
-			}
-			return nil
+			return writeJSON(out, r, progress, began)
 		},
 	}
 	cmd.AddCommand(newHerdCommand())
@@ -88,7 +87,64 @@ func newCommand() *cobra.Command {
 	f.BoolVar(&opts.EncryptionCost, "encryption-cost", true, "run the product a second time with payload encryption on (a second worker process, a fresh key) and report its cost")
 	f.IntVar(&opts.CacheSize, "cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	f.StringVar(&out, "json", "bench-results.json", "where to write the results as JSON (empty for nowhere)")
+	cmd.AddCommand(newListCommand())
 	return cmd
+}
+
+// newListCommand is the list mode: the lists the Web UI and the temporal CLI
+// send, timed as the namespace fills with orders.
+func newListCommand() *cobra.Command {
+	var (
+		opts        bench.ListOptions
+		orders, out string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "Measure the Web UI's and the temporal CLI's lists as the embedded server fills with orders",
+		Long: `Fills the embedded Temporal server with orders up to each count in turn (workflows of the
+order's type and search attributes that no worker runs) and asks, --repeats times at each count,
+the Web UI's list by stage (TerminationStage = 'PostClosure'), the default list (no query), the
+count by stage, and (up to 3 times) the whole default list, pages of 1000.`,
+		Args: command.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			counts, err := parseCounts(orders)
+			if err != nil || len(counts) == 0 || opts.Repeats < 1 {
+				return command.Usage(errors.New("--orders must be a growing list of counts such as 10000,50000, --repeats at least 1"))
+			}
+			opts.Orders = counts
+			began := time.Now()
+			progress := cmd.ErrOrStderr()
+			opts.Progress = func(format string, args ...any) {
+				fmt.Fprintf(progress, "[%5.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+			}
+			r, err := bench.RunList(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if err := bench.PrintList(cmd.OutOrStdout(), r); err != nil {
+				return err
+			}
+			return writeJSON(out, r, progress, began)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&orders, "orders", "10000,50000", "order counts at which to measure (comma-separated, growing)")
+	f.IntVar(&opts.Repeats, "repeats", 20, "asks of each list at each count")
+	f.StringVar(&out, "json", "bench-list.json", "where to write the results as JSON (empty for nowhere)")
+	return cmd
+}
+
+// writeJSON writes a run's results to out, unless out is empty.
+func writeJSON(out string, r any, progress io.Writer, began time.Time) error {
+	if out == "" {
+		return nil
+	}
+	body, _ := json.MarshalIndent(r, "", "  ")
+	if err := os.WriteFile(out, append(body, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "results written to %s (%.0fs in all)\n", out, time.Since(began).Seconds())
+	return nil
 }
 
 func parseCounts(s string) ([]int, error) {

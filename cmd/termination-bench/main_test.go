@@ -112,14 +112,19 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 }
 
 func TestBadFlagsAreRefused(t *testing.T) {
-	for _, args := range [][]string{{"--orders", "0"}, {"--window", "1500ms"}, {"--open", "100,10"}, {"--cache-size", "0"}, {"--orders", "ten"}, {"extra"}} {
+	for _, args := range [][]string{{"--orders", "0"}, {"--window", "1500ms"}, {"--open", "100,10"}, {"--cache-size", "0"}, {"--orders", "ten"}, {"extra"},
+		{"list", "--orders", "100,10"}, {"list", "--orders", ""}, {"list", "--repeats", "0"}, {"list", "extra"}} {
 		cmd := newCommand()
 		var stderr strings.Builder
 		cmd.SetErr(&stderr)
 		if code := command.Execute(context.Background(), cmd, args); code != command.ExitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, command.ExitUsage, stderr.String())
 		}
-		if !strings.HasPrefix(stderr.String(), "termination-bench: ") {
+		prefix := "termination-bench: "
+		if args[0] == "list" {
+			prefix = "termination-bench list: "
+		}
+		if !strings.HasPrefix(stderr.String(), prefix) {
 			t.Errorf("%v: %q", args, stderr.String())
 		}
 	}
@@ -131,6 +136,40 @@ func TestBadFlagsAreRefused(t *testing.T) {
 	for _, in := range []string{"ten", "0", "1000,100", "-5"} {
 		if _, err := parseCounts(in); err == nil {
 			t.Errorf("parseCounts(%q) succeeded", in)
+		}
+	}
+}
+
+// The list mode fills the server to each count and reports each list there;
+// every list it times answered with every order it should.
+func TestListModeReportsEachListAtEachCount(t *testing.T) {
+	jsonPath := filepath.Join(t.TempDir(), "list.json")
+	cmd := newCommand()
+	var stdout, stderr strings.Builder
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	if code := command.Execute(context.Background(), cmd, []string{"list", "--orders", "40,1100", "--repeats", "2", "--json", jsonPath}); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"by stage (Web UI, CLI --query), first page", "default (CLI, Web UI), first page", "count by stage", "default, every page"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	body, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r bench.ListResults
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.At) != 2 || r.At[0].Orders != 40 || r.At[1].Orders != 1100 || r.At[1].PostClosure != 825 {
+		t.Fatalf("counts = %+v", r.At)
+	}
+	for _, s := range r.At {
+		if s.StageFirstPage.P50 <= 0 || s.DefaultFirstPage.P99 <= 0 || s.StageCount.P50 <= 0 || s.DefaultAll.P50 <= 0 {
+			t.Errorf("latencies missing at %d: %+v", s.Orders, s)
 		}
 	}
 }

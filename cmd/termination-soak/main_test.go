@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 
 // The soak at a small size, on both servers: every fault kind strikes, every
 // order is checked, and any order lost, doubled, closed early, stuck or
-// wrongly answered fails the test (the command exits 1 and its findings are
+// wrongly answered, or any of its notifications missing, unexpected or
+// conflicting, fails the test (the command exits 1 and its findings are
 // printed here).
 func TestSoakMeetsEveryTarget(t *testing.T) {
 	requirePostgres(t)
@@ -72,6 +73,11 @@ func TestSoakMeetsEveryTarget(t *testing.T) {
 		f := r.Faults
 		if f.WorkerKills == 0 || f.ServerKills != 3 || f.StoreCuts != 1 || f.StoreBlackHoles != 1 {
 			t.Errorf("%s: not every fault struck: %+v", r.Server, f)
+		}
+		// Every order's events came, each once, through a receiver that
+		// failed and was slow.
+		if n := r.Notifications; n.Events < r.Orders || n.Refused == 0 || n.Held == 0 {
+			t.Errorf("%s: the notifications' faults did not all strike: %+v", r.Server, n)
 		}
 		if r.Orders != 20 || r.Calls[soak.Success] < 20 || len(r.StoreRecoverySec) != 2 {
 			t.Errorf("%s: orders %d, calls %v, recoveries %v", r.Server, r.Orders, r.Calls, r.StoreRecoverySec)

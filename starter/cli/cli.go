@@ -21,6 +21,7 @@ import (
 	"github.com/cloudmarket/termination-orders/config"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
+	"github.com/cloudmarket/termination-orders/store"
 )
 
 // Exit codes, so that scripts can tell outcomes apart.
@@ -48,6 +49,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if c.temporal != nil {
 		c.temporal.Close()
+	}
+	if c.store != nil {
+		c.store.Close()
 	}
 	if err == nil {
 		return ExitOK
@@ -87,6 +91,8 @@ type ctl struct {
 	app      app.App
 	logger   *zap.Logger
 	temporal client.Client
+	// store is the status store the status command reads, once opened.
+	store *store.Store
 }
 
 func (a *ctl) commands() *cobra.Command {
@@ -137,7 +143,27 @@ func (a *ctl) orders() (*starter.Client, error) {
 		}
 		a.temporal = c
 	}
-	return a.app.Orders(a.temporal), nil
+	return a.app.Orders(a.temporal, nil), nil
+}
+
+// statusReader returns the starter client that reads statuses from the
+// status store. Where the store cannot be opened (no SQLite file here, a
+// database that does not answer), statuses come from the workflows, and the
+// log says why.
+func (a *ctl) statusReader(ctx context.Context) (*starter.Client, error) {
+	orders, err := a.orders()
+	if err != nil {
+		return nil, err
+	}
+	if a.store == nil {
+		st, err := openStore(ctx, a.app.Config.StoreDSN)
+		if err != nil {
+			a.logger.Warn("Status store not readable: the status comes from the order's workflow", zap.Error(err))
+			return orders, nil
+		}
+		a.store = st
+	}
+	return a.app.Orders(a.temporal, a.store), nil
 }
 
 func (a *ctl) startCommand() *cobra.Command {
@@ -308,17 +334,33 @@ func (a *ctl) requestCommand(cmd *cobra.Command, what string,
 }
 
 func (a *ctl) statusCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, live bool
 	cmd := &cobra.Command{
 		Use:   "status ORDER_ID",
-		Short: "Show an order's stage, status message, deadline and timeline (query status)",
-		Args:  exactlyOneOrderID,
+		Short: "Show an order's stage, status message, deadlines and timeline, from the status store (no worker needed)",
+		Long: "Show an order's stage, status message, deadlines and timeline. They are read from the status store and Temporal's\n" +
+			"record of the order, which answer while workers are stopped or busy. --live asks the order's workflow instead\n" +
+			"(its status query, which needs a worker): it also shows AWS's answers since the order's latest status change.",
+		Example: "  terminationctl status ORD-4821-3307\n  terminationctl status ORD-4821-3307 --live --json",
+		Args:    exactlyOneOrderID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			orders, err := a.orders()
-			if err != nil {
-				return err
+			var (
+				s   order.Status
+				err error
+			)
+			if live {
+				orders, oerr := a.orders()
+				if oerr != nil {
+					return oerr
+				}
+				s, err = orders.LiveStatus(cmd.Context(), args[0])
+			} else {
+				orders, oerr := a.statusReader(cmd.Context())
+				if oerr != nil {
+					return oerr
+				}
+				s, err = orders.Status(cmd.Context(), args[0])
 			}
-			s, err := orders.Status(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -328,7 +370,8 @@ func (a *ctl) statusCommand() *cobra.Command {
 			return printStatus(cmd.OutOrStdout(), s)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as the query returns it")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as GET /v1/orders/{orderId} answers it (the status query's fields)")
+	cmd.Flags().BoolVar(&live, "live", false, "ask the order's workflow (its status query; needs a worker for a running order)")
 	return cmd
 }
 

@@ -24,6 +24,8 @@ import (
 type ctl struct {
 	t     *testing.T
 	flags []string
+	// worker is the worker behind the orders; a test may stop it.
+	worker interface{ Stop() }
 }
 
 // run executes terminationctl in-process and returns its exit code and output.
@@ -51,7 +53,7 @@ func newCtl(t *testing.T) ctl {
 	w := worker.New(c, st, worker.Options{TaskQueue: "cli-test", Policy: activities.Policy{ReopenWindow: time.Hour}, StopTimeout: 5 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
-	return ctl{t: t, flags: []string{
+	return ctl{t: t, worker: w, flags: []string{
 		"--temporal-address", ts.GetFrontendHostPort(), "--temporal-namespace", ts.GetDefaultNamespace(),
 		"--task-queue", "cli-test", "--store-dsn", dsn, "--log-level", "warn",
 	}}
