@@ -42,6 +42,9 @@ type HerdOptions struct {
 	// their unlink phase; 0 picks one from Orders.
 	BareWindow time.Duration
 	CacheSize  int // the worker's workflow cache
+	// ProbeOrders are started before the herd, outside it, for the
+	// interactive unlinks: one every second of a phase until none is left.
+	ProbeOrders int
 	// ProfileDir, when set, receives the worker's CPU profiles of the
 	// unlink phase and of the drain (worker.pprof_address).
 	ProfileDir string
@@ -131,8 +134,8 @@ type HerdDrain struct {
 	Probes     *Probes `json:"probes,omitempty"`
 }
 
-// Probes are interactive calls made during a phase, one every half second:
-// an order's status, and an unlink of an order outside the herd.
+// Probes are interactive calls made during a phase: an order's status every
+// half second, and an unlink of an order outside the herd every second.
 type Probes struct {
 	Status ProbeStats `json:"status"`
 	Unlink ProbeStats `json:"unlink"`
@@ -152,7 +155,6 @@ const (
 	// apiRequestTimeout is the HTTP API's api.request_timeout default.
 	apiRequestTimeout = 30 * time.Second
 	probeInterval     = 500 * time.Millisecond
-	probeOrders       = 600
 )
 
 // RunHerd starts an embedded server (SQLite), the production worker as its
@@ -239,11 +241,10 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 		pprof: pprofAddr, bench: &bench{c: c, st: st, opts: Options{}, seq: new(atomic.Int64)}}
 	h.bench.orders = h.orders
 
-	before := size()
+	h.size = size
 	if err := h.product(ctx, r); err != nil {
 		return nil, fmt.Errorf("product herd: %w", err)
 	}
-	r.Product.BytesPerOrder = float64(size()-before) / float64(opts.Orders)
 
 	for _, byUpdate := range []bool{false, true} {
 		before := size()
@@ -278,11 +279,12 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 }
 
 type herd struct {
-	c        client.Client
-	orders   *starter.Client
-	opts     HerdOptions
-	pprof    string
-	bench    *bench
+	c         client.Client
+	orders    *starter.Client
+	opts      HerdOptions
+	pprof     string
+	size      func() int64 // Temporal's database, in bytes
+	bench     *bench
 	profiling sync.WaitGroup
 	mu        sync.Mutex
 	profiles  []string
@@ -290,9 +292,9 @@ type herd struct {
 
 func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	n := h.opts.Orders
-	h.opts.Progress("%d probe orders outside the herd, for the interactive unlinks", probeOrders)
-	probes := make([]string, probeOrders)
-	if _, err := eachWith(ctx, probeOrders, min(20, h.opts.Concurrency), func(ctx context.Context, i int) error {
+	h.opts.Progress("%d probe orders outside the herd, for the interactive unlinks", h.opts.ProbeOrders)
+	probes := make([]string, max(h.opts.ProbeOrders, 1))
+	if _, err := eachWith(ctx, len(probes), min(20, h.opts.Concurrency), func(ctx context.Context, i int) error {
 		o := h.bench.newOrder("PROBE", time.Hour)
 		probes[i] = o.OrderID
 		_, err := h.orders.Start(ctx, o)
@@ -301,6 +303,10 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 		return err
 	}
 	p := &prober{h: h, unlinkPool: probes}
+	// From here on, the database grows by the herd's orders (and the few
+	// probe unlinks, which add a message each).
+	before := h.size()
+	defer func() { r.Product.BytesPerOrder = float64(h.size()-before) / float64(n) }()
 
 	ids := make([]string, n)
 	h.opts.Progress("product: %d orders started, %d calls in flight", n, h.opts.Concurrency)
@@ -563,6 +569,9 @@ func (p *prober) run(ctx context.Context, pick func(i int) string) func() *Probe
 				_, err := p.h.orders.Status(cctx, id)
 				record(&out.Status, &status, t, err)
 			})
+			if i%2 != 0 {
+				continue // an unlink a second
+			}
 			p.mu.Lock()
 			var id string
 			if len(p.unlinkPool) > 0 {
