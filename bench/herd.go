@@ -56,9 +56,10 @@ func autoWindow(n int) time.Duration {
 	return time.Minute + time.Duration(n)*40*time.Millisecond
 }
 
-// autoBareWindow leaves the bare shapes 200 calls a second and 30 s more.
+// autoBareWindow leaves the bare shapes 40 calls a second and 30 s more:
+// an update round trip is about ten times a signal's.
 func autoBareWindow(n int) time.Duration {
-	return 30*time.Second + time.Duration(n)*5*time.Millisecond
+	return 30*time.Second + time.Duration(n)*25*time.Millisecond
 }
 
 // HerdResults is what a herd run measured; the JSON output is this.

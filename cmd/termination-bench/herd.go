@@ -63,7 +63,7 @@ func newHerdCommand() *cobra.Command {
 	f.IntVar(&opts.Orders, "orders", 1000, "orders in the herd (and as many bare workflows of each kind)")
 	f.IntVar(&opts.Concurrency, "concurrency", 200, "calls in flight at once while starting and unlinking")
 	f.DurationVar(&opts.Window, "window", 0, "the orders' reopen window from their common close time; must outlast the unlinks (0: 1m + 40ms per order)")
-	f.DurationVar(&opts.BareWindow, "bare-window", 0, "the bare shapes' wait from the start of their unlinks to their deadline (0: 30s + 5ms per order)")
+	f.DurationVar(&opts.BareWindow, "bare-window", 0, "the bare shapes' wait from the start of their unlinks to their deadline (0: 30s + 25ms per order)")
 	f.IntVar(&opts.CacheSize, "cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	f.IntVar(&opts.ProbeOrders, "probe-orders", 600, "orders outside the herd for the interactive unlinks, one every second of each phase")
 	f.StringVar(&opts.ProfileDir, "profile-dir", "", "where to write the worker's CPU profiles of the unlinks and of the drain, 30 s each (empty for none)")
