@@ -48,7 +48,9 @@ type HerdOptions struct {
 	// ProfileDir, when set, receives the worker's CPU profiles of the
 	// unlink phase and of the drain (worker.pprof_address).
 	ProfileDir string
-	Progress   func(format string, args ...any)
+	// ProfileSeconds is each profile's length: 30 s when 0.
+	ProfileSeconds int
+	Progress       func(format string, args ...any)
 }
 
 // autoWindow leaves the unlink phase 25 calls a second and a minute more.
@@ -480,15 +482,20 @@ func (h *herd) drain(ctx context.Context, deadline time.Time, query string) (flo
 	}
 }
 
-// profile takes the first 30 s of a phase's worker CPU profile into the
-// profile directory, if any, in the background: the phase goes on meanwhile.
+// profile takes the first ProfileSeconds of a phase's worker CPU profile
+// into the profile directory, if any, in the background: the phase goes on
+// meanwhile. (The Go runtime takes one CPU profile at a time.)
 func (h *herd) profile(ctx context.Context, name string) {
 	if h.opts.ProfileDir == "" {
 		return
 	}
 	h.profiling.Go(func() {
 		path := filepath.Join(h.opts.ProfileDir, name+".cpu.pprof")
-		if err := fetchProfile(ctx, "http://"+h.pprof+"/debug/pprof/profile?seconds=30", path); err != nil {
+		secs := h.opts.ProfileSeconds
+		if secs <= 0 {
+			secs = 30
+		}
+		if err := fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", h.pprof, secs), path); err != nil {
 			h.opts.Progress("worker CPU profile of the %s phase: %v", name, err)
 			return
 		}
@@ -553,11 +560,14 @@ func (p *prober) run(ctx context.Context, pick func(i int) string) func() *Probe
 	wg.Go(func() {
 		tick := time.NewTicker(probeInterval)
 		defer tick.Stop()
-		for i := 1; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
+		// The first probes go at once, so that every phase has some.
+		for i := 0; ; i++ {
+			if i > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
 			}
 			wg.Go(func() {
 				id := pick(i)

@@ -28,9 +28,9 @@ func newHerdCommand() *cobra.Command {
 		Short: "Measure a herd: N orders started, unlinked at once, and reaching their deadline in the same second",
 		Args:  command.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Orders < 1 || opts.Concurrency < 1 || opts.ProbeOrders < 1 || opts.CacheSize < 1 || opts.Window < 0 || opts.BareWindow < 0 ||
+			if opts.Orders < 1 || opts.Concurrency < 1 || opts.ProbeOrders < 1 || opts.ProfileSeconds < 1 || opts.CacheSize < 1 || opts.Window < 0 || opts.BareWindow < 0 ||
 				opts.Window%time.Second != 0 || opts.BareWindow%time.Second != 0 {
-				return command.Usage(errors.New("--orders, --concurrency, --probe-orders and --cache-size must be at least 1; --window and --bare-window whole seconds (0 to pick from --orders)"))
+				return command.Usage(errors.New("--orders, --concurrency, --probe-orders, --profile-seconds and --cache-size must be at least 1; --window and --bare-window whole seconds (0 to pick from --orders)"))
 			}
 			began := time.Now()
 			progress := cmd.ErrOrStderr()
@@ -66,7 +66,8 @@ func newHerdCommand() *cobra.Command {
 	f.DurationVar(&opts.BareWindow, "bare-window", 0, "the bare shapes' wait from the start of their unlinks to their deadline (0: 30s + 25ms per order)")
 	f.IntVar(&opts.CacheSize, "cache-size", 1000, "the worker's workflow cache size (worker.workflow_cache_size)")
 	f.IntVar(&opts.ProbeOrders, "probe-orders", 600, "orders outside the herd for the interactive unlinks, one every second of each phase")
-	f.StringVar(&opts.ProfileDir, "profile-dir", "", "where to write the worker's CPU profiles of the unlinks and of the drain, 30 s each (empty for none)")
+	f.StringVar(&opts.ProfileDir, "profile-dir", "", "where to write the worker's CPU profiles of the unlinks and of the drain (empty for none)")
+	f.IntVar(&opts.ProfileSeconds, "profile-seconds", 30, "length of each CPU profile, from the start of its phase")
 	f.StringVar(&out, "json", "herd-results.json", "where to write the results as JSON (empty for nowhere)")
 	return cmd
 }

@@ -23,7 +23,7 @@ func TestHerdModeReportsEveryPhaseOfEveryShape(t *testing.T) {
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
 	args := []string{"herd", "--orders", "4", "--concurrency", "4", "--window", "8s", "--bare-window", "4s", "--probe-orders", "6",
-		"--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath}
+		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath}
 	if code := command.Execute(context.Background(), cmd, args); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
