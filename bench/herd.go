@@ -324,6 +324,7 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 		return err
 	})
 	r.Product.Start.Probes = stop()
+	h.probed("starts", r.Product.Start.Probes)
 	h.opts.Progress("product starts: %.1f/s, p99 %.0f ms, %d failed", r.Product.Start.Rate, r.Product.Start.Latency.P99, r.Product.Start.Failed)
 
 	// One close time for every unlink, a whole second after the last order
@@ -344,6 +345,7 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 		return err
 	})
 	r.Product.Unlink.Probes = stop()
+	h.probed("unlinks", r.Product.Unlink.Probes)
 	h.opts.Progress("product unlinks: %.1f/s, p50 %.0f ms, p99 %.0f ms, %d failed, %d past 30 s",
 		r.Product.Unlink.Rate, r.Product.Unlink.Latency.P50, r.Product.Unlink.Latency.P99, r.Product.Unlink.Failed, r.Product.Unlink.PastAPITimeout)
 
@@ -359,9 +361,16 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	h.profile(ctx, "drain")
 	secs, err := h.drain(ctx, deadline, query)
 	r.Product.Drain.Probes = stop()
+	h.probed("drain", r.Product.Drain.Probes)
 	r.Product.Drain.Seconds = secs
 	h.opts.Progress("product drain: %.1f s", secs)
 	return err
+}
+
+// probed says what the probes of a phase measured.
+func (h *herd) probed(phase string, p *Probes) {
+	h.opts.Progress("probes during the %s: status p99 %.0f ms (%d of %d failed), unlink p99 %.0f ms (%d of %d failed)",
+		phase, p.Status.Latency.P99, p.Status.Failed, p.Status.Calls, p.Unlink.Latency.P99, p.Unlink.Failed, p.Unlink.Calls)
 }
 
 // listAtN times the list by stage and its count, with want orders in PostClosure.
