@@ -87,6 +87,15 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 		logger.Info("Metrics for Prometheus, health at /healthz and /readyz", zap.String("url", exporter.URL()))
 	}
 
+	if cfg.PprofAddress != "" {
+		profiles, err := metrics.StartProfiles(cfg.PprofAddress, logger)
+		if err != nil {
+			return err
+		}
+		defer profiles.Close(context.WithoutCancel(ctx)) //nolint:errcheck // stopping anyway
+		logger.Info("Go profiles served", zap.String("url", profiles.URL()))
+	}
+
 	st, err := OpenStore(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -621,6 +621,8 @@ type workerSetup struct {
 	// key, if set, is the worker's only key, and encryption is on; else
 	// it is off and the worker holds no key.
 	key *codec.Key
+	// env is more of the worker's settings, as TERMINATION_* variables.
+	env []string
 }
 
 func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, bin string, opts Options, setup workerSetup) (*workerProcess, error) {
@@ -654,6 +656,7 @@ func startWorkerProcess(ctx context.Context, cancel context.CancelCauseFunc, bin
 		"TERMINATION_NOTIFY_LAST_WARNING="+lastWarning(opts.LastWarning),
 	)
 	cmd.Env = append(cmd.Env, codecEnv...)
+	cmd.Env = append(cmd.Env, setup.env...)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the benchmark
 	if err := cmd.Start(); err != nil {

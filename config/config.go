@@ -51,6 +51,9 @@ type Config struct {
 	StopTimeout time.Duration
 	// MetricsAddress is where the worker serves Prometheus metrics; empty for none.
 	MetricsAddress string
+	// PprofAddress is where the worker serves Go's profiles (net/http/pprof);
+	// empty, the default, for none.
+	PprofAddress string
 	// WorkflowCacheSize bounds how many orders a worker keeps in memory
 	// between their workflow tasks.
 	WorkflowCacheSize int
@@ -189,6 +192,7 @@ var coreKeys = []key{
 	{"worker.max_concurrent_activities", "max-concurrent-activities", "50", "activities a worker runs at once", Worker | Dev},
 	{"worker.max_concurrent_local_activities", "max-concurrent-local-activities", "50", "local activities (status writes) a worker runs at once", Worker | Dev},
 	{"metrics.listen_address", "metrics-address", "127.0.0.1:9464", "host:port of the worker's Prometheus /metrics endpoint; empty for none", Worker | Dev},
+	{"worker.pprof_address", "pprof-address", "", "host:port where the worker serves Go's CPU and heap profiles at /debug/pprof/; empty (the default) for none", Worker | Dev},
 	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", Dev},
 	{"dev.ip", "ip", "127.0.0.1", "IP address the dev server's Temporal frontend and Web UI listen on", Dev},
 	{"dev.port", "port", "7233", "gRPC port of the dev server's Temporal frontend", Dev},
@@ -406,6 +410,16 @@ func Load(fs *pflag.FlagSet, cmd Command, d Defaults) (Config, error) {
 		if cfg.MetricsAddress != "" {
 			if err := checkHostPort(cfg.MetricsAddress); err != nil && !strings.HasPrefix(cfg.MetricsAddress, ":") {
 				bad("metrics.listen_address", "%v", err)
+			}
+		}
+	}
+	if uses("worker.pprof_address") {
+		cfg.PprofAddress = v.GetString("worker.pprof_address")
+		if cfg.PprofAddress != "" {
+			if err := checkHostPort(cfg.PprofAddress); err != nil {
+				bad("worker.pprof_address", "%v", err)
+			} else if cfg.PprofAddress == cfg.MetricsAddress {
+				bad("worker.pprof_address", "must differ from metrics.listen_address (%s)", cfg.MetricsAddress)
 			}
 		}
 	}

@@ -211,6 +211,10 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"stop timeout", []string{"--stop-timeout", "-1s"}, nil, []string{"worker.stop_timeout", "positive duration"}},
 		{"empty task queue", []string{"--task-queue", " "}, nil, []string{"temporal.task_queue", "must not be empty"}},
 		{"cache size", []string{"--workflow-cache-size", "0"}, nil, []string{"worker.workflow_cache_size", "at least 1"}},
+		{"pprof address without port", []string{"--pprof-address", "localhost"}, nil,
+			[]string{"worker.pprof_address (flag --pprof-address, env TERMINATION_WORKER_PPROF_ADDRESS)", "must be host:port"}},
+		{"pprof address on the metrics port", []string{"--pprof-address", "127.0.0.1:9464"}, nil,
+			[]string{"worker.pprof_address", "must differ from metrics.listen_address"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

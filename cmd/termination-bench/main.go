@@ -76,6 +76,7 @@ func newCommand() *cobra.Command {
 			return writeJSON(out, r, progress, began)
 		},
 	}
+	cmd.AddCommand(newHerdCommand())
 	f := cmd.Flags()
 	f.IntVar(&opts.Orders, "orders", 1000, "orders driven through their full life (and as many baseline workflows)")
 	f.IntVar(&opts.Concurrency, "concurrency", 200, "orders in flight at once; with --window, caps throughput at concurrency/window orders/s")

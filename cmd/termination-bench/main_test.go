@@ -113,7 +113,8 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 
 func TestBadFlagsAreRefused(t *testing.T) {
 	for _, args := range [][]string{{"--orders", "0"}, {"--window", "1500ms"}, {"--open", "100,10"}, {"--cache-size", "0"}, {"--orders", "ten"}, {"extra"},
-		{"list", "--orders", "100,10"}, {"list", "--orders", ""}, {"list", "--repeats", "0"}, {"list", "extra"}} {
+		{"list", "--orders", "100,10"},
+		{"herd", "--orders", "0"}, {"herd", "--window", "1500ms"}, {"herd", "--probe-orders", "0"}, {"herd", "extra"}, {"list", "--orders", ""}, {"list", "--repeats", "0"}, {"list", "extra"}} {
 		cmd := newCommand()
 		var stderr strings.Builder
 		cmd.SetErr(&stderr)
@@ -121,8 +122,8 @@ func TestBadFlagsAreRefused(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, command.ExitUsage, stderr.String())
 		}
 		prefix := "termination-bench: "
-		if args[0] == "list" {
-			prefix = "termination-bench list: "
+		if args[0] == "list" || args[0] == "herd" {
+			prefix = "termination-bench " + args[0] + ": "
 		}
 		if !strings.HasPrefix(stderr.String(), prefix) {
 			t.Errorf("%v: %q", args, stderr.String())

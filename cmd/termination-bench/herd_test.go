@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cloudmarket/termination-orders/bench"
+	"github.com/cloudmarket/termination-orders/internal/command"
+)
+
+// The herd mode measures every phase of every shape and probes the product
+// meanwhile; at this size the figures mean nothing, but each must be there,
+// and every call of the herd must have succeeded.
+func TestHerdModeReportsEveryPhaseOfEveryShape(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "herd.json")
+	cmd := newCommand()
+	var stdout, stderr strings.Builder
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	args := []string{"herd", "--orders", "4", "--concurrency", "4", "--window", "8s", "--bare-window", "4s", "--probe-orders", "6",
+		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath}
+	if code := command.Execute(context.Background(), cmd, args); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"starts /s", "unlinks p50 / p99 ms", "deadlines drained in s", "Temporal database per order KB",
+		"interactive probes (product)", "during unlinks", "list by stage at N"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	body, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r bench.HerdResults
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]bench.HerdShape{"product": r.Product, "bare signal": r.BareSignal, "bare update": r.BareUpdate} {
+		for phase, p := range map[string]bench.HerdPhase{"start": s.Start, "unlink": s.Unlink} {
+			if p.Failed != 0 || p.Rate <= 0 || p.Latency.P99 <= 0 {
+				t.Errorf("%s %s: %+v", name, phase, p)
+			}
+		}
+		if s.Drain.Seconds <= 0 || s.Drain.Overlapped || s.BytesPerOrder <= 0 {
+			t.Errorf("%s drain %+v, %.0f bytes per order", name, s.Drain, s.BytesPerOrder)
+		}
+	}
+	if p := r.Product.Unlink.Probes; p == nil || p.Status.Calls == 0 || p.Status.Failed != 0 {
+		t.Errorf("status probes during the unlinks: %+v", p)
+	}
+	if r.List.FirstPage <= 0 || r.Ratios.UnlinkVsUpdate <= 0 || r.Ratios.DrainVsBare <= 0 || r.Load.Start == "" {
+		t.Errorf("list %+v, ratios %+v, load %+v", r.List, r.Ratios, r.Load)
+	}
+	// The worker served its CPU profiles through worker.pprof_address.
+	if len(r.Profiles) != 2 {
+		t.Errorf("profiles = %v, want the unlinks' and the drain's", r.Profiles)
+	}
+	for _, p := range r.Profiles {
+		if info, err := os.Stat(p); err != nil || info.Size() == 0 {
+			t.Errorf("profile %s: %v", p, err)
+		}
+	}
+}
