@@ -240,7 +240,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	}
 	defer bare.Stop()
 
-	h := &herd{c: c, orders: starter.New(c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA)), opts: opts,
+	h := &herd{c: c, orders: starter.New(c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA), starter.WithStatusStore(st)), opts: opts,
 		pprof: pprofAddr, bench: &bench{c: c, st: st, opts: Options{}, seq: new(atomic.Int64)}}
 	h.bench.orders = h.orders
 
