@@ -152,6 +152,8 @@ func (a App) runWorker(ctx context.Context, logger *zap.Logger, o workerOptions)
 		zap.Int("workflowCacheSize", cfg.WorkflowCacheSize),
 		zap.Int("maxConcurrentActivities", wopts.MaxConcurrentActivities),
 		zap.Int("maxConcurrentLocalActivities", wopts.MaxConcurrentLocalActivities),
+		zap.Int("workflowTaskPollers", wopts.WorkflowTaskPollers),
+		zap.Int("activityTaskPollers", wopts.ActivityTaskPollers),
 		zap.Bool("tls", cfg.Temporal.TLS()),
 		zap.Bool("apiKey", cfg.Temporal.APIKeySet()),
 		zap.String("encryption", EncryptionLine(a.Codec)),
@@ -195,6 +197,8 @@ func (a App) WorkerOptions() worker.Options {
 		CacheSize:                    cfg.WorkflowCacheSize,
 		MaxConcurrentActivities:      cfg.MaxConcurrentActivities,
 		MaxConcurrentLocalActivities: cfg.MaxConcurrentLocalActivities,
+		WorkflowTaskPollers:          cfg.WorkflowTaskPollers,
+		ActivityTaskPollers:          cfg.ActivityTaskPollers,
 		Links:                        activities.Links{WebUIURL: cfg.Notify.WebUIURL, Namespace: cfg.Temporal.Namespace},
 		Deployment:                   workerDeployment(cfg.Deployment),
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -183,6 +184,17 @@ func TestOptionsFromConfig(t *testing.T) {
 	defaults := loadConfig(t).WorkerOptions().SDKOptions()
 	require.Equal(t, 50, defaults.MaxConcurrentActivityExecutionSize, "not the SDK's 1,000")
 	require.Equal(t, 50, defaults.MaxConcurrentLocalActivityExecutionSize, "not the SDK's 1,000")
+	// Pollers scale on the server's feedback, up to the settings, not the SDK's fixed two.
+	autoscaled := func(most int) sdkworker.PollerBehavior {
+		return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+			InitialNumberOfPollers: 2, MinimumNumberOfPollers: 1, MaximumNumberOfPollers: most})
+	}
+	require.Equal(t, autoscaled(16), defaults.WorkflowTaskPollerBehavior)
+	require.Equal(t, autoscaled(8), defaults.ActivityTaskPollerBehavior)
+	require.Zero(t, defaults.MaxConcurrentWorkflowTaskPollers)
+	set := loadConfig(t, "--workflow-task-pollers", "5", "--activity-task-pollers", "3").WorkerOptions().SDKOptions()
+	require.Equal(t, autoscaled(5), set.WorkflowTaskPollerBehavior)
+	require.Equal(t, autoscaled(3), set.ActivityTaskPollerBehavior)
 }
 
 func scrape(t require.TestingT, addr string) string {

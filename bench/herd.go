@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -50,7 +51,13 @@ type HerdOptions struct {
 	ProfileDir string
 	// ProfileSeconds is each profile's length: 30 s when 0.
 	ProfileSeconds int
-	Progress       func(format string, args ...any)
+	// Server is where Temporal keeps its state: HerdOnSQLite (the default,
+	// the dev command's server) or HerdOnPostgres, on the PostgreSQL server
+	// of PostgresDSN (an administrator's DSN), which then holds the status
+	// store too.
+	Server      string
+	PostgresDSN string
+	Progress    func(format string, args ...any)
 }
 
 // autoWindow leaves the unlink phase 25 calls a second and a minute more.
@@ -183,13 +190,29 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Progress("starting the embedded Temporal server (SQLite in %s)", dir)
-	srv, err := devserver.Start(ctx, devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: port, Namespace: namespace, Logger: zap.NewNop()})
+	serverOpts := devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: port, Namespace: namespace, Logger: zap.NewNop()}
+	size := func() int64 { return dbSize(dir) }
+	dsn := "sqlite:" + filepath.Join(dir, "status.db")
+	switch opts.Server {
+	case "", HerdOnSQLite:
+		opts.Progress("starting the embedded Temporal server (SQLite in %s)", dir)
+	case HerdOnPostgres:
+		pg, err := newHerdPostgres(ctx, opts.PostgresDSN)
+		if err != nil {
+			return nil, err
+		}
+		defer pg.close()
+		serverOpts.Persistence, size, dsn = pg.temporal.Persistence(), pg.size, pg.statusDSN
+		r.Server = "embedded, PostgreSQL"
+		opts.Progress("starting the embedded Temporal server on PostgreSQL (%s, %s; status store in PostgreSQL too)", pg.temporal.Main, pg.temporal.Visibility)
+	default:
+		return nil, fmt.Errorf("herd server %q: want %s or %s", opts.Server, HerdOnSQLite, HerdOnPostgres)
+	}
+	srv, err := devserver.Start(ctx, serverOpts)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Stop()
-	size := func() int64 { return dbSize(dir) }
 
 	plainRing, err := codec.NewKeyRing("")
 	if err != nil {
@@ -201,7 +224,6 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 		return nil, err
 	}
 	defer c.Close()
-	dsn := "sqlite:" + filepath.Join(dir, "status.db")
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -410,8 +432,18 @@ func (h *herd) bareShape(ctx context.Context, byUpdate bool) (HerdShape, error) 
 	prefix := "herd-bare-" + kind + "-"
 	h.opts.Progress("bare (%s): %d started", kind, n)
 	shape.Start = h.phase(ctx, n, func(ctx context.Context, i int) error {
-		_, err := h.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("%s%06d", prefix, i), TaskQueue: herdBareQueue}, HerdBaselineType)
-		return err
+		op := h.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+			ID: fmt.Sprintf("%s%06d", prefix, i), TaskQueue: herdBareQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		}, HerdBaselineType)
+		handle, err := h.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: herdStarted, WaitForStage: client.WorkflowUpdateStageCompleted},
+		})
+		if err != nil {
+			return err
+		}
+		return handle.Get(ctx, nil)
 	})
 	deadline := time.Now().Truncate(time.Second).Add(h.opts.BareWindow)
 	u := HerdUnlink{Deadline: deadline}

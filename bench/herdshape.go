@@ -14,6 +14,12 @@ import (
 // search attributes.
 const HerdBaselineType = "HerdBaselineOrder"
 
+// herdStarted is the bare shape's acceptance: sent with the start, as the
+// product's acceptance update is, it returns once the first workflow task
+// ran, so that the unlink phase does not wait behind a backlog of first
+// workflow tasks that the product's starts have already worked off.
+const herdStarted = "started"
+
 // HerdUnlink is the bare unlink: the deadline its timer runs to, so that a
 // herd's deadlines line up whenever each unlink arrives.
 type HerdUnlink struct {
@@ -24,6 +30,9 @@ type HerdUnlink struct {
 func HerdBaseline(ctx workflow.Context) error {
 	var u HerdUnlink
 	got := false
+	if err := workflow.SetUpdateHandler(ctx, herdStarted, func(workflow.Context) error { return nil }); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandler(ctx, workflows.UpdateConfirmUnlink, func(_ workflow.Context, in HerdUnlink) error {
 		u, got = in, true
 		return nil

@@ -61,6 +61,10 @@ type Config struct {
 	// activities and local activities (the status writes) a worker runs at once.
 	MaxConcurrentActivities      int
 	MaxConcurrentLocalActivities int
+	// WorkflowTaskPollers and ActivityTaskPollers are the most polls a worker
+	// keeps open on its task queue for each kind of task; the SDK scales
+	// between one and that on the server's feedback.
+	WorkflowTaskPollers, ActivityTaskPollers int
 	// Store is how the worker opens the status store and bounds its connections.
 	Store Store
 	// Deployment is the worker's Worker Deployment and build.
@@ -191,6 +195,8 @@ var coreKeys = []key{
 	{"worker.workflow_cache_size", "workflow-cache-size", "1000", "orders a worker keeps in memory between their workflow tasks; an order idle for 90 days gains nothing from it", Worker | Dev},
 	{"worker.max_concurrent_activities", "max-concurrent-activities", "50", "activities a worker runs at once", Worker | Dev},
 	{"worker.max_concurrent_local_activities", "max-concurrent-local-activities", "50", "local activities (status writes) a worker runs at once", Worker | Dev},
+	{"worker.workflow_task_pollers", "workflow-task-pollers", "16", "most workflow task polls a worker keeps open; the SDK scales between 1 and this on the server's feedback", Worker | Dev},
+	{"worker.activity_task_pollers", "activity-task-pollers", "8", "most activity task polls a worker keeps open; the SDK scales between 1 and this on the server's feedback", Worker | Dev},
 	{"metrics.listen_address", "metrics-address", "127.0.0.1:9464", "host:port of the worker's Prometheus /metrics endpoint; empty for none", Worker | Dev},
 	{"worker.pprof_address", "pprof-address", "", "host:port where the worker serves Go's CPU and heap profiles at /debug/pprof/; empty (the default) for none", Worker | Dev},
 	{"dev.data_dir", "data-dir", "data", "directory where the dev server keeps Temporal's SQLite database", Dev},
@@ -376,6 +382,8 @@ func Load(fs *pflag.FlagSet, cmd Command, d Defaults) (Config, error) {
 	}{
 		{"worker.max_concurrent_activities", &cfg.MaxConcurrentActivities},
 		{"worker.max_concurrent_local_activities", &cfg.MaxConcurrentLocalActivities},
+		{"worker.workflow_task_pollers", &cfg.WorkflowTaskPollers},
+		{"worker.activity_task_pollers", &cfg.ActivityTaskPollers},
 		{"store.max_open_conns", &cfg.Store.MaxOpenConns},
 		{"store.max_idle_conns", &cfg.Store.MaxIdleConns},
 	} {

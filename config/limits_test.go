@@ -72,3 +72,21 @@ func TestCLIIgnoresWorkerLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPollersDefaultAndRefuseNonsense(t *testing.T) {
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.WorkflowTaskPollers != 16 || cfg.ActivityTaskPollers != 8 {
+		t.Errorf("pollers = %d workflow, %d activity; want 16 and 8", cfg.WorkflowTaskPollers, cfg.ActivityTaskPollers)
+	}
+	t.Setenv("TERMINATION_WORKER_ACTIVITY_TASK_POLLERS", "3")
+	if cfg, err = load(t, "--workflow-task-pollers", "4"); err != nil || cfg.WorkflowTaskPollers != 4 || cfg.ActivityTaskPollers != 3 {
+		t.Errorf("cfg = %d, %d, %v; want 4 and 3", cfg.WorkflowTaskPollers, cfg.ActivityTaskPollers, err)
+	}
+	_, err = load(t, "--workflow-task-pollers", "0")
+	if err == nil || !strings.Contains(err.Error(), "worker.workflow_task_pollers (flag --workflow-task-pollers, env TERMINATION_WORKER_WORKFLOW_TASK_POLLERS): must be a whole number of at least 1") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -1,12 +1,9 @@
 package soak
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,16 +17,6 @@ import (
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/common/config"
-	serverlog "go.temporal.io/server/common/log"
-	"go.temporal.io/server/common/metrics"
-	"go.temporal.io/server/common/persistence"
-	tsql "go.temporal.io/server/common/persistence/sql"
-	"go.temporal.io/server/common/persistence/sql/sqlplugin"
-	"go.temporal.io/server/common/persistence/sql/sqlplugin/postgresql"
-	"go.temporal.io/server/common/resolver"
-	schemas "go.temporal.io/server/schema"
-	pgschema "go.temporal.io/server/schema/postgresql/v12"
 	"go.uber.org/zap"
 
 	"github.com/cloudmarket/termination-orders/devserver"
@@ -51,24 +38,7 @@ type serverSpec struct {
 	Port      int    `json:"port"`
 	Namespace string `json:"namespace"`
 	// Postgres, when set, holds Temporal's two databases; otherwise SQLite in DataDir.
-	Postgres *postgresSpec `json:"postgres,omitempty"`
-}
-
-type postgresSpec struct {
-	Addr       string `json:"addr"` // host:port
-	User       string `json:"user"`
-	Password   string `json:"password,omitempty"`
-	Main       string `json:"main"`
-	Visibility string `json:"visibility"`
-}
-
-func (p *postgresSpec) sql(database string) *config.SQL {
-	return &config.SQL{
-		PluginName: postgresql.PluginName, DatabaseName: database, ConnectAddr: p.Addr, ConnectProtocol: "tcp",
-		// Each of the server's stores opens its own pool: keep them small, the
-		// PostgreSQL server (100 connections) is shared with the tests.
-		User: p.User, Password: p.Password, MaxConns: 5, MaxIdleConns: 2,
-	}
+	Postgres *devserver.Postgres `json:"postgres,omitempty"`
 }
 
 // ServeIfAsked runs the Temporal server when the process was started as the
@@ -99,7 +69,7 @@ func serve(raw string) error {
 	}
 	opts := devserver.Options{DataDir: spec.DataDir, IP: "127.0.0.1", Port: spec.Port, Namespace: spec.Namespace, Logger: logger}
 	if p := spec.Postgres; p != nil {
-		opts.Persistence = &devserver.Persistence{Main: p.sql(p.Main), Visibility: p.sql(p.Visibility)}
+		opts.Persistence = p.Persistence()
 	}
 	srv, err := devserver.Start(ctx, opts)
 	if err != nil {
@@ -108,63 +78,6 @@ func serve(raw string) error {
 	<-ctx.Done()
 	srv.Stop()
 	return nil
-}
-
-// setupPostgres creates Temporal's main and visibility databases on the
-// PostgreSQL server of admin (a pgx DSN) under fresh names, with the schema
-// at the version this server release expects, as temporal-sql-tool's
-// setup-schema does from the same embedded schema files.
-func setupPostgres(ctx context.Context, admin *sql.DB, addr, user, password, prefix string) (*postgresSpec, error) {
-	spec := &postgresSpec{Addr: addr, User: user, Password: password, Main: prefix + "_temporal", Visibility: prefix + "_visibility"}
-	for _, db := range []struct {
-		name, file, version string
-		kind                sqlplugin.DbKind
-	}{
-		{spec.Main, "postgresql/v12/temporal/schema.sql", pgschema.Version, sqlplugin.DbKindMain},
-		{spec.Visibility, "postgresql/v12/visibility/schema.sql", pgschema.VisibilityVersion, sqlplugin.DbKindVisibility},
-	} {
-		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+db.name); err != nil {
-			return nil, fmt.Errorf("create database %s: %w", db.name, err)
-		}
-		if err := setupSchema(spec.sql(db.name), db.kind, db.file, db.version); err != nil {
-			return nil, fmt.Errorf("set up the Temporal schema in %s: %w", db.name, err)
-		}
-	}
-	return spec, nil
-}
-
-func setupSchema(cfg *config.SQL, kind sqlplugin.DbKind, file, version string) error {
-	db, err := tsql.NewSQLAdminDB(kind, cfg, resolver.NewNoopResolver(), serverlog.NewNoopLogger(), metrics.NoopMetricsHandler)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	body, err := fsRead(file)
-	if err != nil {
-		return err
-	}
-	stmts, err := persistence.LoadAndSplitQueryFromReaders([]io.Reader{bytes.NewReader(body)})
-	if err != nil {
-		return err
-	}
-	for _, stmt := range stmts {
-		if err := db.Exec(stmt); err != nil {
-			return fmt.Errorf("%q: %w", stmt, err)
-		}
-	}
-	if err := db.CreateSchemaVersionTables(); err != nil {
-		return err
-	}
-	return db.UpdateSchemaVersion(cfg.DatabaseName, version, version)
-}
-
-func fsRead(name string) ([]byte, error) {
-	f, err := schemas.Assets().Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(f)
 }
 
 // temporalProcess is the Temporal server, run as its own process on a fixed

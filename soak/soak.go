@@ -27,6 +27,7 @@ import (
 	"github.com/cloudmarket/termination-orders/app"
 	"github.com/cloudmarket/termination-orders/codec"
 	"github.com/cloudmarket/termination-orders/config"
+	"github.com/cloudmarket/termination-orders/devserver"
 	"github.com/cloudmarket/termination-orders/internal/netfault"
 	"github.com/cloudmarket/termination-orders/internal/ports"
 	"github.com/cloudmarket/termination-orders/logging"
@@ -183,7 +184,10 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 		opts.Progress("[%s] Temporal's databases %s_temporal and %s_visibility on PostgreSQL, schema set up", kind, prefix, prefix)
 		dbs = append(dbs, prefix+"_temporal", prefix+"_visibility")
 		password, _ := pg.User.Password()
-		if spec.Postgres, err = setupPostgres(ctx, admin, pg.Host, pg.User.Username(), password, prefix); err != nil {
+		// Small pools: the PostgreSQL server (100 connections) is shared with the tests.
+		spec.Postgres = &devserver.Postgres{Addr: pg.Host, User: pg.User.Username(), Password: password,
+			Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: 5}
+		if err = devserver.CreatePostgres(ctx, admin, *spec.Postgres); err != nil {
 			return Result{}, err
 		}
 	} else if kind != ServerSQLite {

@@ -33,6 +33,10 @@ type Options struct {
 	// keeps the SDK's default of 1,000 each.
 	MaxConcurrentActivities      int
 	MaxConcurrentLocalActivities int
+	// WorkflowTaskPollers and ActivityTaskPollers are the most polls open at
+	// once for each kind of task; the SDK scales between one and that on the
+	// server's feedback (0 keeps the SDK's fixed two).
+	WorkflowTaskPollers, ActivityTaskPollers int
 	// OnFatalError is called once if the worker stops polling on an error it
 	// cannot recover from (the namespace is gone, the server refuses the client).
 	OnFatalError func(error)
@@ -53,13 +57,28 @@ type Options struct {
 
 // SDKOptions are the Temporal SDK's worker options these options make.
 func (o Options) SDKOptions() sdkworker.Options {
-	return sdkworker.Options{
+	opts := sdkworker.Options{
 		WorkerStopTimeout:                       o.StopTimeout,
 		MaxConcurrentActivityExecutionSize:      o.MaxConcurrentActivities,
 		MaxConcurrentLocalActivityExecutionSize: o.MaxConcurrentLocalActivities,
 		OnFatalError:                            o.OnFatalError,
 		DeploymentOptions:                       o.Deployment.sdkOptions(),
 	}
+	if o.WorkflowTaskPollers > 0 {
+		opts.WorkflowTaskPollerBehavior = autoscaled(o.WorkflowTaskPollers)
+	}
+	if o.ActivityTaskPollers > 0 {
+		opts.ActivityTaskPollerBehavior = autoscaled(o.ActivityTaskPollers)
+	}
+	return opts
+}
+
+// autoscaled polls with between one and most polls open: the server tells
+// the SDK when a backlog calls for more, and an idle worker keeps few.
+func autoscaled(most int) sdkworker.PollerBehavior {
+	return sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+		InitialNumberOfPollers: min(2, most), MinimumNumberOfPollers: 1, MaximumNumberOfPollers: most,
+	})
 }
 
 // New builds a worker with the workflow and activities registered, writing

@@ -17,7 +17,7 @@ import (
 // at once, every deadline in one second, against the bare shape unlinked by
 // signal and by update.
 //
-//	go run ./cmd/termination-bench herd [--orders 10000] [--concurrency 200] [--profile-dir DIR] [--json herd-results.json]
+//	go run ./cmd/termination-bench herd [--orders 10000] [--concurrency 200] [--server sqlite|postgres] [--profile-dir DIR] [--json herd-results.json]
 func newHerdCommand() *cobra.Command {
 	var (
 		opts bench.HerdOptions
@@ -31,6 +31,9 @@ func newHerdCommand() *cobra.Command {
 			if opts.Orders < 1 || opts.Concurrency < 1 || opts.ProbeOrders < 1 || opts.ProfileSeconds < 1 || opts.CacheSize < 1 || opts.Window < 0 || opts.BareWindow < 0 ||
 				opts.Window%time.Second != 0 || opts.BareWindow%time.Second != 0 {
 				return command.Usage(errors.New("--orders, --concurrency, --probe-orders, --profile-seconds and --cache-size must be at least 1; --window and --bare-window whole seconds (0 to pick from --orders)"))
+			}
+			if opts.Server != bench.HerdOnSQLite && opts.Server != bench.HerdOnPostgres {
+				return command.Usage(fmt.Errorf("--server must be %s or %s, got %q", bench.HerdOnSQLite, bench.HerdOnPostgres, opts.Server))
 			}
 			began := time.Now()
 			progress := cmd.ErrOrStderr()
@@ -68,6 +71,8 @@ func newHerdCommand() *cobra.Command {
 	f.IntVar(&opts.ProbeOrders, "probe-orders", 600, "orders outside the herd for the interactive unlinks, one every second of each phase")
 	f.StringVar(&opts.ProfileDir, "profile-dir", "", "where to write the worker's CPU profiles of the unlinks and of the drain (empty for none)")
 	f.IntVar(&opts.ProfileSeconds, "profile-seconds", 30, "length of each CPU profile, from the start of its phase")
+	f.StringVar(&opts.Server, "server", bench.HerdOnSQLite, "where Temporal keeps its state: sqlite (the dev command's server) or postgres (databases created on --postgres-dsn and dropped after)")
+	f.StringVar(&opts.PostgresDSN, "postgres-dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "an administrator's DSN of the PostgreSQL server for --server postgres")
 	f.StringVar(&out, "json", "herd-results.json", "where to write the results as JSON (empty for nowhere)")
 	return cmd
 }

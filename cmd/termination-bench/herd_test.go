@@ -13,9 +13,15 @@ import (
 )
 
 // The herd mode measures every phase of every shape and probes the product
-// meanwhile; at this size the figures mean nothing, but each must be there,
-// and every call of the herd must have succeeded.
+// meanwhile, on either server; at this size the figures mean nothing, but
+// each must be there, and every call of the herd must have succeeded.
 func TestHerdModeReportsEveryPhaseOfEveryShape(t *testing.T) {
+	for _, server := range []string{bench.HerdOnSQLite, bench.HerdOnPostgres} {
+		t.Run(server, func(t *testing.T) { testHerdMode(t, server) })
+	}
+}
+
+func testHerdMode(t *testing.T, server string) {
 	dir := t.TempDir()
 	jsonPath := filepath.Join(dir, "herd.json")
 	cmd := newCommand()
@@ -23,7 +29,7 @@ func TestHerdModeReportsEveryPhaseOfEveryShape(t *testing.T) {
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
 	args := []string{"herd", "--orders", "4", "--concurrency", "4", "--window", "8s", "--bare-window", "4s", "--probe-orders", "6",
-		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath}
+		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath, "--server", server}
 	if code := command.Execute(context.Background(), cmd, args); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
@@ -40,6 +46,9 @@ func TestHerdModeReportsEveryPhaseOfEveryShape(t *testing.T) {
 	var r bench.HerdResults
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatal(err)
+	}
+	if want := map[string]string{bench.HerdOnSQLite: "embedded, SQLite", bench.HerdOnPostgres: "embedded, PostgreSQL"}[server]; r.Server != want {
+		t.Errorf("server = %q, want %q", r.Server, want)
 	}
 	for name, s := range map[string]bench.HerdShape{"product": r.Product, "bare signal": r.BareSignal, "bare update": r.BareUpdate} {
 		for phase, p := range map[string]bench.HerdPhase{"start": s.Start, "unlink": s.Unlink} {

@@ -1,0 +1,87 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the run's databases
+
+	"github.com/cloudmarket/termination-orders/devserver"
+)
+
+// Where a herd's Temporal server keeps its state.
+const (
+	HerdOnSQLite   = "sqlite"
+	HerdOnPostgres = "postgres"
+)
+
+// herdPostgres is a herd's databases on a PostgreSQL server: Temporal's two
+// and the status store, created fresh for the run and dropped after it.
+type herdPostgres struct {
+	admin     *sql.DB
+	temporal  devserver.Postgres
+	statusDSN string
+	dbs       []string
+}
+
+// newHerdPostgres creates the run's databases on the server of dsn (an
+// administrator's DSN).
+func newHerdPostgres(ctx context.Context, dsn string) (_ *herdPostgres, err error) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("PostgreSQL DSN %q: want postgres://user@host:port/db", dsn)
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	p := &herdPostgres{admin: admin}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if err := admin.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("PostgreSQL at %s: %w", u.Redacted(), err)
+	}
+	prefix := fmt.Sprintf("herd_%d_%d", os.Getpid(), time.Now().UnixNano())
+	password, _ := u.User.Password()
+	// Pools sized for a server under a herd, within PostgreSQL's default 100
+	// connections: the server opens a few pools per store.
+	p.temporal = devserver.Postgres{Addr: u.Host, User: u.User.Username(), Password: password,
+		Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: 10}
+	p.dbs = append(p.dbs, p.temporal.Main, p.temporal.Visibility)
+	if err := devserver.CreatePostgres(ctx, admin, p.temporal); err != nil {
+		return nil, err
+	}
+	status := prefix + "_status"
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+status); err != nil {
+		return nil, err
+	}
+	p.dbs = append(p.dbs, status)
+	s := *u
+	s.Path = "/" + status
+	p.statusDSN = s.String()
+	return p, nil
+}
+
+// size is Temporal's two databases, in bytes.
+func (p *herdPostgres) size() int64 {
+	var n int64
+	if err := p.admin.QueryRow("SELECT pg_database_size($1) + pg_database_size($2)", p.temporal.Main, p.temporal.Visibility).Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// close drops the run's databases.
+func (p *herdPostgres) close() {
+	for _, db := range p.dbs {
+		_, _ = p.admin.Exec("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)")
+	}
+	_ = p.admin.Close()
+}
