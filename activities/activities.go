@@ -125,6 +125,9 @@ type Activities struct {
 	// AWS is AWS Organizations, for orders accepted in an AWS mode; nil for a
 	// worker whose mode is off.
 	AWS awsorg.Organizations
+	// Priorities lowers an order's task priority once it rests in its reopen
+	// window; nil leaves every order at the default.
+	Priorities WorkflowPriorities
 	// Notifier sends notifications; nil notifies nobody.
 	Notifier Notifier
 	// Links is what notifications link to.
@@ -188,7 +191,21 @@ func (a *Activities) RecordStatus(ctx context.Context, in StatusChange) (Recorde
 	if in.Subject != nil {
 		rec.Sent = a.announce(ctx, *in.Subject, in.Announce)
 	}
+	a.rest(ctx, in)
 	return rec, nil
+}
+
+// rest lowers the task priority of an order whose message says it rests in
+// its reopen window (PriorityResting). It only orders the server's queues,
+// so a failure is logged, never retried at the cost of the message.
+func (a *Activities) rest(ctx context.Context, in StatusChange) {
+	if a.Priorities == nil || in.Entry.Stage != order.StagePostClosure {
+		return
+	}
+	info := activity.GetInfo(ctx)
+	if err := a.Priorities.SetPriority(ctx, info.WorkflowNamespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, PriorityResting); err != nil {
+		activity.GetLogger(ctx).Warn("Order's task priority not lowered for its reopen window", "OrderID", in.OrderID, "Error", err)
+	}
 }
 
 // store writes the message, and returns the stored one when an earlier write

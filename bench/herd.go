@@ -15,6 +15,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -132,6 +133,8 @@ type HerdPhase struct {
 	PastAPITimeout int     `json:"pastAPITimeout"`
 	FirstError     string  `json:"firstError,omitempty"`
 	Probes         *Probes `json:"probes,omitempty"`
+	// Backlog is the product's task queue during the phase.
+	Backlog *Backlog `json:"backlog,omitempty"`
 }
 
 // HerdDrain is every deadline, in one second, reached.
@@ -140,8 +143,9 @@ type HerdDrain struct {
 	Seconds float64 `json:"seconds"`
 	// Overlapped says the unlink phase ended after the deadline: the window
 	// was too short, and the drain ran into the unlinks.
-	Overlapped bool    `json:"overlappedUnlinks"`
-	Probes     *Probes `json:"probes,omitempty"`
+	Overlapped bool     `json:"overlappedUnlinks"`
+	Probes     *Probes  `json:"probes,omitempty"`
+	Backlog    *Backlog `json:"backlog,omitempty"`
 }
 
 // Probes are interactive calls made during a phase: an order's status every
@@ -357,6 +361,7 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	h.opts.Progress("product: %d unlinks (confirm-unlink updates), %d in flight; every deadline at %s", n, h.opts.Concurrency, deadline.Format(time.RFC3339))
 	all := func(int) string { return ids[rand.IntN(n)] }
 	stop = p.run(ctx, all)
+	backlog := h.sampleBacklog(ctx, herdQueue)
 	h.profile(ctx, "unlink")
 	report := order.UnlinkCompleted{CompletedBy: "bench", Reference: "HERD", CompletedAt: closedAt.UTC().Format(time.RFC3339)}
 	r.Product.Unlink = h.phase(ctx, n, func(ctx context.Context, i int) error {
@@ -367,6 +372,7 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 		return err
 	})
 	r.Product.Unlink.Probes = stop()
+	r.Product.Unlink.Backlog = backlog()
 	h.probed("unlinks", r.Product.Unlink.Probes)
 	h.opts.Progress("product unlinks: %.1f/s, p50 %.0f ms, p99 %.0f ms, %d failed, %d past 30 s",
 		r.Product.Unlink.Rate, r.Product.Unlink.Latency.P50, r.Product.Unlink.Latency.P99, r.Product.Unlink.Failed, r.Product.Unlink.PastAPITimeout)
@@ -380,9 +386,11 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	h.opts.Progress("product: waiting for the deadline, then the drain")
 	time.Sleep(time.Until(deadline))
 	stop = p.run(ctx, all)
+	backlog = h.sampleBacklog(ctx, herdQueue)
 	h.profile(ctx, "drain")
 	secs, err := h.drain(ctx, deadline, query)
 	r.Product.Drain.Probes = stop()
+	r.Product.Drain.Backlog = backlog()
 	h.probed("drain", r.Product.Drain.Probes)
 	r.Product.Drain.Seconds = secs
 	h.opts.Progress("product drain: %.1f s", secs)
@@ -679,3 +687,62 @@ func loadAverage() string {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Backlog is the most workflow and activity tasks the product's task queue
+// held waiting for a worker during a phase, sampled every half second
+// (Temporal's approximate counts; a worker's sticky queue is not included),
+// and the oldest task's wait.
+type Backlog struct {
+	WorkflowTasks int64   `json:"maxWorkflowTasks"`
+	WorkflowAge   float64 `json:"maxWorkflowTaskAgeMillis"`
+	ActivityTasks int64   `json:"maxActivityTasks"`
+}
+
+// sampleBacklog samples the product queue's backlog until the returned
+// func is called, which returns the maxima.
+func (h *herd) sampleBacklog(ctx context.Context, queue string) func() *Backlog {
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		wg  sync.WaitGroup
+		most Backlog
+	)
+	wg.Go(func() {
+		tick := time.NewTicker(probeInterval)
+		defer tick.Stop()
+		for {
+			for _, kind := range []enumspb.TaskQueueType{enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY} {
+				resp, err := h.c.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+					Namespace: namespace, TaskQueue: &taskqueuepb.TaskQueue{Name: queue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+					TaskQueueType: kind, ReportStats: true,
+				})
+				if err != nil {
+					continue
+				}
+				s := resp.GetStats()
+				if kind == enumspb.TASK_QUEUE_TYPE_ACTIVITY {
+					most.ActivityTasks = maxOf(most.ActivityTasks, s.GetApproximateBacklogCount())
+					continue
+				}
+				most.WorkflowTasks = maxOf(most.WorkflowTasks, s.GetApproximateBacklogCount())
+				most.WorkflowAge = maxOf(most.WorkflowAge, ms(s.GetApproximateBacklogAge().AsDuration()))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() *Backlog {
+		cancel()
+		wg.Wait()
+		return &most
+	}
+}
+
+func maxOf[T int64 | float64](a, b T) T {
+	if b > a {
+		return b
+	}
+	return a
+}

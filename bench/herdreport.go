@@ -33,6 +33,15 @@ func PrintHerd(w io.Writer, r *HerdResults) error {
 	probe("unlinks", r.Product.Unlink.Probes)
 	probe("drain", r.Product.Drain.Probes)
 	fmt.Fprintln(tw, "\t\t\t\t\t")
+	fmt.Fprintln(tw, "product task queue backlog\tworkflow tasks, most\toldest waited ms\tactivity tasks, most\t\t")
+	backlog := func(name string, b *Backlog) {
+		if b != nil {
+			fmt.Fprintf(tw, "during %s\t%d\t%.0f\t%d\t\t\n", name, b.WorkflowTasks, b.WorkflowAge, b.ActivityTasks)
+		}
+	}
+	backlog("unlinks", r.Product.Unlink.Backlog)
+	backlog("drain", r.Product.Drain.Backlog)
+	fmt.Fprintln(tw, "\t\t\t\t\t")
 	fmt.Fprintf(tw, "list by stage at N: first page of 1,000 ms\t%.0f\tcount ms\t%.0f\t\t\n", r.List.FirstPage, r.List.Count)
 	if err := tw.Flush(); err != nil {
 		return err

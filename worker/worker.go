@@ -162,12 +162,13 @@ func newSDKWorker(c client.Client, opts Options) sdkworker.Worker {
 
 func newActivities(c client.Client, st activities.StatusStore, opts Options) *activities.Activities {
 	return &activities.Activities{
-		Store:    st,
-		Policy:   opts.Policy,
-		Signals:  activities.HistorySignals{Client: c},
-		Runs:     activities.TemporalRuns{Client: c},
-		AWS:      opts.AWS,
-		Notifier: opts.Notifier,
-		Links:    opts.Links,
+		Store:      st,
+		Policy:     opts.Policy,
+		Signals:    activities.HistorySignals{Client: c},
+		Runs:       activities.TemporalRuns{Client: c},
+		Priorities: activities.TemporalPriorities{Client: c},
+		AWS:        opts.AWS,
+		Notifier:   opts.Notifier,
+		Links:      opts.Links,
 	}
 }

@@ -34,7 +34,7 @@ func testHerdMode(t *testing.T, server string) {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 	for _, want := range []string{"starts /s", "unlinks p50 / p99 ms", "deadlines drained in s", "Temporal database per order KB",
-		"interactive probes (product)", "during unlinks", "list by stage at N"} {
+		"interactive probes (product)", "during unlinks", "product task queue backlog", "list by stage at N"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout.String())
 		}
@@ -59,6 +59,9 @@ func testHerdMode(t *testing.T, server string) {
 		if s.Drain.Seconds <= 0 || s.Drain.Overlapped || s.BytesPerOrder <= 0 {
 			t.Errorf("%s drain %+v, %.0f bytes per order", name, s.Drain, s.BytesPerOrder)
 		}
+	}
+	if r.Product.Unlink.Backlog == nil || r.Product.Drain.Backlog == nil {
+		t.Errorf("backlog not sampled: unlinks %+v, drain %+v", r.Product.Unlink.Backlog, r.Product.Drain.Backlog)
 	}
 	if p := r.Product.Unlink.Probes; p == nil || p.Status.Calls == 0 || p.Status.Failed != 0 {
 		t.Errorf("status probes during the unlinks: %+v", p)
