@@ -37,7 +37,7 @@ import (
 // replays. A release's histories are only ever added to, never rewritten: a
 // workflow change follows docs/versioning.md and records its paths under a
 // new release.
-const historyRelease = "1.3"
+const historyRelease = "1.4"
 
 // historyDir holds the histories of every release.
 var historyDir = filepath.Join("..", "workflows", "testdata", "replay")
