@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -215,4 +216,40 @@ func TestDeliverWaitsForTheRetryAfterOfTheFirstAttempt(t *testing.T) {
 	_, err = env.ExecuteActivity(activities.DeliverName, d)
 	require.NoError(t, err)
 	require.Equal(t, 2, target.count())
+}
+
+// priorities records the priority changes asked for, failing if told to.
+type priorities struct {
+	mu   sync.Mutex
+	set  []string
+	fail error
+}
+
+func (p *priorities) SetPriority(_ context.Context, _, workflowID, _ string, key int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.set = append(p.set, fmt.Sprintf("%s=%d", workflowID, key))
+	return p.fail
+}
+
+// The message that the order rests in its reopen window lowers its task
+// priority; no other message does, and a priority Temporal refuses costs the
+// message nothing: the priority only orders the server's queues.
+func TestPostClosureMessageLowersTheOrdersPriority(t *testing.T) {
+	for _, fail := range []error{nil, errors.New("frontend unavailable")} {
+		st := newStore(t)
+		p := &priorities{fail: fail}
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		activities.Register(env, &activities.Activities{Store: st, Priorities: p})
+		for seq, stage := range []order.Stage{order.StageAwaitingUnlink, order.StagePostClosure} {
+			_, err := env.ExecuteActivity(activities.RecordStatusName, change(seq+1, stage))
+			require.NoError(t, err, "failing: %v", fail)
+		}
+		require.Len(t, p.set, 1, "only the PostClosure message")
+		require.Contains(t, p.set[0], fmt.Sprintf("=%d", activities.PriorityResting))
+		msgs, err := st.Timeline(context.Background(), "ORD-1")
+		require.NoError(t, err)
+		require.Len(t, msgs, 2)
+	}
 }
