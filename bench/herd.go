@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,7 +59,10 @@ type HerdOptions struct {
 	// store too.
 	Server      string
 	PostgresDSN string
-	Progress    func(format string, args ...any)
+	// PostgresConns bounds each of the server's connection pools on
+	// PostgreSQL (it opens about eight); 0 keeps 10.
+	PostgresConns int
+	Progress      func(format string, args ...any)
 }
 
 // autoWindow leaves the unlink phase 25 calls a second and a minute more.
@@ -201,7 +205,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	case "", HerdOnSQLite:
 		opts.Progress("starting the embedded Temporal server (SQLite in %s)", dir)
 	case HerdOnPostgres:
-		pg, err := newHerdPostgres(ctx, opts.PostgresDSN)
+		pg, err := newHerdPostgres(ctx, opts.PostgresDSN, cmp.Or(opts.PostgresConns, 10))
 		if err != nil {
 			return nil, err
 		}
@@ -703,7 +707,7 @@ type Backlog struct {
 func (h *herd) sampleBacklog(ctx context.Context, queue string) func() *Backlog {
 	ctx, cancel := context.WithCancel(ctx)
 	var (
-		wg  sync.WaitGroup
+		wg   sync.WaitGroup
 		most Backlog
 	)
 	wg.Go(func() {

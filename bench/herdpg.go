@@ -30,7 +30,7 @@ type herdPostgres struct {
 
 // newHerdPostgres creates the run's databases on the server of dsn (an
 // administrator's DSN).
-func newHerdPostgres(ctx context.Context, dsn string) (_ *herdPostgres, err error) {
+func newHerdPostgres(ctx context.Context, dsn string, conns int) (_ *herdPostgres, err error) {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("PostgreSQL DSN %q: want postgres://user@host:port/db", dsn)
@@ -50,10 +50,9 @@ func newHerdPostgres(ctx context.Context, dsn string) (_ *herdPostgres, err erro
 	}
 	prefix := fmt.Sprintf("herd_%d_%d", os.Getpid(), time.Now().UnixNano())
 	password, _ := u.User.Password()
-	// Pools sized for a server under a herd, within PostgreSQL's default 100
-	// connections: the server opens a few pools per store.
+	// Every pool keeps its connections: a herd keeps them busy.
 	p.temporal = devserver.Postgres{Addr: u.Host, User: u.User.Username(), Password: password,
-		Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: 10}
+		Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: conns}
 	p.dbs = append(p.dbs, p.temporal.Main, p.temporal.Visibility)
 	if err := devserver.CreatePostgres(ctx, admin, p.temporal); err != nil {
 		return nil, err

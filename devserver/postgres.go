@@ -27,9 +27,14 @@ type Postgres struct {
 	Password   string `json:"password,omitempty"`
 	Main       string `json:"main"`
 	Visibility string `json:"visibility"`
-	// MaxConns bounds each of the server's connection pools (it opens one a
-	// store); 0 keeps 5. A PostgreSQL server allows 100 connections by default.
+	// MaxConns bounds each of the server's connection pools (each of its
+	// services opens its own); 0 keeps 5. A PostgreSQL server allows 100
+	// connections by default.
 	MaxConns int `json:"maxConns,omitempty"`
+	// MaxIdleConns is how many of them a pool keeps open while idle; 0 keeps
+	// them all. PostgreSQL starts a process per connection, so a pool that
+	// closes and reopens them under load spends the machine on that.
+	MaxIdleConns int `json:"maxIdleConns,omitempty"`
 }
 
 // Persistence is the server's persistence in these databases.
@@ -42,9 +47,13 @@ func (p Postgres) sql(database string) *config.SQL {
 	if conns <= 0 {
 		conns = 5
 	}
+	idle := p.MaxIdleConns
+	if idle <= 0 || idle > conns {
+		idle = conns
+	}
 	return &config.SQL{
 		PluginName: postgresql.PluginName, DatabaseName: database, ConnectAddr: p.Addr, ConnectProtocol: "tcp",
-		User: p.User, Password: p.Password, MaxConns: conns, MaxIdleConns: min(conns, 2),
+		User: p.User, Password: p.Password, MaxConns: conns, MaxIdleConns: idle,
 	}
 }
 

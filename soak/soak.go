@@ -186,7 +186,7 @@ func runOn(ctx context.Context, opts Options, kind, parent, bin string, key code
 		password, _ := pg.User.Password()
 		// Small pools: the PostgreSQL server (100 connections) is shared with the tests.
 		spec.Postgres = &devserver.Postgres{Addr: pg.Host, User: pg.User.Username(), Password: password,
-			Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: 5}
+			Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: 5, MaxIdleConns: 2}
 		if err = devserver.CreatePostgres(ctx, admin, *spec.Postgres); err != nil {
 			return Result{}, err
 		}

@@ -29,7 +29,9 @@ func testHerdMode(t *testing.T, server string) {
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
 	args := []string{"herd", "--orders", "4", "--concurrency", "4", "--window", "8s", "--bare-window", "4s", "--probe-orders", "6",
-		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath, "--server", server}
+		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath, "--server", server,
+		// Other packages' tests share the PostgreSQL server's 100 connections.
+		"--postgres-conns", "2"}
 	if code := command.Execute(context.Background(), cmd, args); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
