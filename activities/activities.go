@@ -203,7 +203,7 @@ func (a *Activities) rest(ctx context.Context, in StatusChange) {
 		return
 	}
 	info := activity.GetInfo(ctx)
-	if err := a.Priorities.SetPriority(ctx, info.WorkflowNamespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, PriorityResting); err != nil {
+	if err := a.Priorities.SetPriority(ctx, info.Namespace, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, PriorityResting); err != nil {
 		activity.GetLogger(ctx).Warn("Order's task priority not lowered for its reopen window", "OrderID", in.OrderID, "Error", err)
 	}
 }
