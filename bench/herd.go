@@ -360,7 +360,9 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	// One close time for every unlink, a whole second after the last order
 	// was placed, so that every deadline falls in the same second.
 	closedAt := time.Now().Truncate(time.Second).Add(time.Second)
-	time.Sleep(time.Until(closedAt))
+	if err := sleepUntil(ctx, closedAt); err != nil {
+		return err
+	}
 	deadline := closedAt.Add(h.opts.Window)
 	h.opts.Progress("product: %d unlinks (confirm-unlink updates), %d in flight; every deadline at %s", n, h.opts.Concurrency, deadline.Format(time.RFC3339))
 	all := func(int) string { return ids[rand.IntN(n)] }
@@ -388,7 +390,9 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND ReopenDeadline <= '%s'",
 		workflows.WorkflowType, deadline.Add(time.Second).UTC().Format(time.RFC3339))
 	h.opts.Progress("product: waiting for the deadline, then the drain")
-	time.Sleep(time.Until(deadline))
+	if err := sleepUntil(ctx, deadline); err != nil {
+		return err
+	}
 	stop = p.run(ctx, all)
 	backlog = h.sampleBacklog(ctx, herdQueue)
 	h.profile(ctx, "drain")
@@ -475,12 +479,26 @@ func (h *herd) bareShape(ctx context.Context, byUpdate bool) (HerdShape, error) 
 	})
 	h.opts.Progress("bare (%s) unlinks: %.1f/s, p50 %.0f ms, p99 %.0f ms, %d failed", kind, shape.Unlink.Rate, shape.Unlink.Latency.P50, shape.Unlink.Latency.P99, shape.Unlink.Failed)
 	shape.Drain.Overlapped = time.Now().After(deadline)
-	time.Sleep(time.Until(deadline))
+	if err := sleepUntil(ctx, deadline); err != nil {
+		return shape, err
+	}
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", HerdBaselineType)
 	secs, err := h.drain(ctx, deadline, query)
 	shape.Drain.Seconds = secs
 	h.opts.Progress("bare (%s) drain: %.1f s", kind, secs)
 	return shape, err
+}
+
+// sleepUntil waits until t, or until ctx is done (the run interrupted).
+func sleepUntil(ctx context.Context, t time.Time) error {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // phase makes n calls, Concurrency at a time; a failed call is counted, not fatal.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/awsorg"
+	"github.com/cloudmarket/termination-orders/internal/netfault"
 	"github.com/cloudmarket/termination-orders/internal/pgtest"
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
@@ -176,6 +177,42 @@ func TestStatusAnswersWithEveryWorkerStopped(t *testing.T) {
 		require.NoError(t, err)
 		requireSameStatus(t, live["ORD-DUR-FINAL"], s, "beyond Temporal's retention")
 	})
+}
+
+// Defect: in a herd of deadlines the server took seconds to describe a
+// workflow, and the status, read from the store, waited for it (p99 2.6 s
+// during the drain of 10,000 orders). With Temporal accepting connections
+// and never answering, the store's status is given once Temporal's record
+// is past its short wait, long before the caller's own timeout.
+func TestStatusDoesNotWaitForATemporalThatDoesNotAnswer(t *testing.T) {
+	e := newDurableEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "status.db"), worker.Options{Policy: activities.Policy{ReopenWindow: time.Hour}})
+	ctx := context.Background()
+	_, err := e.orders.Start(ctx, newOrder("ORD-DUR-SLOW"))
+	require.NoError(t, err)
+	_, err = e.orders.ConfirmUnlink(ctx, "ORD-DUR-SLOW", unlinkWithID("U-SLOW"))
+	require.NoError(t, err)
+	live := e.settled(t, "ORD-DUR-SLOW", order.StagePostClosure)
+
+	proxy, err := netfault.Listen(e.frontend)
+	require.NoError(t, err)
+	t.Cleanup(func() { proxy.Close() })
+	through, err := client.Dial(client.Options{HostPort: proxy.Addr(), Namespace: e.namespace})
+	require.NoError(t, err)
+	t.Cleanup(through.Close)
+	reader := starter.New(through, taskQueue, starter.WithStatusStore(e.st))
+	s, err := reader.Status(ctx, "ORD-DUR-SLOW")
+	require.NoError(t, err)
+	requireSameStatus(t, live, s, "Temporal answering")
+	require.NoError(t, proxy.Set(netfault.BlackHole))
+
+	callerCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	began := time.Now()
+	s, err = reader.Status(callerCtx, "ORD-DUR-SLOW")
+	require.NoError(t, err)
+	requireSameStatus(t, live, s, "the store's status")
+	require.NoError(t, callerCtx.Err(), "answered before the caller's timeout")
+	require.Less(t, time.Since(began), 10*time.Second, "answered without waiting for Temporal")
 }
 
 // Messages stored by workers before the store kept the facts (schema

@@ -44,10 +44,18 @@ func WithStatusStore(st StatusStore) Option {
 // store is behind it; the store's answer is given when it has not answered.
 const defaultLiveWait = 2 * time.Second
 
+// describeWait bounds how long Status waits for Temporal's record of the
+// workflow once the store has answered. The server answers it in
+// milliseconds when idle; in a herd (thousands of deadlines in one second)
+// it waited seconds behind the herd's writes. Past it the store's status is
+// given, as when Temporal is down.
+const describeWait = 500 * time.Millisecond
+
 // Status reads the order's status from durable state: the status store (see
 // WithStatusStore), with Temporal's record of the workflow, so that it
 // answers with every worker stopped or busy, and beyond Temporal's
-// retention. It is never older than what the store holds. When the workflow
+// retention; a server slower than describeWait is not waited for. It is
+// never older than what the store holds. When the workflow
 // has decided a change whose message is not stored yet (the answer of an
 // update comes first), the workflow's own status is given if it answers
 // within a moment. An order with nothing stored yet (it is being accepted),
@@ -73,10 +81,7 @@ func (c *Client) Status(ctx context.Context, orderID string) (order.Status, erro
 	}
 	stored := storedStatus(orderID, msgs)
 	latest := msgs[len(msgs)-1]
-	desc, err := c.temporal.DescribeWorkflowExecution(ctx, order.WorkflowID(orderID), "")
-	if err != nil {
-		desc = nil // Temporal no longer holds the order, or does not answer: the store does.
-	}
+	desc := c.describeWithin(ctx, orderID)
 	sameLife := desc != nil && ownLife(desc, latest.RunID)
 	if latest.Facts == nil {
 		return c.withLegacyFacts(ctx, orderID, stored, msgs, desc, sameLife)
@@ -88,6 +93,19 @@ func (c *Client) Status(ctx context.Context, orderID string) (order.Status, erro
 		}
 	}
 	return stored, nil
+}
+
+// describeWithin is Temporal's record of the order's workflow if the server
+// gives it within describeWait; nil when it does not hold the order (past
+// its retention) or does not answer in time.
+func (c *Client) describeWithin(ctx context.Context, orderID string) *workflowservice.DescribeWorkflowExecutionResponse {
+	ctx, cancel := context.WithTimeout(ctx, describeWait)
+	defer cancel()
+	desc, err := c.temporal.DescribeWorkflowExecution(ctx, order.WorkflowID(orderID), "")
+	if err != nil {
+		return nil
+	}
+	return desc
 }
 
 // readStore reads the order's latest life, giving the store half the
