@@ -185,7 +185,7 @@ var coreKeys = []key{
 	{"temporal.tls.server_name", "temporal-tls-server-name", "", "server name to verify, if not the address's host", CLI | Worker},
 	{"order.reopen_window", "reopen-window", "90d", "post-closure period of the orders the worker accepts, e.g. 90d, 2160h, 2m", Worker | Dev},
 	{"store.dsn", "store-dsn", DefaultStoreDSN, "status store: sqlite:<path> or postgres://user@host:port/db", allCommands},
-	{"store.connect_timeout", "store-connect-timeout", "10s", "how long the worker waits for the status store to connect and migrate before it gives up", Worker | Dev},
+	{"store.connect_timeout", "store-connect-timeout", "10s", "how long to wait for the status store to connect (and migrate) before giving up", allCommands},
 	{"store.max_open_conns", "store-max-open-conns", "10", "most connections to PostgreSQL at once (SQLite always uses one)", Worker | Dev},
 	{"store.max_idle_conns", "store-max-idle-conns", "5", "connections to PostgreSQL kept open while idle; at most store.max_open_conns", Worker | Dev},
 	{"store.conn_max_lifetime", "store-conn-max-lifetime", "30m", "how long a connection to PostgreSQL is reused before it is replaced", Worker | Dev},

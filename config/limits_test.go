@@ -66,10 +66,26 @@ func TestBadResourceLimitsNameTheKey(t *testing.T) {
 // terminationctl neither has these flags nor checks the variables.
 func TestCLIIgnoresWorkerLimits(t *testing.T) {
 	isolate(t)
-	t.Setenv("TERMINATION_STORE_CONNECT_TIMEOUT", "never")
+	t.Setenv("TERMINATION_STORE_MAX_OPEN_CONNS", "0")
 	t.Setenv("TERMINATION_WORKER_MAX_CONCURRENT_ACTIVITIES", "0")
 	if _, err := loadFor(t, config.CLI); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// terminationctl and the HTTP API open the status store too: the connect
+// timeout bounds their open as it does the worker's, and is checked as well.
+func TestCLIHasTheStoreConnectTimeout(t *testing.T) {
+	for _, cmd := range []config.Command{config.CLI, config.CLI | config.API} {
+		isolate(t)
+		cfg, err := loadFor(t, cmd)
+		if err != nil || cfg.Store.ConnectTimeout != 10*time.Second {
+			t.Fatalf("Load = %v, %v; want the 10s default", cfg.Store.ConnectTimeout, err)
+		}
+		t.Setenv("TERMINATION_STORE_CONNECT_TIMEOUT", "never")
+		if _, err := loadFor(t, cmd); err == nil || !strings.Contains(err.Error(), "store.connect_timeout") {
+			t.Fatalf("Load = %v; want store.connect_timeout refused", err)
+		}
 	}
 }
 
