@@ -380,6 +380,7 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	r.Product.Unlink.Probes = stop()
 	r.Product.Unlink.Backlog = backlog()
 	h.probed("unlinks", r.Product.Unlink.Probes)
+	h.backlogged("unlinks", r.Product.Unlink.Backlog)
 	h.opts.Progress("product unlinks: %.1f/s, p50 %.0f ms, p99 %.0f ms, %d failed, %d past 30 s",
 		r.Product.Unlink.Rate, r.Product.Unlink.Latency.P50, r.Product.Unlink.Latency.P99, r.Product.Unlink.Failed, r.Product.Unlink.PastAPITimeout)
 
@@ -400,9 +401,16 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	r.Product.Drain.Probes = stop()
 	r.Product.Drain.Backlog = backlog()
 	h.probed("drain", r.Product.Drain.Probes)
+	h.backlogged("drain", r.Product.Drain.Backlog)
 	r.Product.Drain.Seconds = secs
 	h.opts.Progress("product drain: %.1f s", secs)
 	return err
+}
+
+// backlogged says how much of a phase waited in the product's task queue.
+func (h *herd) backlogged(phase string, b *Backlog) {
+	h.opts.Progress("backlog during the %s: at most %d workflow tasks (the oldest waited %.0f ms) and %d activity tasks",
+		phase, b.WorkflowTasks, b.WorkflowAge, b.ActivityTasks)
 }
 
 // probed says what the probes of a phase measured.

@@ -314,12 +314,7 @@ func TestCloseModeWorkerKilledAfterCloseAccount(t *testing.T) {
 	acct := e.member(t, id)
 
 	// The order's worker reaches Temporal through a proxy its AWS client cuts.
-	proxy, err := netfault.Listen(e.frontend)
-	require.NoError(t, err)
-	t.Cleanup(func() { proxy.Close() })
-	viaProxy, err := client.Dial(client.Options{HostPort: proxy.Addr(), Namespace: e.namespace})
-	require.NoError(t, err)
-	t.Cleanup(viaProxy.Close)
+	proxy, viaProxy := dialThroughProxy(t, e.frontend, e.namespace)
 	dying := &cutAfterClose{Organizations: e.org, proxy: proxy, cut: make(chan struct{})}
 	e.worker.Stop()
 	first := worker.New(viaProxy, e.store, worker.Options{
@@ -330,7 +325,7 @@ func TestCloseModeWorkerKilledAfterCloseAccount(t *testing.T) {
 	t.Cleanup(first.Stop)
 
 	start(t, e.env, id)
-	_, err = e.orders.ConfirmUnlink(ctx, id, ops())
+	_, err := e.orders.ConfirmUnlink(ctx, id, ops())
 	require.NoError(t, err)
 	select {
 	case <-dying.cut:

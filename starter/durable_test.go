@@ -193,12 +193,7 @@ func TestStatusDoesNotWaitForATemporalThatDoesNotAnswer(t *testing.T) {
 	require.NoError(t, err)
 	live := e.settled(t, "ORD-DUR-SLOW", order.StagePostClosure)
 
-	proxy, err := netfault.Listen(e.frontend)
-	require.NoError(t, err)
-	t.Cleanup(func() { proxy.Close() })
-	through, err := client.Dial(client.Options{HostPort: proxy.Addr(), Namespace: e.namespace})
-	require.NoError(t, err)
-	t.Cleanup(through.Close)
+	proxy, through := dialThroughProxy(t, e.frontend, e.namespace)
 	reader := starter.New(through, taskQueue, starter.WithStatusStore(e.st))
 	s, err := reader.Status(ctx, "ORD-DUR-SLOW")
 	require.NoError(t, err)
@@ -389,4 +384,17 @@ func TestStatusWhileAnUpdatesMessageIsBeingStored(t *testing.T) {
 	e.newWorker(t)
 	stored := d.settled(t, id, order.StagePostClosure)
 	requireSameStatus(t, stored, d.durable(t, id))
+}
+
+// dialThroughProxy is a client of the server at frontend that reaches it
+// through a proxy the test can cut or black-hole.
+func dialThroughProxy(t *testing.T, frontend, namespace string) (*netfault.Proxy, client.Client) {
+	t.Helper()
+	proxy, err := netfault.Listen(frontend)
+	require.NoError(t, err)
+	t.Cleanup(func() { proxy.Close() })
+	c, err := client.Dial(client.Options{HostPort: proxy.Addr(), Namespace: namespace})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return proxy, c
 }
