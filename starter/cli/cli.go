@@ -156,7 +156,7 @@ func (a *ctl) statusReader(ctx context.Context) (*starter.Client, error) {
 		return nil, err
 	}
 	if a.store == nil {
-		st, err := openStore(ctx, a.app.Config.StoreDSN, a.app.Config.Store.ConnectTimeout)
+		st, err := a.openStore(ctx)
 		if err != nil {
 			a.logger.Warn("Status store not readable: the status comes from the order's workflow", zap.Error(err))
 			return orders, nil

@@ -71,7 +71,7 @@ func (a *ctl) messagesCommand() *cobra.Command {
 		Short: "Show the status messages as the order details page reads them from the status store",
 		Args:  exactlyOneOrderID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msgs, err := readMessages(cmd.Context(), a.app.Config.StoreDSN, a.app.Config.Store.ConnectTimeout, args[0])
+			msgs, err := a.readMessages(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -90,8 +90,8 @@ func (a *ctl) messagesCommand() *cobra.Command {
 	}
 }
 
-func readMessages(ctx context.Context, dsn string, connectTimeout time.Duration, orderID string) ([]store.Message, error) {
-	st, err := openStore(ctx, dsn, connectTimeout)
+func (a *ctl) readMessages(ctx context.Context, orderID string) ([]store.Message, error) {
+	st, err := a.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,18 +99,19 @@ func readMessages(ctx context.Context, dsn string, connectTimeout time.Duration,
 	return st.Timeline(ctx, orderID)
 }
 
-// openStore opens the status store to read it. connectTimeout
-// (store.connect_timeout) bounds the open on its own, so that a store that
+// openStore opens the status store (store.dsn) to read it.
+// store.connect_timeout bounds the open on its own, so that a store that
 // does not answer leaves the rest of the command's --timeout to what comes
 // after (statuses from the workflows).
-func openStore(ctx context.Context, dsn string, connectTimeout time.Duration) (*store.Store, error) {
+func (a *ctl) openStore(ctx context.Context) (*store.Store, error) {
+	dsn := a.app.Config.StoreDSN
 	// Reading must not create an empty store where none is: say where we looked.
 	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
 		if _, err := os.Stat(path); err != nil {
 			return nil, usageError{fmt.Errorf("no status store at %s (store.dsn); run this where the worker runs, or pass --store-dsn", path)}
 		}
 	}
-	return store.Open(ctx, dsn, store.WithConnectTimeout(connectTimeout))
+	return store.Open(ctx, dsn, store.WithConnectTimeout(a.app.Config.Store.ConnectTimeout))
 }
 
 func (a *ctl) accountCommand() *cobra.Command {
@@ -126,7 +127,7 @@ func (a *ctl) accountCommand() *cobra.Command {
 			return starter.CheckAccountID(args[0])
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), a.app.Config.StoreDSN, a.app.Config.Store.ConnectTimeout)
+			st, err := a.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
