@@ -139,6 +139,8 @@ type HerdPhase struct {
 	Probes         *Probes `json:"probes,omitempty"`
 	// Backlog is the product's task queue during the phase.
 	Backlog *Backlog `json:"backlog,omitempty"`
+	// Usage is where the phase's CPU went.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // HerdDrain is every deadline, in one second, reached.
@@ -150,6 +152,7 @@ type HerdDrain struct {
 	Overlapped bool     `json:"overlappedUnlinks"`
 	Probes     *Probes  `json:"probes,omitempty"`
 	Backlog    *Backlog `json:"backlog,omitempty"`
+	Usage      *Usage   `json:"usage,omitempty"`
 }
 
 // Probes are interactive calls made during a phase: an order's status every
@@ -201,6 +204,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	serverOpts := devserver.Options{DataDir: dir, IP: "127.0.0.1", Port: port, Namespace: namespace, Logger: zap.NewNop()}
 	size := func() int64 { return dbSize(dir) }
 	dsn := "sqlite:" + filepath.Join(dir, "status.db")
+	meter := &cpuMeter{}
 	switch opts.Server {
 	case "", HerdOnSQLite:
 		opts.Progress("starting the embedded Temporal server (SQLite in %s)", dir)
@@ -211,6 +215,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 		}
 		defer pg.close()
 		serverOpts.Persistence, size, dsn = pg.temporal.Persistence(), pg.size, pg.statusDSN
+		meter.pg, meter.dbs = pg.admin, [3]string{pg.temporal.Main, pg.temporal.Visibility, pg.status}
 		r.Server = "embedded, PostgreSQL"
 		opts.Progress("starting the embedded Temporal server on PostgreSQL (%s, %s; status store in PostgreSQL too)", pg.temporal.Main, pg.temporal.Visibility)
 	default:
@@ -260,6 +265,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 		return nil, err
 	}
 	defer child.stop()
+	meter.worker = child.cmd.Process.Pid
 	if err := waitForPollers(ctx, c, temporal.TaskQueue); err != nil {
 		return nil, err
 	}
@@ -271,7 +277,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	defer bare.Stop()
 
 	h := &herd{c: c, orders: starter.New(c, temporal.TaskQueue, starter.WithUnlinkSLA(defaultUnlinkSLA), starter.WithStatusStore(st)), opts: opts,
-		pprof: pprofAddr, bench: &bench{c: c, st: st, opts: Options{}, seq: new(atomic.Int64)}}
+		pprof: pprofAddr, cpu: meter, bench: &bench{c: c, st: st, opts: Options{}, seq: new(atomic.Int64)}}
 	h.bench.orders = h.orders
 
 	h.size = size
@@ -316,6 +322,7 @@ type herd struct {
 	orders    *starter.Client
 	opts      HerdOptions
 	pprof     string
+	cpu       *cpuMeter
 	size      func() int64 // Temporal's database, in bytes
 	bench     *bench
 	profiling sync.WaitGroup
@@ -396,8 +403,10 @@ func (h *herd) product(ctx context.Context, r *HerdResults) error {
 	}
 	stop = p.run(ctx, all)
 	backlog = h.sampleBacklog(ctx, herdQueue)
+	used := h.usage(ctx)
 	h.profile(ctx, "drain")
 	secs, err := h.drain(ctx, deadline, query)
+	r.Product.Drain.Usage = used()
 	r.Product.Drain.Probes = stop()
 	r.Product.Drain.Backlog = backlog()
 	h.probed("drain", r.Product.Drain.Probes)
@@ -491,7 +500,9 @@ func (h *herd) bareShape(ctx context.Context, byUpdate bool) (HerdShape, error) 
 		return shape, err
 	}
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", HerdBaselineType)
+	used := h.usage(ctx)
 	secs, err := h.drain(ctx, deadline, query)
+	shape.Drain.Usage = used()
 	shape.Drain.Seconds = secs
 	h.opts.Progress("bare (%s) drain: %.1f s", kind, secs)
 	return shape, err
@@ -517,6 +528,7 @@ func (h *herd) phase(ctx context.Context, n int, f func(ctx context.Context, i i
 		p     HerdPhase
 		first error
 	)
+	used := h.usage(ctx)
 	wall, _ := eachWith(ctx, n, h.opts.Concurrency, func(ctx context.Context, i int) error {
 		t := time.Now()
 		err := f(ctx, i)
@@ -534,6 +546,7 @@ func (h *herd) phase(ctx context.Context, n int, f func(ctx context.Context, i i
 		}
 		return nil
 	})
+	p.Usage = used()
 	p.Seconds = wall.Seconds()
 	p.Rate = float64(n-p.Failed) / wall.Seconds()
 	p.Latency = percentiles(lat)

@@ -24,6 +24,7 @@ const (
 type herdPostgres struct {
 	admin     *sql.DB
 	temporal  devserver.Postgres
+	status    string // the status store's database
 	statusDSN string
 	dbs       []string
 }
@@ -57,13 +58,13 @@ func newHerdPostgres(ctx context.Context, dsn string, conns int) (_ *herdPostgre
 	if err := devserver.CreatePostgres(ctx, admin, p.temporal); err != nil {
 		return nil, err
 	}
-	status := prefix + "_status"
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+status); err != nil {
+	p.status = prefix + "_status"
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+p.status); err != nil {
 		return nil, err
 	}
-	p.dbs = append(p.dbs, status)
+	p.dbs = append(p.dbs, p.status)
 	s := *u
-	s.Path = "/" + status
+	s.Path = "/" + p.status
 	p.statusDSN = s.String()
 	return p, nil
 }

@@ -46,6 +46,49 @@ func PrintHerd(w io.Writer, r *HerdResults) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := printUsage(w, r); err != nil {
+		return err
+	}
+	printNotes(w, r)
+	return nil
+}
+
+// printUsage writes where each phase's CPU went, when it was measured.
+func printUsage(w io.Writer, r *HerdResults) error {
+	phases := []struct {
+		name string
+		u    *Usage
+	}{
+		{"product starts", r.Product.Start.Usage}, {"product unlinks", r.Product.Unlink.Usage}, {"product drain", r.Product.Drain.Usage},
+		{"bare signal unlinks", r.BareSignal.Unlink.Usage}, {"bare signal drain", r.BareSignal.Drain.Usage},
+		{"bare update unlinks", r.BareUpdate.Unlink.Usage}, {"bare update drain", r.BareUpdate.Drain.Usage},
+	}
+	if phases[0].u == nil {
+		return nil
+	}
+	onPG := r.Server != "embedded, SQLite"
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "where the time went, cores\tserver and callers\tworker\t"
+	if onPG {
+		header += "PostgreSQL\tbusy sessions: history\tvisibility\tstatus store\t"
+	}
+	fmt.Fprintln(tw, header)
+	for _, p := range phases {
+		if p.u == nil {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t", p.name, p.u.Bench, p.u.Worker)
+		if onPG {
+			fmt.Fprintf(tw, "%.2f\t%.2f\t%.2f\t%.2f\t", p.u.Postgres, p.u.TemporalBusy, p.u.VisibilityBusy, p.u.StatusBusy)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// printNotes writes what the run warns of, and each kind's first error.
+func printNotes(w io.Writer, r *HerdResults) {
 	for _, note := range []struct {
 		on   bool
 		what string
@@ -71,5 +114,4 @@ func PrintHerd(w io.Writer, r *HerdResults) error {
 			break
 		}
 	}
-	return nil
 }

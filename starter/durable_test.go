@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
 
 	"github.com/cloudmarket/termination-orders/activities"
 	"github.com/cloudmarket/termination-orders/awsorg"
@@ -208,6 +210,53 @@ func TestStatusDoesNotWaitForATemporalThatDoesNotAnswer(t *testing.T) {
 	requireSameStatus(t, live, s, "the store's status")
 	require.NoError(t, callerCtx.Err(), "answered before the caller's timeout")
 	require.Less(t, time.Since(began), 10*time.Second, "answered without waiting for Temporal")
+}
+
+// A busy server and a busy store cost a status the longer of their waits,
+// not their sum: Temporal's record is asked for while the store is read.
+// The store here answers only once the describe has gone out (or after 10 s,
+// when it never does).
+func TestStatusAsksTemporalWhileTheStoreIsRead(t *testing.T) {
+	e := newDurableEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "status.db"), worker.Options{Policy: activities.Policy{ReopenWindow: time.Hour}})
+	ctx := context.Background()
+	_, err := e.orders.Start(ctx, newOrder("ORD-DUR-BOTH"))
+	require.NoError(t, err)
+	live := e.settled(t, "ORD-DUR-BOTH", order.StageAwaitingUnlink)
+
+	described := make(chan struct{})
+	var once sync.Once
+	c, err := client.Dial(client.Options{HostPort: e.frontend, Namespace: e.namespace, ConnectionOptions: client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if strings.HasSuffix(method, "/DescribeWorkflowExecution") {
+				once.Do(func() { close(described) })
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		})},
+	}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	st := &waitingStore{StatusStore: e.st, until: described}
+	s, err := starter.New(c, taskQueue, starter.WithStatusStore(st)).Status(ctx, "ORD-DUR-BOTH")
+	require.NoError(t, err)
+	requireSameStatus(t, live, s, "read from both")
+	require.True(t, st.sawDescribe.Load(), "Temporal was asked while the store was being read")
+}
+
+// waitingStore is a status store that answers once until is closed, or
+// after 10 s.
+type waitingStore struct {
+	starter.StatusStore
+	until       chan struct{}
+	sawDescribe atomic.Bool
+}
+
+func (w *waitingStore) LatestLife(ctx context.Context, orderID string) ([]store.Message, error) {
+	select {
+	case <-w.until:
+		w.sawDescribe.Store(true)
+	case <-time.After(10 * time.Second):
+	}
+	return w.StatusStore.LatestLife(ctx, orderID)
 }
 
 // Messages stored by workers before the store kept the facts (schema

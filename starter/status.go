@@ -45,7 +45,7 @@ func WithStatusStore(st StatusStore) Option {
 const defaultLiveWait = 2 * time.Second
 
 // describeWait bounds how long Status waits for Temporal's record of the
-// workflow once the store has answered. The server answers it in
+// workflow, read while the store is. The server answers it in
 // milliseconds when idle; in a herd (thousands of deadlines in one second)
 // it waited seconds behind the herd's writes. Past it the store's status is
 // given, as when Temporal is down.
@@ -67,6 +67,14 @@ func (c *Client) Status(ctx context.Context, orderID string) (order.Status, erro
 	if c.statuses == nil {
 		return c.LiveStatus(ctx, orderID)
 	}
+	// Temporal's record is asked for while the store is read, so that a busy
+	// server and a busy store cost the longer of the two waits, not their
+	// sum. Both reads begin after the call did, so the record holds every
+	// change the caller made before it.
+	described := make(chan *workflowservice.DescribeWorkflowExecutionResponse, 1)
+	describeCtx, stopDescribe := context.WithCancel(ctx)
+	defer stopDescribe()
+	go func() { described <- c.describeWithin(describeCtx, orderID) }()
 	msgs, err := c.readStore(ctx, orderID)
 	if err != nil {
 		s, liveErr := c.LiveStatus(ctx, orderID)
@@ -81,7 +89,7 @@ func (c *Client) Status(ctx context.Context, orderID string) (order.Status, erro
 	}
 	stored := storedStatus(orderID, msgs)
 	latest := msgs[len(msgs)-1]
-	desc := c.describeWithin(ctx, orderID)
+	desc := <-described
 	sameLife := desc != nil && ownLife(desc, latest.RunID)
 	if latest.Facts == nil {
 		return c.withLegacyFacts(ctx, orderID, stored, msgs, desc, sameLife)

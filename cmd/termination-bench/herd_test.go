@@ -36,7 +36,7 @@ func testHerdMode(t *testing.T, server string) {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 	for _, want := range []string{"starts /s", "unlinks p50 / p99 ms", "deadlines drained in s", "Temporal database per order KB",
-		"interactive probes (product)", "during unlinks", "product task queue backlog", "list by stage at N"} {
+		"interactive probes (product)", "during unlinks", "product task queue backlog", "list by stage at N", "where the time went, cores"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout.String())
 		}
@@ -70,6 +70,21 @@ func testHerdMode(t *testing.T, server string) {
 	}
 	if r.List.FirstPage <= 0 || r.Ratios.UnlinkVsUpdate <= 0 || r.Ratios.DrainVsBare <= 0 || r.Load.Start == "" {
 		t.Errorf("list %+v, ratios %+v, load %+v", r.List, r.Ratios, r.Load)
+	}
+	// Where the time went: this process used CPU in every phase, and on
+	// PostgreSQL its processes did too. (Phases this short are within the
+	// tick of the kernel's accounting, so they are summed.)
+	var pg float64
+	for name, u := range map[string]*bench.Usage{"product unlinks": r.Product.Unlink.Usage, "product drain": r.Product.Drain.Usage,
+		"bare update unlinks": r.BareUpdate.Unlink.Usage, "bare signal drain": r.BareSignal.Drain.Usage} {
+		if u == nil || u.Bench <= 0 || u.Worker < 0 {
+			t.Errorf("%s: usage %+v", name, u)
+			continue
+		}
+		pg += u.Postgres
+	}
+	if server == bench.HerdOnPostgres && pg <= 0 {
+		t.Errorf("PostgreSQL's processes used no CPU in the herd")
 	}
 	// The worker served its CPU profiles through worker.pprof_address.
 	if len(r.Profiles) != 2 {
