@@ -168,6 +168,13 @@ type ProbeStats struct {
 	Failed     int         `json:"failed"`
 	Latency    Percentiles `json:"latencyMillis"`
 	FirstError string      `json:"firstError,omitempty"`
+	// For the unlinks, each answered call in two parts, split at the start of
+	// the workflow task that decided it (the unlink's time in the order's
+	// timeline; the server and this process share a clock): ToTask is the
+	// server's until a worker took the task, FromTask the worker's task and
+	// the server's recording of its completion until the answer.
+	ToTask   *Percentiles `json:"toWorkflowTaskMillis,omitempty"`
+	FromTask *Percentiles `json:"fromWorkflowTaskMillis,omitempty"`
 }
 
 const (
@@ -633,9 +640,10 @@ type prober struct {
 func (p *prober) run(ctx context.Context, pick func(i int) string) func() *Probes {
 	ctx, cancel := context.WithCancel(ctx)
 	var (
-		wg             sync.WaitGroup
-		status, unlink []time.Duration
-		out            Probes
+		wg               sync.WaitGroup
+		status, unlink   []time.Duration
+		toTask, fromTask []time.Duration
+		out              Probes
 	)
 	record := func(s *ProbeStats, lat *[]time.Duration, t time.Time, err error) {
 		p.mu.Lock()
@@ -688,8 +696,15 @@ func (p *prober) run(ctx context.Context, pick func(i int) string) func() *Probe
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 				defer cancel()
 				t := time.Now()
-				_, err := p.h.orders.ConfirmUnlink(cctx, id, order.UnlinkCompleted{CompletedBy: "bench", Reference: "PROBE"})
+				s, err := p.h.orders.ConfirmUnlink(cctx, id, order.UnlinkCompleted{CompletedBy: "bench", Reference: "PROBE"})
+				answered := time.Now()
 				record(&out.Unlink, &unlink, t, err)
+				if n := len(s.Timeline); err == nil && n > 0 {
+					decided := s.Timeline[n-1].Time
+					p.mu.Lock()
+					toTask, fromTask = append(toTask, decided.Sub(t)), append(fromTask, answered.Sub(decided))
+					p.mu.Unlock()
+				}
 			})
 		}
 	})
@@ -697,6 +712,10 @@ func (p *prober) run(ctx context.Context, pick func(i int) string) func() *Probe
 		cancel()
 		wg.Wait()
 		out.Status.Latency, out.Unlink.Latency = percentiles(status), percentiles(unlink)
+		if len(toTask) > 0 {
+			to, from := percentiles(toTask), percentiles(fromTask)
+			out.Unlink.ToTask, out.Unlink.FromTask = &to, &from
+		}
 		return &out
 	}
 }

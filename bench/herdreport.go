@@ -33,6 +33,18 @@ func PrintHerd(w io.Writer, r *HerdResults) error {
 	probe("unlinks", r.Product.Unlink.Probes)
 	probe("drain", r.Product.Drain.Probes)
 	fmt.Fprintln(tw, "\t\t\t\t\t")
+	fmt.Fprintln(tw, "a person's unlink, split\tto its task p50 / p99 ms\tfrom it p50 / p99 ms\t\t\t")
+	split := func(name string, p *Probes) {
+		if p == nil || p.Unlink.ToTask == nil {
+			return
+		}
+		to, from := p.Unlink.ToTask, p.Unlink.FromTask
+		fmt.Fprintf(tw, "during %s\t%.0f / %.0f\t%.0f / %.0f\t\t\t\n", name, to.P50, to.P99, from.P50, from.P99)
+	}
+	split("starts", r.Product.Start.Probes)
+	split("unlinks", r.Product.Unlink.Probes)
+	split("drain", r.Product.Drain.Probes)
+	fmt.Fprintln(tw, "\t\t\t\t\t")
 	fmt.Fprintln(tw, "product task queue backlog\tworkflow tasks, most\toldest waited ms\tactivity tasks, most\t\t")
 	backlog := func(name string, b *Backlog) {
 		if b != nil {

@@ -36,7 +36,7 @@ func testHerdMode(t *testing.T, server string) {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
 	for _, want := range []string{"starts /s", "unlinks p50 / p99 ms", "deadlines drained in s", "Temporal database per order KB",
-		"interactive probes (product)", "during unlinks", "product task queue backlog", "list by stage at N", "where the time went, cores"} {
+		"interactive probes (product)", "during unlinks", "product task queue backlog", "list by stage at N", "where the time went, cores", "a person's unlink, split"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout.String())
 		}
@@ -67,6 +67,13 @@ func testHerdMode(t *testing.T, server string) {
 	}
 	if p := r.Product.Unlink.Probes; p == nil || p.Status.Calls == 0 || p.Status.Failed != 0 {
 		t.Errorf("status probes during the unlinks: %+v", p)
+	}
+	// Each probe unlink is split at its workflow task: both parts positive,
+	// and together no longer than the call (its p99 bounds theirs).
+	if p := r.Product.Unlink.Probes; p != nil {
+		if p.Unlink.ToTask == nil || p.Unlink.ToTask.P50 <= 0 || p.Unlink.FromTask.P50 <= 0 || p.Unlink.ToTask.P99 > p.Unlink.Latency.P99 || p.Unlink.FromTask.P99 > p.Unlink.Latency.P99 {
+			t.Errorf("probe unlinks not split at their workflow task: %+v", p.Unlink)
+		}
 	}
 	if r.List.FirstPage <= 0 || r.Ratios.UnlinkVsUpdate <= 0 || r.Ratios.DrainVsBare <= 0 || r.Load.Start == "" {
 		t.Errorf("list %+v, ratios %+v, load %+v", r.List, r.Ratios, r.Load)
