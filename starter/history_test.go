@@ -528,6 +528,42 @@ func eventTypes(h *historypb.History) []string {
 	for i, ev := range h.GetEvents() {
 		out[i] = ev.GetEventType().String()
 	}
+	return markersFirst(out)
+}
+
+// markersFirst puts the local activities' markers of each workflow task's
+// completion first among its events, the rest in their order. Where two
+// local activities run side by side in one task (a status write and a
+// signal's decision), which finishes first, and so where its marker lands
+// among the task's commands, is timing; replay reads markers before the
+// task's commands, whatever their place.
+func markersFirst(types []string) []string {
+	out := make([]string, 0, len(types))
+	var markers, rest []string
+	inTask := false
+	flush := func() {
+		out = append(append(out, markers...), rest...)
+		markers, rest = markers[:0], rest[:0]
+	}
+	for _, name := range types {
+		switch {
+		case name == "WorkflowTaskCompleted":
+			flush()
+			out = append(out, name)
+			inTask = true
+		case name == "WorkflowTaskScheduled":
+			flush()
+			out = append(out, name)
+			inTask = false
+		case inTask && name == "MarkerRecorded":
+			markers = append(markers, name)
+		case inTask:
+			rest = append(rest, name)
+		default:
+			out = append(out, name)
+		}
+	}
+	flush()
 	return out
 }
 
@@ -536,8 +572,8 @@ func eventTypes(h *historypb.History) []string {
 // workflow task takes in depends on timing, while the commands do not.
 func commandEventTypes(h *historypb.History) []string {
 	var out []string
-	for _, ev := range h.GetEvents() {
-		if name := ev.GetEventType().String(); !strings.HasPrefix(name, "WorkflowTask") {
+	for _, name := range eventTypes(h) {
+		if !strings.HasPrefix(name, "WorkflowTask") {
 			out = append(out, name)
 		}
 	}
@@ -550,4 +586,21 @@ func mustOpen(t *testing.T, path string) *os.File {
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// Two local activities of one task finishing in either order make the same
+// history to compare; any other change of order still shows.
+func TestMarkersFirstIgnoresOnlyWhereATasksMarkersLand(t *testing.T) {
+	task := func(events ...string) []string {
+		return append([]string{"WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted", "WorkflowTaskCompleted"},
+			append(events, "WorkflowTaskScheduled")...)
+	}
+	written := task("MarkerRecorded", "UpsertWorkflowSearchAttributes", "TimerStarted", "MarkerRecorded", "TimerCanceled")
+	decided := task("MarkerRecorded", "UpsertWorkflowSearchAttributes", "TimerStarted", "TimerCanceled", "MarkerRecorded")
+	require.Equal(t, markersFirst(written), markersFirst(decided))
+	reordered := task("MarkerRecorded", "TimerStarted", "UpsertWorkflowSearchAttributes", "MarkerRecorded", "TimerCanceled")
+	require.NotEqual(t, markersFirst(written), markersFirst(reordered))
+	first := append(task("MarkerRecorded", "UpsertWorkflowSearchAttributes"), "WorkflowTaskStarted", "WorkflowTaskCompleted", "TimerStarted")
+	second := append(task("UpsertWorkflowSearchAttributes"), "WorkflowTaskStarted", "WorkflowTaskCompleted", "MarkerRecorded", "TimerStarted")
+	require.NotEqual(t, markersFirst(first), markersFirst(second), "a marker moved to another task")
 }
