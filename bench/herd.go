@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"github.com/cloudmarket/termination-orders/order"
 	"github.com/cloudmarket/termination-orders/starter"
 	"github.com/cloudmarket/termination-orders/store"
+	"github.com/cloudmarket/termination-orders/worker"
 	"github.com/cloudmarket/termination-orders/workflows"
 )
 
@@ -62,7 +64,10 @@ type HerdOptions struct {
 	// PostgresConns bounds each of the server's connection pools on
 	// PostgreSQL (it opens about eight); 0 keeps 10.
 	PostgresConns int
-	Progress      func(format string, args ...any)
+	// PostgresShards is the history shard count of the server on
+	// PostgreSQL; 0 keeps 4, the compose server's (temporalio/server).
+	PostgresShards int
+	Progress       func(format string, args ...any)
 }
 
 // autoWindow leaves the unlink phase 25 calls a second and a minute more.
@@ -84,6 +89,7 @@ type HerdResults struct {
 	BareWindowSec float64 `json:"bareWindowSeconds"`
 	CacheSize     int     `json:"workflowCacheSize"`
 	Server        string  `json:"server"`
+	HistoryShards int     `json:"historyShards"`
 	// Load is the machine's load average (1, 5, 15 min) at the start and the
 	// end of the run: the machine may be shared.
 	Load struct {
@@ -201,7 +207,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	}
 	defer os.RemoveAll(dir)
 	r := &HerdResults{Orders: opts.Orders, Concurrency: opts.Concurrency, WindowSec: opts.Window.Seconds(),
-		BareWindowSec: opts.BareWindow.Seconds(), CacheSize: opts.CacheSize, Server: "embedded, SQLite"}
+		BareWindowSec: opts.BareWindow.Seconds(), CacheSize: opts.CacheSize, Server: herdServerSQLite}
 	r.Load.Start = loadAverage()
 
 	port, err := ports.Free("127.0.0.1")
@@ -216,14 +222,14 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	case "", HerdOnSQLite:
 		opts.Progress("starting the embedded Temporal server (SQLite in %s)", dir)
 	case HerdOnPostgres:
-		pg, err := newHerdPostgres(ctx, opts.PostgresDSN, cmp.Or(opts.PostgresConns, 10))
+		pg, err := newHerdPostgres(ctx, opts.PostgresDSN, cmp.Or(opts.PostgresConns, 10), cmp.Or(opts.PostgresShards, 4))
 		if err != nil {
 			return nil, err
 		}
 		defer pg.close()
 		serverOpts.Persistence, size, dsn = pg.temporal.Persistence(), pg.size, pg.statusDSN
 		meter.pg, meter.dbs = pg.admin, [3]string{pg.temporal.Main, pg.temporal.Visibility, pg.status}
-		r.Server = "embedded, PostgreSQL"
+		r.Server = herdServerPostgres
 		opts.Progress("starting the embedded Temporal server on PostgreSQL (%s, %s; status store in PostgreSQL too)", pg.temporal.Main, pg.temporal.Visibility)
 	default:
 		return nil, fmt.Errorf("herd server %q: want %s or %s", opts.Server, HerdOnSQLite, HerdOnPostgres)
@@ -244,6 +250,12 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 		return nil, err
 	}
 	defer c.Close()
+	// The shard count the server runs with, as it reports it.
+	info, err := c.WorkflowService().GetClusterInfo(ctx, &workflowservice.GetClusterInfoRequest{})
+	if err != nil {
+		return nil, err
+	}
+	r.HistoryShards = int(info.GetHistoryShardCount())
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -276,7 +288,7 @@ func RunHerd(ctx context.Context, opts HerdOptions) (*HerdResults, error) {
 	if err := waitForPollers(ctx, c, temporal.TaskQueue); err != nil {
 		return nil, err
 	}
-	bare := sdkworker.New(c, herdBareQueue, sdkworker.Options{})
+	bare := sdkworker.New(c, herdBareQueue, bareWorkerOptions())
 	bare.RegisterWorkflowWithOptions(HerdBaseline, workflow.RegisterOptions{Name: HerdBaselineType})
 	if err := bare.Start(); err != nil {
 		return nil, err
@@ -807,4 +819,13 @@ func maxOf[T int64 | float64](a, b T) T {
 		return b
 	}
 	return a
+}
+
+// bareWorkerOptions are the bare shape's worker options: its polls scaled as
+// the production worker's are by default, so that the bare shape runs at the
+// server's pace, not at that of the SDK's two fixed polls (at N = 1,000 they
+// left its drain at a quarter of a core, three times the product's).
+func bareWorkerOptions() sdkworker.Options {
+	n, _ := strconv.Atoi(config.Default("worker.workflow_task_pollers"))
+	return worker.Options{WorkflowTaskPollers: n}.SDKOptions()
 }

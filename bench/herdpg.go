@@ -19,6 +19,12 @@ const (
 	HerdOnPostgres = "postgres"
 )
 
+// How a herd's results name its server (HerdResults.Server).
+const (
+	herdServerSQLite   = "embedded, SQLite"
+	herdServerPostgres = "embedded, PostgreSQL"
+)
+
 // herdPostgres is a herd's databases on a PostgreSQL server: Temporal's two
 // and the status store, created fresh for the run and dropped after it.
 type herdPostgres struct {
@@ -31,7 +37,7 @@ type herdPostgres struct {
 
 // newHerdPostgres creates the run's databases on the server of dsn (an
 // administrator's DSN).
-func newHerdPostgres(ctx context.Context, dsn string, conns int) (_ *herdPostgres, err error) {
+func newHerdPostgres(ctx context.Context, dsn string, conns, shards int) (_ *herdPostgres, err error) {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("PostgreSQL DSN %q: want postgres://user@host:port/db", dsn)
@@ -53,7 +59,7 @@ func newHerdPostgres(ctx context.Context, dsn string, conns int) (_ *herdPostgre
 	password, _ := u.User.Password()
 	// Every pool keeps its connections: a herd keeps them busy.
 	p.temporal = devserver.Postgres{Addr: u.Host, User: u.User.Username(), Password: password,
-		Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: conns}
+		Main: prefix + "_temporal", Visibility: prefix + "_visibility", MaxConns: conns, HistoryShards: shards}
 	p.dbs = append(p.dbs, p.temporal.Main, p.temporal.Visibility)
 	if err := devserver.CreatePostgres(ctx, admin, p.temporal); err != nil {
 		return nil, err

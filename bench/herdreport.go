@@ -8,8 +8,8 @@ import (
 
 // PrintHerd writes a herd run's table.
 func PrintHerd(w io.Writer, r *HerdResults) error {
-	fmt.Fprintf(w, "Herd: %d orders, %d calls in flight, every deadline in one second (window %gs, bare %gs), Temporal %s, workflow cache %s; load %s → %s\n\n",
-		r.Orders, r.Concurrency, r.WindowSec, r.BareWindowSec, r.Server, cacheName(r.CacheSize), r.Load.Start, r.Load.End)
+	fmt.Fprintf(w, "Herd: %d orders, %d calls in flight, every deadline in one second (window %gs, bare %gs), Temporal %s (%s), workflow cache %s; load %s → %s\n\n",
+		r.Orders, r.Concurrency, r.WindowSec, r.BareWindowSec, r.Server, shardsName(r.HistoryShards), cacheName(r.CacheSize), r.Load.Start, r.Load.End)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "phase\tproduct\tbare, signal\tbare, update\tproduct/bare\t")
 	row := func(name string, p, s, u HerdPhase, vs float64) {
@@ -78,7 +78,7 @@ func printUsage(w io.Writer, r *HerdResults) error {
 	if phases[0].u == nil {
 		return nil
 	}
-	onPG := r.Server != "embedded, SQLite"
+	onPG := r.Server == herdServerPostgres
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := "where the time went, cores\tserver and callers\tworker\t"
@@ -126,4 +126,12 @@ func printNotes(w io.Writer, r *HerdResults) {
 			break
 		}
 	}
+}
+
+// shardsName is a server's history shard count, as the header says it.
+func shardsName(n int) string {
+	if n == 1 {
+		return "1 history shard"
+	}
+	return fmt.Sprintf("%d history shards", n)
 }

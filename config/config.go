@@ -246,6 +246,17 @@ func RegisterFlags(fs *pflag.FlagSet, cmd Command, d Defaults) {
 	}
 }
 
+// Default is the built-in default of the setting named (for example
+// "worker.workflow_task_pollers"), "" for none or an unknown name.
+func Default(name string) string {
+	for _, k := range keys {
+		if k.name == name {
+			return k.def
+		}
+	}
+	return ""
+}
+
 // switches are the keys whose flag alone means true: --aws-emulator.
 var switches = map[string]bool{"dev.aws_emulator": true}
 

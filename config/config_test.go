@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,20 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Temporal.TLS() || cfg.Temporal.APIKeySet() {
 		t.Error("TLS or API key on by default")
+	}
+}
+
+func TestDefaultIsWhatLoadGives(t *testing.T) {
+	isolate(t)
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := config.Default("worker.workflow_task_pollers"); got != strconv.Itoa(cfg.WorkflowTaskPollers) {
+		t.Errorf("Default(worker.workflow_task_pollers) = %q, Load gives %d", got, cfg.WorkflowTaskPollers)
+	}
+	if got := config.Default("worker.no_such_setting"); got != "" {
+		t.Errorf("Default of an unknown name = %q, want empty", got)
 	}
 }
 

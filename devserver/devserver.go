@@ -74,6 +74,9 @@ type Options struct {
 // and the plugin registered (imported) by the caller.
 type Persistence struct {
 	Main, Visibility *config.SQL
+	// HistoryShards is the history shard count of new databases; 0 keeps
+	// the SQLite server's one.
+	HistoryShards int
 }
 
 // Server is a running Temporal server, and its Web UI.
@@ -262,9 +265,13 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		DatabaseName: filepath.Join(opts.DataDir, DatabaseFile),
 		ConnectAttributes: map[string]string{
 			"mode":         "rwc",
-			"journal_mode": "wal", // the plugin's own name for it: it then allows concurrent readers
+			"journal_mode": "wal", // the plugin's own name for it
 			"synchronous":  "2",   // FULL: an acknowledged order survives a crash
 		},
+		// MaxConns unset: the plugin keeps one connection, which every
+		// service shares. With four (and a busy timeout), the server's
+		// transactions, each a read before its writes, collided ("database
+		// is locked", "shard status unknown"): docs/performance.md.
 	}
 	free := make([]int, 8) // every port but the frontend's gRPC
 	for i := range free {
@@ -319,6 +326,9 @@ func serverConfig(opts Options) (*config.Config, *config.SQL, error) {
 		// The namespace is then created through the main store's own plugin.
 		cfg.Persistence.DefaultStore, cfg.Persistence.VisibilityStore = "main", "visibility"
 		cfg.Persistence.DataStores = map[string]config.DataStore{"main": {SQL: p.Main}, "visibility": {SQL: p.Visibility}}
+		if p.HistoryShards > 0 {
+			cfg.Persistence.NumHistoryShards = int32(p.HistoryShards)
+		}
 		return cfg, p.Main, nil
 	}
 	return cfg, sqlConfig, nil

@@ -35,11 +35,15 @@ type Postgres struct {
 	// them all. PostgreSQL starts a process per connection, so a pool that
 	// closes and reopens them under load spends the machine on that.
 	MaxIdleConns int `json:"maxIdleConns,omitempty"`
+	// HistoryShards is the history shard count of the new databases; 0 keeps
+	// the embedded server's one. The compose server (temporalio/server) has
+	// four. A database keeps the count it was made with.
+	HistoryShards int `json:"historyShards,omitempty"`
 }
 
 // Persistence is the server's persistence in these databases.
 func (p Postgres) Persistence() *Persistence {
-	return &Persistence{Main: p.sql(p.Main), Visibility: p.sql(p.Visibility)}
+	return &Persistence{Main: p.sql(p.Main), Visibility: p.sql(p.Visibility), HistoryShards: p.HistoryShards}
 }
 
 func (p Postgres) sql(database string) *config.SQL {

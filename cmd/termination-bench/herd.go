@@ -28,9 +28,9 @@ func newHerdCommand() *cobra.Command {
 		Short: "Measure a herd: N orders started, unlinked at once, and reaching their deadline in the same second",
 		Args:  command.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Orders < 1 || opts.Concurrency < 1 || opts.ProbeOrders < 1 || opts.ProfileSeconds < 1 || opts.CacheSize < 1 || opts.PostgresConns < 1 || opts.Window < 0 || opts.BareWindow < 0 ||
+			if opts.Orders < 1 || opts.Concurrency < 1 || opts.ProbeOrders < 1 || opts.ProfileSeconds < 1 || opts.CacheSize < 1 || opts.PostgresConns < 1 || opts.PostgresShards < 1 || opts.Window < 0 || opts.BareWindow < 0 ||
 				opts.Window%time.Second != 0 || opts.BareWindow%time.Second != 0 {
-				return command.Usage(errors.New("--orders, --concurrency, --probe-orders, --profile-seconds, --cache-size and --postgres-conns must be at least 1; --window and --bare-window whole seconds (0 to pick from --orders)"))
+				return command.Usage(errors.New("--orders, --concurrency, --probe-orders, --profile-seconds, --cache-size, --postgres-conns and --postgres-shards must be at least 1; --window and --bare-window whole seconds (0 to pick from --orders)"))
 			}
 			if opts.Server != bench.HerdOnSQLite && opts.Server != bench.HerdOnPostgres {
 				return command.Usage(fmt.Errorf("--server must be %s or %s, got %q", bench.HerdOnSQLite, bench.HerdOnPostgres, opts.Server))
@@ -74,6 +74,7 @@ func newHerdCommand() *cobra.Command {
 	f.StringVar(&opts.Server, "server", bench.HerdOnSQLite, "where Temporal keeps its state: sqlite (the dev command's server) or postgres (databases created on --postgres-dsn and dropped after)")
 	f.StringVar(&opts.PostgresDSN, "postgres-dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "an administrator's DSN of the PostgreSQL server for --server postgres")
 	f.IntVar(&opts.PostgresConns, "postgres-conns", 10, "connections each of the server's pools keeps on PostgreSQL (it opens about eight pools; PostgreSQL allows 100 by default)")
+	f.IntVar(&opts.PostgresShards, "postgres-shards", 4, "history shards of the server on PostgreSQL (the compose server, temporalio/server, has 4)")
 	f.StringVar(&out, "json", "herd-results.json", "where to write the results as JSON (empty for nowhere)")
 	return cmd
 }

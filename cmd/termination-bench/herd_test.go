@@ -31,7 +31,7 @@ func testHerdMode(t *testing.T, server string) {
 	args := []string{"herd", "--orders", "4", "--concurrency", "4", "--window", "8s", "--bare-window", "4s", "--probe-orders", "6",
 		"--profile-seconds", "2", "--profile-dir", filepath.Join(dir, "prof"), "--json", jsonPath, "--server", server,
 		// Other packages' tests share the PostgreSQL server's 100 connections.
-		"--postgres-conns", "2"}
+		"--postgres-conns", "2", "--postgres-shards", "2"}
 	if code := command.Execute(context.Background(), cmd, args); code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
@@ -51,6 +51,10 @@ func testHerdMode(t *testing.T, server string) {
 	}
 	if want := map[string]string{bench.HerdOnSQLite: "embedded, SQLite", bench.HerdOnPostgres: "embedded, PostgreSQL"}[server]; r.Server != want {
 		t.Errorf("server = %q, want %q", r.Server, want)
+	}
+	// The dev command's server has one history shard; on PostgreSQL, as asked.
+	if want := map[string]int{bench.HerdOnSQLite: 1, bench.HerdOnPostgres: 2}[server]; r.HistoryShards != want {
+		t.Errorf("history shards = %d, want %d", r.HistoryShards, want)
 	}
 	for name, s := range map[string]bench.HerdShape{"product": r.Product, "bare signal": r.BareSignal, "bare update": r.BareUpdate} {
 		for phase, p := range map[string]bench.HerdPhase{"start": s.Start, "unlink": s.Unlink} {

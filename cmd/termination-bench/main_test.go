@@ -115,7 +115,7 @@ func TestBenchCommandReportsEveryFigure(t *testing.T) {
 func TestBadFlagsAreRefused(t *testing.T) {
 	for _, args := range [][]string{{"--orders", "0"}, {"--window", "1500ms"}, {"--open", "100,10"}, {"--cache-size", "0"}, {"--orders", "ten"}, {"extra"},
 		{"list", "--orders", "100,10"},
-		{"herd", "--orders", "0"}, {"herd", "--postgres-conns", "0"}, {"herd", "--window", "1500ms"}, {"herd", "--probe-orders", "0"}, {"herd", "extra"}, {"herd", "--server", "mysql"}, {"list", "--orders", ""}, {"list", "--repeats", "0"}, {"list", "extra"}} {
+		{"herd", "--orders", "0"}, {"herd", "--postgres-conns", "0"}, {"herd", "--postgres-shards", "0"}, {"herd", "--window", "1500ms"}, {"herd", "--probe-orders", "0"}, {"herd", "extra"}, {"herd", "--server", "mysql"}, {"list", "--orders", ""}, {"list", "--repeats", "0"}, {"list", "extra"}} {
 		cmd := newCommand()
 		var stderr strings.Builder
 		cmd.SetErr(&stderr)
