@@ -208,7 +208,7 @@ func Run(ctx context.Context, opts Options) (*Results, error) {
 		defer encrypted.close()
 	}
 
-	baseline := sdkworker.New(c, baselineQueue, sdkworker.Options{})
+	baseline := sdkworker.New(c, baselineQueue, bareWorkerOptions())
 	// (The baseline worker runs in this process: only the product worker's memory is measured.)
 	baseline.RegisterWorkflowWithOptions(Baseline, workflow.RegisterOptions{Name: BaselineType})
 	if err := baseline.Start(); err != nil {
