@@ -821,11 +821,11 @@ func maxOf[T int64 | float64](a, b T) T {
 	return a
 }
 
-// bareWorkerOptions are the worker options of the bare shapes (the herd's and
-// the benchmark's baseline): its polls scaled as the production worker's are by default, so that
-// the bare shape runs at the server's pace, not at that of the SDK's two fixed
-// polls (in a herd of 1,000 its drain then took eight times as long, at a
-// quarter of a core).
+// bareWorkerOptions are the worker options of the bare shapes (the herd's
+// and the benchmark's baseline): polls scaled as the production worker's are
+// by default, so that a bare shape runs at the server's pace, not at that of
+// the SDK's two fixed polls (in a herd of 1,000 its drain then took eight
+// times as long, at a quarter of a core).
 func bareWorkerOptions() sdkworker.Options {
 	n, _ := strconv.Atoi(config.Default("worker.workflow_task_pollers"))
 	return worker.Options{WorkflowTaskPollers: n}.SDKOptions()
